@@ -1,0 +1,38 @@
+// A Backend runs the op table on one kind of tensor: f64 arrays on the CPU (the reference) or
+// f32 GPU tensors. The model and objectives are written once against Backend<T>, so the whole-model
+// f64 reference and the GPU model are the same composition of independently tested ops.
+
+import type { Gpu, Tensor } from '../gpu/runtime';
+import { cpuOps, gpuOps, type OpSet } from './table';
+
+export interface Backend<T> {
+  readonly kind: 'cpu' | 'gpu';
+  readonly ops: OpSet<T>;
+  fromArray(data: ArrayLike<number>, shape: readonly number[]): T;
+  zeros(shape: readonly number[]): T;
+  toArray(t: T): Promise<Float64Array>;
+  /** Marks the end of a temporary's life (GPU: back to the pool; CPU: nothing). */
+  release(...ts: (T | null | undefined)[]): void;
+}
+
+export function cpuBackend(): Backend<Float64Array> {
+  return {
+    kind: 'cpu',
+    ops: cpuOps,
+    fromArray: (data) => Float64Array.from(data),
+    zeros: (shape) => new Float64Array(shape.reduce((a, b) => a * b, 1)),
+    toArray: async (t) => t,
+    release: () => {},
+  };
+}
+
+export function gpuBackend(gpu: Gpu): Backend<Tensor> {
+  return {
+    kind: 'gpu',
+    ops: gpuOps(gpu),
+    fromArray: (data, shape) => gpu.upload(data, shape),
+    zeros: (shape) => gpu.zeros(shape),
+    toArray: async (t) => Float64Array.from(await gpu.read(t)),
+    release: (...ts) => gpu.release(...ts),
+  };
+}
