@@ -3,9 +3,27 @@
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import { linearCpu, linearGpu, type LinearOps } from './linear';
+import { attentionCpu, attentionGpu, type AttentionOps } from './attention';
+import { addCpu, addGpu, broadcastAddCpu, broadcastAddGpu, geluCpu, geluGpu, siluCpu, siluGpu, type ActivationOps, type AddOps, type BroadcastAddOps } from './elementwise';
+import { labelEmbedCpu, labelEmbedGpu, timeEmbedCpu, timeEmbedGpu, type LabelEmbedOps, type TimeEmbedOps } from './embed';
+import { patchifyCpu, patchifyGpu, unpatchifyCpu, unpatchifyGpu, type PatchifyOps, type UnpatchifyOps } from './patch';
+import { layernormCpu, layernormGpu, type LayerNormOps } from './layernorm';
+import { gatedResidualCpu, gatedResidualGpu, modulateCpu, modulateGpu, type GatedResidualOps, type ModulateOps } from './modulate';
 
 export interface OpSet<T> {
   linear: LinearOps<T>;
+  attention: AttentionOps<T>;
+  silu: ActivationOps<T>;
+  gelu: ActivationOps<T>;
+  add: AddOps<T>;
+  broadcastAdd: BroadcastAddOps<T>;
+  timeEmbed: TimeEmbedOps<T>;
+  labelEmbed: LabelEmbedOps<T>;
+  patchify: PatchifyOps<T>;
+  unpatchify: UnpatchifyOps<T>;
+  layernorm: LayerNormOps<T>;
+  modulate: ModulateOps<T>;
+  gatedResidual: GatedResidualOps<T>;
 }
 
 type Differentiable = { forward: unknown; jvp: unknown; backward: unknown };
@@ -13,10 +31,34 @@ type Complete<S> = { [K in keyof S]: S[K] extends Differentiable ? S[K] : never 
 
 export const cpuOps: Complete<OpSet<Float64Array>> = {
   linear: linearCpu,
+  attention: attentionCpu,
+  silu: siluCpu,
+  gelu: geluCpu,
+  add: addCpu,
+  broadcastAdd: broadcastAddCpu,
+  timeEmbed: timeEmbedCpu,
+  labelEmbed: labelEmbedCpu,
+  patchify: patchifyCpu,
+  unpatchify: unpatchifyCpu,
+  layernorm: layernormCpu,
+  modulate: modulateCpu,
+  gatedResidual: gatedResidualCpu,
 };
 
 export function gpuOps(gpu: Gpu): Complete<OpSet<Tensor>> {
   return {
     linear: linearGpu(gpu),
+    attention: attentionGpu(gpu),
+    silu: siluGpu(gpu),
+    gelu: geluGpu(gpu),
+    add: addGpu(gpu),
+    broadcastAdd: broadcastAddGpu(gpu),
+    timeEmbed: timeEmbedGpu(gpu),
+    labelEmbed: labelEmbedGpu(gpu),
+    patchify: patchifyGpu(gpu),
+    unpatchify: unpatchifyGpu(gpu),
+    layernorm: layernormGpu(gpu),
+    modulate: modulateGpu(gpu),
+    gatedResidual: gatedResidualGpu(gpu),
   };
 }

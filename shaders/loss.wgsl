@@ -1,0 +1,158 @@
+// Loss family: the per-sample reductions the objectives need, and their gradients w.r.t. F.
+//
+// Dimension legend: B samples, N = C·H·W elements per sample, C channels, HW = H·W pixels.
+//
+// fm_stats / fm_grad — flow-matching anchor:  L_b = mean_CHW (F − v)² + mean_HW (1 − cos_C(F, v))
+//   (cosine over channels at each pixel; cos = a·b / max(‖a‖‖b‖, 1e-8), as torch.cosine_similarity).
+// res_stats / res_grad — the consistency family, with per-sample scalars k, a, λ, c from the objective:
+//   g = F − v − k·tF                        (the residual; k = 1 − t for FACM/CM, r − t for MeanFlow)
+//   Δ = a·φ(g)                              φ = clamp(·, −1, 1) or identity (FACM's relaxed step a = α)
+//   Δ = c·g / (RMS(c·g) + 0.1)              instead, in normalise mode (sCM-style, c = cos(πt/2))
+//   e = mean Δ²;  L_b = λ·e / (e + 1e−3)^p  with the denominator held constant (stop-gradient)
+//   since target = stopgrad(F) − Δ:  ∂L_b/∂F = λ·2Δ / (N·(e + 1e−3)^p)
+
+struct Dims {
+  B: u32,
+  N: u32,
+  C: u32,
+  HW: u32,
+  flags: u32,  // res: bit 0 clamp, bit 1 normalise
+  p: f32,      // res: power of the adaptive denominator
+  scale: f32,  // gradient multiplier (e.g. 1/B · λ_FM)
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> F: array<f32>;      // (B, N) prediction
+@group(0) @binding(2) var<storage, read> V: array<f32>;      // (B, N) velocity target
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>; // fm: (B, 2); res: (B, 8) see res_stats
+
+const WG = 64u;
+var<workgroup> red: array<array<f32, 8>, 64>;
+
+fn reduce8(lid: u32) {
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      for (var j = 0u; j < 8u; j++) { red[lid][j] += red[lid + s][j]; }
+    }
+    workgroupBarrier();
+  }
+}
+
+fn pixel_cos(b: u32, px: u32) -> vec3f {  // (a·b, ‖a‖², ‖b‖²) over channels of one pixel
+  var dotp = 0.0; var na = 0.0; var nb = 0.0;
+  for (var ch = 0u; ch < dims.C; ch++) {
+    let i = b * dims.N + ch * dims.HW + px;
+    dotp += F[i] * V[i]; na += F[i] * F[i]; nb += V[i] * V[i];
+  }
+  return vec3f(dotp, na, nb);
+}
+
+fn cosine(s: vec3f) -> f32 { return s.x / max(sqrt(s.y) * sqrt(s.z), 1e-8); }
+
+// One workgroup per sample. stats[b] = (mean (F−v)², mean_HW (1 − cos)). Overwrites stats.
+@compute @workgroup_size(64)
+fn fm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let b = wid.x; let lid = lid3.x;
+  var sq = 0.0; var cl = 0.0;
+  for (var px = lid; px < dims.HW; px += WG) {
+    for (var ch = 0u; ch < dims.C; ch++) {
+      let i = b * dims.N + ch * dims.HW + px;
+      let e = F[i] - V[i];
+      sq += e * e;
+    }
+    cl += 1.0 - cosine(pixel_cos(b, px));
+  }
+  for (var j = 0u; j < 8u; j++) { red[lid][j] = 0.0; }
+  red[lid][0] = sq; red[lid][1] = cl;
+  workgroupBarrier();
+  reduce8(lid);
+  if (lid == 0u) {
+    stats[b * 2u] = red[0][0] / f32(dims.N);
+    stats[b * 2u + 1u] = red[0][1] / f32(dims.HW);
+  }
+}
+
+@group(0) @binding(3) var<storage, read> W: array<f32>;            // (B) per-sample loss weight
+@group(0) @binding(4) var<storage, read_write> dF: array<f32>;     // (B, N) overwritten
+
+// One thread per (b, pixel): dF = scale·w_b·(2(F − v)/N − ∂cos/∂F / HW). Overwrites dF.
+@compute @workgroup_size(64)
+fn fm_grad(@builtin(global_invocation_id) gid: vec3u) {
+  let b = gid.y; let px = gid.x;
+  if (px >= dims.HW || b >= dims.B) { return; }
+  let s = pixel_cos(b, px);
+  let na = sqrt(s.y); let nb = sqrt(s.z);
+  let den = na * nb;
+  let w = dims.scale * W[b];
+  for (var ch = 0u; ch < dims.C; ch++) {
+    let i = b * dims.N + ch * dims.HW + px;
+    var dcos = 0.0;
+    if (den > 1e-8) { dcos = V[i] / den - s.x * F[i] / (den * na * na); }
+    else { dcos = V[i] / 1e-8; }
+    dF[i] = w * (2.0 * (F[i] - V[i]) / f32(dims.N) - dcos / f32(dims.HW));
+  }
+}
+
+// ---------------------------------------------------------------- consistency residual
+
+@group(0) @binding(3) var<storage, read> TF: array<f32>;            // (B, N) tangent dF/dt
+@group(0) @binding(4) var<storage, read> S: array<f32>;             // (B, 4) per sample: k, a, λ, c
+@group(0) @binding(5) var<storage, read_write> rstats: array<f32>;  // (B, 8) overwritten
+
+fn residual(b: u32, i: u32) -> f32 { return F[i] - V[i] - S[b * 4u] * TF[i]; }
+fn phi(g: f32) -> f32 { if ((dims.flags & 1u) != 0u) { return clamp(g, -1.0, 1.0); } return g; }
+
+// One workgroup per sample. rstats[b] = (e, loss, Σφ(g)²/N, Σg²/N, frac |g| > 1, Σ tF²/N, Σ v²/N, Σ (k·tF)²/N).
+@compute @workgroup_size(64)
+fn res_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+  let b = wid.x; let lid = lid3.x;
+  var acc: array<f32, 8>;
+  let k = S[b * 4u];
+  for (var i = lid; i < dims.N; i += WG) {
+    let j = b * dims.N + i;
+    let g = residual(b, j);
+    let ph = phi(g);
+    acc[2] += ph * ph;
+    acc[3] += g * g;
+    if (abs(g) > 1.0) { acc[4] += 1.0; }
+    acc[5] += TF[j] * TF[j];
+    acc[6] += V[j] * V[j];
+    acc[7] += k * k * TF[j] * TF[j];
+  }
+  for (var j = 0u; j < 8u; j++) { red[lid][j] = acc[j]; }
+  workgroupBarrier();
+  reduce8(lid);
+  if (lid == 0u) {
+    let n = f32(dims.N);
+    let a = S[b * 4u + 1u]; let lam = S[b * 4u + 2u]; let c = S[b * 4u + 3u];
+    var e = a * a * red[0][2] / n;
+    if ((dims.flags & 2u) != 0u) {
+      let rms = abs(c) * sqrt(red[0][3] / n);
+      e = c * c * (red[0][3] / n) / ((rms + 0.1) * (rms + 0.1));
+    }
+    rstats[b * 8u] = e;
+    rstats[b * 8u + 1u] = lam * e / pow(e + 1e-3, dims.p);
+    for (var j = 2u; j < 8u; j++) { rstats[b * 8u + j] = red[0][j] / n; }
+  }
+}
+
+@group(0) @binding(5) var<storage, read> rs: array<f32>;            // (B, 8) from res_stats
+@group(0) @binding(6) var<storage, read_write> dFr: array<f32>;     // (B, N) overwritten
+
+// dF = scale·λ·2Δ / (N·(e + 1e−3)^p). Overwrites dF.
+@compute @workgroup_size(64)
+fn res_grad(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x; let b = gid.y;
+  if (i >= dims.N || b >= dims.B) { return; }
+  let j = b * dims.N + i;
+  let g = residual(b, j);
+  let a = S[b * 4u + 1u]; let lam = S[b * 4u + 2u]; let c = S[b * 4u + 3u];
+  var delta = a * phi(g);
+  if ((dims.flags & 2u) != 0u) {
+    let rms = abs(c) * sqrt(rs[b * 8u + 3u]);
+    delta = c * g / (rms + 0.1);
+  }
+  let e = rs[b * 8u];
+  dFr[j] = dims.scale * lam * 2.0 * delta / (f32(dims.N) * pow(e + 1e-3, dims.p));
+}

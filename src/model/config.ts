@@ -1,0 +1,75 @@
+// DiT configuration: plain data, presets + overrides, serialisable into URLs and checkpoint metadata.
+
+export interface DiTConfig {
+  /** Image channels, height, width (the data's shape). */
+  C: number;
+  H: number;
+  W: number;
+  /** Patch size: tokens T = (H/p)·(W/p). */
+  patch: number;
+  /** Width D, depth (blocks), heads. MLP ratio is fixed at 4 as in DiT. */
+  D: number;
+  depth: number;
+  heads: number;
+  /** Number of classes; 0 = unconditional. The label table has numClasses + 1 rows (the last is CFG's null class). */
+  numClasses: number;
+  /** A second time condition r embedded like t (MeanFlow only). */
+  useR: boolean;
+}
+
+export interface Preset {
+  name: string;
+  why: string;
+  config: DiTConfig;
+}
+
+export const PRESETS: Record<string, Preset> = {
+  tiny: {
+    name: 'tiny',
+    why: 'CPU tests and SwiftShader: 8×8 RGB, 16 tokens, trains in seconds without a GPU',
+    config: { C: 3, H: 8, W: 8, patch: 2, D: 32, depth: 2, heads: 2, numClasses: 0, useR: false },
+  },
+  'tiny-16': {
+    name: 'tiny-16',
+    why: '16×16 toy images on weak adapters: 16 tokens of 4×4 patches',
+    config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
+  },
+  'cifar-s': {
+    name: 'cifar-s',
+    why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',
+    config: { C: 3, H: 32, W: 32, patch: 4, D: 192, depth: 6, heads: 3, numClasses: 10, useR: false },
+  },
+  'cifar-b': {
+    name: 'cifar-b',
+    why: 'CIFAR 32×32×3 with 2×2 patches (256 tokens): the closer-to-paper setting for a discrete GPU',
+    config: { C: 3, H: 32, W: 32, patch: 2, D: 256, depth: 8, heads: 4, numClasses: 10, useR: false },
+  },
+};
+
+export function tokens(cfg: DiTConfig): number {
+  return (cfg.H / cfg.patch) * (cfg.W / cfg.patch);
+}
+
+export function validateConfig(cfg: DiTConfig): void {
+  const bad = (msg: string) => {
+    throw new Error(`invalid model config: ${msg}`);
+  };
+  for (const k of ['C', 'H', 'W', 'patch', 'D', 'depth', 'heads'] as const)
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) bad(`${k} must be a positive integer (got ${cfg[k]})`);
+  if (cfg.H % cfg.patch || cfg.W % cfg.patch) bad(`patch ${cfg.patch} must divide H ${cfg.H} and W ${cfg.W}`);
+  if (cfg.H !== cfg.W) bad(`images must be square (H ${cfg.H} ≠ W ${cfg.W}): DiT's 2-D position embedding is square`);
+  if (cfg.D % cfg.heads) bad(`heads ${cfg.heads} must divide D ${cfg.D}`);
+  if (cfg.D / cfg.heads > 64) bad(`head dim D/heads = ${cfg.D / cfg.heads} exceeds 64 (the attention kernel's register budget)`);
+  if (cfg.D % 4) bad(`D ${cfg.D} must be a multiple of 4 (2-D sin-cos position embedding)`);
+  if (!Number.isInteger(cfg.numClasses) || cfg.numClasses < 0) bad(`numClasses must be ≥ 0`);
+}
+
+/** Multiply-adds per image for one forward pass, ×2 = FLOPs (matmuls and attention only; elementwise ignored). */
+export function forwardFlops(cfg: DiTConfig): number {
+  const T = tokens(cfg);
+  const { D, depth, C, patch: p } = cfg;
+  const embed = T * C * p * p * D + 256 * D + D * D;
+  const block = 6 * D * D + T * (3 * D * D + D * D + 8 * D * D) + 2 * T * T * D;
+  const final = 2 * D * D + T * D * p * p * C;
+  return 2 * (embed + depth * block + final);
+}

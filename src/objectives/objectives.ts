@@ -1,0 +1,190 @@
+// FACM and its baselines as pure descriptions of one training step (facm-math.md).
+//
+// `planStep` turns a data batch and a seeded RNG into everything sampled on the CPU: t (and r),
+// x_t, v, the model condition of each branch and the per-sample scalars of the residual loss.
+// `runStep` (step.ts) then executes the plan on any Backend, so the f64 CPU reference and the
+// GPU run the same objective.
+
+import type { Rng } from '../util/rng';
+import type { ResidualMode, ResidualScalars } from '../ops/loss';
+
+export const OBJECTIVES = ['fm', 'facm', 'cm-no-anchor', 'scm', 'meanflow'] as const;
+export type ObjectiveName = (typeof OBJECTIVES)[number];
+
+export interface ObjectiveConfig {
+  name: ObjectiveName;
+  /** Weight of the flow-matching anchor (FACM: 1; from scratch ≥ 0.1 per the paper; cm-no-anchor forces 0). */
+  lambdaFM: number;
+  /** 'extended': FM branch at c = 2 − t (the paper's extended interval). 'aux': both branches at c = t with an auxiliary flag in r (needs useR). */
+  interval: 'extended' | 'aux';
+  /** Relaxed fixed-point step α = 1 − t^0.5 (on) or α = 1 (off). */
+  alpha: boolean;
+  /** Clamp the residual to ±1 (on) or use it raw (off). */
+  clamp: boolean;
+  /** t sampler: s = (2/π)·atan(exp(N(0,1)·std − mean)), t = 1 − s. */
+  tMean: number;
+  tStd: number;
+  /** sCM-style: linear warm-up of the tangent term over this many steps; RMS-normalise (true) or clamp (false). */
+  scmWarmup: number;
+  scmNormalise: boolean;
+  /** MeanFlow: fraction of samples with r = t (plain FM), and the adaptive-weight power p. */
+  flowRatio: number;
+  meanflowP: number;
+}
+
+export const DEFAULT_OBJECTIVE: ObjectiveConfig = {
+  name: 'facm',
+  lambdaFM: 1, // the paper's default; from scratch it reports λ_FM ≥ 0.1 is needed
+  interval: 'extended',
+  alpha: true,
+  clamp: true,
+  tMean: 0.8, // median t ≈ 0.73: biased toward the data end, as the reference sampler
+  tStd: 1.6,
+  scmWarmup: 1000,
+  scmNormalise: true,
+  flowRatio: 0.75, // MeanFlow's stable setting; 0 reproduces its collapse
+  meanflowP: 1,
+};
+
+/** Objective presets (name → overrides) with the knob that defines each. */
+export function objectiveConfig(name: ObjectiveName, overrides: Partial<ObjectiveConfig> = {}): ObjectiveConfig {
+  const base: ObjectiveConfig = { ...DEFAULT_OBJECTIVE, name };
+  if (name === 'cm-no-anchor') base.lambdaFM = 0;
+  const cfg = { ...base, ...overrides, name };
+  if (name === 'cm-no-anchor') cfg.lambdaFM = 0;
+  return cfg;
+}
+
+/** Default t sampler of the reference: s = (2/π)·atan(exp(n·std − mean)), t = 1 − s. */
+export function sampleT(rng: Rng, mean: number, std: number): number {
+  const s = (2 / Math.PI) * Math.atan(Math.exp(rng.normal() * std - mean));
+  return 1 - s;
+}
+
+/** One branch of a step: the model is evaluated at (x_t, c[, r]) and its output enters a loss. */
+export interface FmBranch {
+  kind: 'fm';
+  c: Float32Array; // (B)
+  r: Float32Array | null; // (B) when the model has a second condition
+  /** Per-sample weight of (mse + cos); the step's gradient is scaled by `scale`. */
+  w: Float32Array;
+  scale: number;
+}
+
+export interface ResidualBranch {
+  kind: 'residual';
+  c: Float32Array;
+  r: Float32Array | null;
+  /** JVP tangent of the conditions: tC (B), tR (B) or null; the x tangent is v. */
+  tC: Float32Array;
+  tR: Float32Array | null;
+  S: ResidualScalars[];
+  mode: ResidualMode;
+  scale: number;
+}
+
+export type Branch = FmBranch | ResidualBranch;
+
+export interface StepPlan {
+  B: number;
+  t: Float32Array;
+  r: Float32Array | null;
+  xt: Float32Array; // (B, C, H, W)
+  /** v = x − ε (from scratch); replaced by the teacher's velocity when distilling. */
+  v: Float32Array;
+  eps: Float32Array;
+  y: Float32Array | null;
+  branches: Branch[];
+  /** Distillation: the teacher is evaluated at (x_t, c = t) to give v. */
+  teacherC: Float32Array;
+}
+
+export interface PlanContext {
+  cfg: ObjectiveConfig;
+  step: number; // 0-based optimizer step (sCM warm-up)
+  useR: boolean; // the model has a second time condition (MeanFlow, or the 'aux' interval)
+}
+
+/** Samples one step: t, r, noise, x_t and v; the branches and their per-sample scalars. */
+export function planStep(ctx: PlanContext, x: Float32Array, y: Float32Array | null, B: number, rng: Rng): StepPlan {
+  const { cfg } = ctx;
+  const N = x.length / B;
+  const t = new Float32Array(B);
+  let r: Float32Array | null = null;
+  if (cfg.name === 'fm') for (let b = 0; b < B; b++) t[b] = rng.next();
+  else if (cfg.name === 'meanflow') {
+    r = new Float32Array(B);
+    for (let b = 0; b < B; b++) {
+      const a = sampleT(rng, cfg.tMean, cfg.tStd);
+      const c = sampleT(rng, cfg.tMean, cfg.tStd);
+      t[b] = Math.min(a, c);
+      r[b] = rng.next() < cfg.flowRatio ? t[b] : Math.max(a, c);
+    }
+  } else for (let b = 0; b < B; b++) t[b] = sampleT(rng, cfg.tMean, cfg.tStd);
+
+  const eps = rng.normals(x.length);
+  const xt = new Float32Array(x.length);
+  const v = new Float32Array(x.length);
+  for (let b = 0; b < B; b++)
+    for (let i = b * N; i < (b + 1) * N; i++) {
+      xt[i] = t[b] * x[i] + (1 - t[b]) * eps[i];
+      v[i] = x[i] - eps[i];
+    }
+
+  const ones = new Float32Array(B).fill(1);
+  const zeros = () => new Float32Array(B);
+  const rOrNull = (vals: () => Float32Array) => (ctx.useR ? vals() : null);
+  const branches: Branch[] = [];
+  const beta = (tb: number) => Math.cos((Math.PI * tb) / 2);
+
+  if (cfg.name === 'fm') {
+    // Stage-1 teacher: half the batch at c = t (CM side), half at c = 2 − t (FM side), both vs v.
+    const c = t.map((tb, b) => (b < B / 2 ? tb : 2 - tb));
+    branches.push({ kind: 'fm', c, r: rOrNull(() => Float32Array.from(c, (_, b) => (b < B / 2 ? 0 : 1))), w: ones, scale: 1 / B });
+  } else if (cfg.name === 'facm' || cfg.name === 'cm-no-anchor') {
+    const aux = cfg.interval === 'aux';
+    if (cfg.lambdaFM > 0)
+      branches.push({ kind: 'fm', c: aux ? t.slice() : t.map((tb) => 2 - tb), r: rOrNull(() => (aux ? ones.slice() : zeros())), w: ones, scale: cfg.lambdaFM / B });
+    branches.push({
+      kind: 'residual',
+      c: t.slice(),
+      r: rOrNull(zeros),
+      tC: ones.slice(),
+      tR: rOrNull(zeros),
+      S: Array.from(t, (tb) => ({ k: 1 - tb, a: cfg.alpha ? 1 - Math.sqrt(tb) : 1, lambda: beta(tb), c: 0 })),
+      mode: { clamp: cfg.clamp, normalise: false, p: 0.5 },
+      scale: 1 / B,
+    });
+  } else if (cfg.name === 'scm') {
+    const rw = cfg.scmWarmup > 0 ? Math.min(1, ctx.step / cfg.scmWarmup) : 1;
+    branches.push({
+      kind: 'residual',
+      c: t.slice(),
+      r: rOrNull(zeros),
+      tC: ones.slice(),
+      tR: rOrNull(zeros),
+      S: Array.from(t, (tb) => ({ k: (1 - tb) * rw, a: 1, lambda: 1, c: beta(tb) })),
+      mode: cfg.scmNormalise ? { clamp: false, normalise: true, p: 0 } : { clamp: true, normalise: false, p: 0 },
+      scale: 1 / B,
+    });
+  } else {
+    // MeanFlow: F(x_t, t, r) ≈ average velocity from t to r; JVP along (v, 1, 0).
+    if (!ctx.useR) throw new Error('MeanFlow needs a model with a second time condition (useR)');
+    branches.push({
+      kind: 'residual',
+      c: t.slice(),
+      r: r!.slice(),
+      tC: ones.slice(),
+      tR: zeros(),
+      S: Array.from(t, (tb, b) => ({ k: r![b] - tb, a: 1, lambda: 1, c: 0 })),
+      mode: { clamp: false, normalise: false, p: cfg.meanflowP },
+      scale: 1 / B,
+    });
+  }
+  return { B, t, r, xt, v, eps, y, branches, teacherC: t.slice() };
+}
+
+/** Does this objective's model need the second condition input? */
+export function needsR(cfg: ObjectiveConfig): boolean {
+  return cfg.name === 'meanflow' || (cfg.interval === 'aux' && (cfg.name === 'facm' || cfg.name === 'cm-no-anchor'));
+}

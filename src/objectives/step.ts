@@ -1,0 +1,147 @@
+// Executes a StepPlan on any Backend: the model's forward / JVP with a tape, the branch losses and
+// the backward into the gradient buffers. The CPU backend makes this the whole-step f64 reference.
+
+import type { Gpu, Tensor } from '../gpu/runtime';
+import type { Backend } from '../ops/backend';
+import { fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type LossDims, type ResidualMode, type ResidualScalars } from '../ops/loss';
+import type { DiT, Params } from '../model/dit';
+import type { StepPlan } from './objectives';
+
+export interface LossOps<T> {
+  /** stats (B, 2): mse, 1 − cos per sample; dF of Σ_b scale·w_b·(mse_b + cos_b). */
+  fm(F: T, v: T, w: T, scale: number, d: LossDims): { stats: T; dF: T };
+  /** stats (B, 8) as RES_STATS; dF of Σ_b scale·loss_b (target held constant). */
+  residual(F: T, v: T, tF: T, S: T, mode: ResidualMode, scale: number, d: LossDims): { stats: T; dF: T };
+}
+
+const scalars = (S: ArrayLike<number>): ResidualScalars[] =>
+  Array.from({ length: S.length / 4 }, (_, b) => ({ k: S[4 * b], a: S[4 * b + 1], lambda: S[4 * b + 2], c: S[4 * b + 3] }));
+
+export const cpuLoss: LossOps<Float64Array> = {
+  fm(F, v, w, scale, d) {
+    const { mse, cos } = fmLossRef(F, v, d);
+    const stats = new Float64Array(2 * d.B);
+    for (let b = 0; b < d.B; b++) [stats[2 * b], stats[2 * b + 1]] = [mse[b], cos[b]];
+    return { stats, dF: fmGradRef(F, v, w, scale, d) };
+  },
+  residual: (F, v, tF, S, mode, scale, d) => residualRef(F, v, tF, scalars(S), mode, scale, d.C * d.HW),
+};
+
+export function gpuLoss(gpu: Gpu): LossOps<Tensor> {
+  return {
+    fm(F, v, w, scale, d) {
+      const stats = gpu.alloc([d.B, 2], 'fm.stats');
+      const dF = gpu.alloc([d.B, d.C * d.HW], 'fm.dF');
+      fmStats(gpu, F, v, stats, d);
+      fmGrad(gpu, F, v, w, dF, scale, d);
+      return { stats, dF };
+    },
+    residual(F, v, tF, S, mode, scale, d) {
+      const stats = gpu.alloc([d.B, 8], 'res.stats');
+      const dF = gpu.alloc([d.B, d.C * d.HW], 'res.dF');
+      residualLoss(gpu, F, v, tF, S, stats, dF, mode, scale, d);
+      return { stats, dF };
+    },
+  };
+}
+
+export interface BranchResult<T> {
+  kind: 'fm' | 'residual';
+  stats: T; // (B, 2) or (B, 8)
+  scale: number;
+  w: Float32Array | null;
+}
+
+export interface Teacher<T> {
+  model: DiT<T>;
+  P: Params<T>;
+}
+
+/**
+ * Runs one step's forward, losses and backward. Gradients accumulate into G (zero it first).
+ * Returns each branch's per-sample stats (owned by the caller: read, then release).
+ */
+export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: Params<T>, G: Params<T>, plan: StepPlan, teacher?: Teacher<T>): BranchResult<T>[] {
+  const { C, H, W } = model.cfg;
+  const { B } = plan;
+  const shape = [B, C, H, W];
+  const d: LossDims = { B, C, HW: H * W };
+  const xt = be.fromArray(plan.xt, shape);
+  const y = plan.y ? be.fromArray(plan.y, [B]) : null;
+  let v: T;
+  if (teacher) {
+    // Distillation: the frozen teacher's velocity at (x_t, c = t) replaces x − ε (no gradient).
+    const tc = be.fromArray(plan.teacherC, [B]);
+    const tr = teacher.model.cfg.useR ? be.zeros([B]) : null;
+    v = teacher.model.forward(teacher.P, { x: xt, c: tc, y, r: tr }, B);
+    be.release(tc, tr);
+  } else v = be.fromArray(plan.v, shape);
+
+  const out: BranchResult<T>[] = [];
+  for (const br of plan.branches) {
+    const c = be.fromArray(br.c, [B]);
+    const r = br.r ? be.fromArray(br.r, [B]) : null;
+    const inp = { x: xt, c, y, r };
+    if (br.kind === 'fm') {
+      const run = model.run(P, inp, B, null, true);
+      const w = be.fromArray(br.w, [B]);
+      const { stats, dF } = loss.fm(run.F, v, w, br.scale, d);
+      model.backward(P, G, run.tape!, dF);
+      model.releaseTape(run.tape!);
+      be.release(run.F, w, dF);
+      out.push({ kind: 'fm', stats, scale: br.scale, w: br.w });
+    } else {
+      const tC = be.fromArray(br.tC, [B]);
+      const tR = br.tR ? be.fromArray(br.tR, [B]) : null;
+      // F and dF/dt = ∂F/∂x·v + ∂F/∂c (+ ∂F/∂r·0) in one forward-mode pass; the tape serves the backward.
+      const run = model.run(P, inp, B, { tX: v, tC, tR }, true);
+      const S = be.fromArray(br.S.flatMap((s) => [s.k, s.a, s.lambda, s.c]), [B, 4]);
+      const { stats, dF } = loss.residual(run.F, v, run.tF!, S, br.mode, br.scale, d);
+      model.backward(P, G, run.tape!, dF);
+      model.releaseTape(run.tape!);
+      be.release(run.F, run.tF, S, dF, tC, tR);
+      out.push({ kind: 'residual', stats, scale: br.scale, w: null });
+    }
+    be.release(c, r);
+  }
+  be.release(xt, y, v);
+  return out;
+}
+
+/** Per-step scalars from the branch stats read back to the CPU. */
+export interface StepMetrics {
+  loss: number;
+  lossFM: number;
+  lossCM: number;
+  clampFrac: number;
+  rmsG: number;
+  rmsDFdt: number;
+  rmsV: number;
+  rmsKdFdt: number;
+}
+
+export function summarise(results: { kind: 'fm' | 'residual'; stats: ArrayLike<number>; scale: number; w: Float32Array | null }[], B: number): StepMetrics {
+  const m: StepMetrics = { loss: 0, lossFM: 0, lossCM: 0, clampFrac: NaN, rmsG: NaN, rmsDFdt: NaN, rmsV: NaN, rmsKdFdt: NaN };
+  for (const r of results) {
+    if (r.kind === 'fm') {
+      let s = 0;
+      for (let b = 0; b < B; b++) s += r.w![b] * (r.stats[2 * b] + r.stats[2 * b + 1]);
+      m.lossFM = s / B;
+      m.loss += r.scale * s;
+    } else {
+      const mean = (j: number) => {
+        let s = 0;
+        for (let b = 0; b < B; b++) s += r.stats[8 * b + j];
+        return s / B;
+      };
+      m.lossCM = mean(1);
+      m.loss += r.scale * B * m.lossCM;
+      m.clampFrac = mean(4);
+      m.rmsG = Math.sqrt(mean(3));
+      m.rmsDFdt = Math.sqrt(mean(5));
+      m.rmsV = Math.sqrt(mean(6));
+      m.rmsKdFdt = Math.sqrt(mean(7));
+    }
+  }
+  return m;
+}

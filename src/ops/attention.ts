@@ -1,0 +1,188 @@
+// Attention family: multi-head softmax self-attention on the DiT's packed qkv (B, T, 3D) (q, k, v
+// stacked in that order, heads contiguous), o (B, T, D) with heads concatenated for the proj linear.
+// Per head: O = softmax(Q·Kᵀ/√hd)·V. The JVP computes O and its tangent in one kernel with an online
+// softmax; the backward recomputes the softmax statistics (flash-attention style) in three passes.
+
+import code from '../../shaders/attention.wgsl?raw';
+import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+
+/** qkv (B, T, 3D), heads dividing D; head dim hd = D / heads ≤ MAX_HEAD_DIM. */
+export interface AttnDims {
+  B: number;
+  T: number;
+  heads: number;
+  D: number;
+}
+
+export interface AttentionOps<T> {
+  /** o (B, T, D). */
+  forward(qkv: T, d: AttnDims): T;
+  /** [o, tO], both (B, T, D), from one kernel launch. */
+  jvp(qkv: T, tQkv: T, d: AttnDims): [T, T];
+  /** dQkv (B, T, 3D) (new). */
+  backward(qkv: T, dO: T, d: AttnDims): T;
+}
+
+/** The kernels keep one row of a head in registers (shaders/attention.wgsl MAX_HD). */
+export const MAX_HEAD_DIM = 64;
+
+/** Validates the dims and returns the head dim hd = D / heads. */
+export function headDim({ B, T, heads, D }: AttnDims): number {
+  for (const [k, v] of Object.entries({ B, T, heads, D }))
+    if (!Number.isInteger(v) || v < 1) throw new Error(`attention: ${k} must be a positive integer (got ${v})`);
+  if (D % heads) throw new Error(`attention: heads ${heads} must divide D ${D}`);
+  const hd = D / heads;
+  if (hd > MAX_HEAD_DIM) throw new Error(`attention: head dim D/heads = ${D}/${heads} = ${hd} exceeds ${MAX_HEAD_DIM}, the kernels' register arrays`);
+  return hd;
+}
+
+// ------------------------------------------------------------------ f64 reference
+
+/** Softmax derivative, used both ways (its Jacobian is symmetric): p ⊙ (g − ⟨p, g⟩). JVP: g = Ṡ; backward: g = dP. */
+function softmaxGrad(p: Float64Array, g: Float64Array): Float64Array {
+  let bar = 0;
+  for (let j = 0; j < p.length; j++) bar += p[j] * g[j];
+  return p.map((pj, j) => pj * (g[j] - bar));
+}
+
+/** Views of head h of batch b: index of (t, part 0|1|2, c) in qkv, and of (t, c) in o. */
+function layout(d: AttnDims) {
+  const hd = headDim(d);
+  const { T, D } = d;
+  return {
+    hd,
+    scale: 1 / Math.sqrt(hd),
+    at: (b: number, t: number, part: number, h: number, c: number) => (b * T + t) * 3 * D + part * D + h * hd + c,
+    atO: (b: number, t: number, h: number, c: number) => (b * T + t) * D + h * hd + c,
+  };
+}
+
+/** Logits row i of head (b, h): S_ij = scale·Σ_c q_ic k_jc (qA, kA pick where q and k come from). */
+function logits(qA: Float64Array, kA: Float64Array, b: number, h: number, i: number, d: AttnDims): Float64Array {
+  const { hd, scale, at } = layout(d);
+  const s = new Float64Array(d.T);
+  for (let j = 0; j < d.T; j++) {
+    let x = 0;
+    for (let c = 0; c < hd; c++) x += qA[at(b, i, 0, h, c)] * kA[at(b, j, 1, h, c)];
+    s[j] = x * scale;
+  }
+  return s;
+}
+
+function softmax(s: Float64Array): Float64Array {
+  let m = -Infinity;
+  for (const x of s) m = Math.max(m, x);
+  const e = s.map((x) => Math.exp(x - m));
+  const l = e.reduce((a, x) => a + x, 0);
+  return e.map((x) => x / l);
+}
+
+/** Calls fn(b, h, i, P_i) for every query row of every head. */
+function eachRow(qkv: Float64Array, d: AttnDims, fn: (b: number, h: number, i: number, p: Float64Array) => void): void {
+  for (let b = 0; b < d.B; b++)
+    for (let h = 0; h < d.heads; h++)
+      for (let i = 0; i < d.T; i++) fn(b, h, i, softmax(logits(qkv, qkv, b, h, i, d)));
+}
+
+function checkSize(name: string, n: number, want: number): void {
+  if (n !== want) throw new Error(`attention: ${name} has ${n} elements, want ${want}`);
+}
+
+export const attentionCpu: AttentionOps<Float64Array> = {
+  forward(qkv, d) {
+    const { hd, at, atO } = layout(d);
+    checkSize('qkv', qkv.length, d.B * d.T * 3 * d.D);
+    const o = new Float64Array(d.B * d.T * d.D);
+    eachRow(qkv, d, (b, h, i, p) => {
+      for (let j = 0; j < d.T; j++) for (let c = 0; c < hd; c++) o[atO(b, i, h, c)] += p[j] * qkv[at(b, j, 2, h, c)];
+    });
+    return o;
+  },
+  jvp(qkv, tQkv, d) {
+    const { hd, at, atO } = layout(d);
+    checkSize('tQkv', tQkv.length, qkv.length);
+    const o = attentionCpu.forward(qkv, d);
+    const tO = new Float64Array(o.length);
+    eachRow(qkv, d, (b, h, i, p) => {
+      // Ṡ = (Q̇Kᵀ + QK̇ᵀ)·scale
+      const tqK = logits(tQkv, qkv, b, h, i, d);
+      const qtK = logits(qkv, tQkv, b, h, i, d);
+      const tP = softmaxGrad(p, tqK.map((x, j) => x + qtK[j]));
+      for (let j = 0; j < d.T; j++)
+        for (let c = 0; c < hd; c++) tO[atO(b, i, h, c)] += tP[j] * qkv[at(b, j, 2, h, c)] + p[j] * tQkv[at(b, j, 2, h, c)];
+    });
+    return [o, tO];
+  },
+  backward(qkv, dO, d) {
+    const { hd, scale, at, atO } = layout(d);
+    checkSize('dO', dO.length, d.B * d.T * d.D);
+    const dQkv = new Float64Array(qkv.length);
+    eachRow(qkv, d, (b, h, i, p) => {
+      const dP = new Float64Array(d.T);
+      for (let j = 0; j < d.T; j++) for (let c = 0; c < hd; c++) dP[j] += dO[atO(b, i, h, c)] * qkv[at(b, j, 2, h, c)];
+      const dS = softmaxGrad(p, dP);
+      for (let j = 0; j < d.T; j++)
+        for (let c = 0; c < hd; c++) {
+          dQkv[at(b, i, 0, h, c)] += scale * dS[j] * qkv[at(b, j, 1, h, c)];
+          dQkv[at(b, j, 1, h, c)] += scale * dS[j] * qkv[at(b, i, 0, h, c)];
+          dQkv[at(b, j, 2, h, c)] += p[j] * dO[atO(b, i, h, c)];
+        }
+    });
+    return dQkv;
+  },
+};
+
+// ------------------------------------------------------------------ GPU
+
+export const attentionKernel: KernelModule<'forward' | 'jvp' | 'bwd_stats' | 'bwd_dq' | 'bwd_dkv'> = {
+  name: 'attention',
+  code,
+  entries: {
+    forward: ['uniform', 'read', 'rw'], // qkv, o
+    jvp: ['uniform', 'read', 'rw', 'read', 'rw'], // qkv, o, tQkv, tO
+    bwd_stats: ['uniform', 'read', 'read', 'rw'], // qkv, dO, stats
+    bwd_dq: ['uniform', 'read', 'read', 'read', 'rw'], // qkv, dO, stats, dQkv
+    bwd_dkv: ['uniform', 'read', 'read', 'read', 'rw'], // qkv, dO, stats, dQkv
+  },
+};
+
+const WG = 64; // rows per workgroup (shaders/attention.wgsl WG)
+const TILE_FLOATS = 1024; // shaders/attention.wgsl CAP
+const MAX_TILE_ROWS = 64; // shaders/attention.wgsl MAX_ROWS
+
+export function attentionGpu(gpu: Gpu): AttentionOps<Tensor> {
+  const setup = (d: AttnDims, tensors: [string, Tensor, number][]) => {
+    const hd = headDim(d);
+    for (const [name, t, per] of tensors) checkSize(name, t.size, d.B * d.T * per);
+    const rows = Math.min(Math.floor(TILE_FLOATS / hd), MAX_TILE_ROWS);
+    return {
+      params: () => P().u(d.B, d.T, d.heads, d.D, hd, rows).f(1 / Math.sqrt(hd)).u(0),
+      grid: [Math.ceil(d.T / WG), d.heads, d.B] as const,
+    };
+  };
+  return {
+    forward(qkv, d) {
+      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D]]);
+      const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
+      gpu.dispatch(attentionKernel, 'forward', params(), [qkv, o], grid);
+      return o;
+    },
+    jvp(qkv, tQkv, d) {
+      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D], ['tQkv', tQkv, 3 * d.D]]);
+      const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
+      const tO = gpu.alloc([d.B, d.T, d.D], 'attention.tO');
+      gpu.dispatch(attentionKernel, 'jvp', params(), [qkv, o, tQkv, tO], grid);
+      return [o, tO];
+    },
+    backward(qkv, dO, d) {
+      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D], ['dO', dO, d.D]]);
+      const stats = gpu.alloc([d.B, d.heads, d.T, 2], 'attention.stats');
+      const dQkv = gpu.alloc([d.B, d.T, 3 * d.D], 'attention.dQkv');
+      gpu.dispatch(attentionKernel, 'bwd_stats', params(), [qkv, dO, stats], grid);
+      gpu.dispatch(attentionKernel, 'bwd_dq', params(), [qkv, dO, stats, dQkv], grid);
+      gpu.dispatch(attentionKernel, 'bwd_dkv', params(), [qkv, dO, stats, dQkv], grid);
+      gpu.release(stats);
+      return dQkv;
+    },
+  };
+}

@@ -1,0 +1,155 @@
+// Loss reductions (shaders/loss.wgsl): the flow-matching anchor and the consistency residual family,
+// per sample, with their gradients w.r.t. F. f64 references first, then the GPU dispatch.
+// These are scalar losses of F: their "JVP" is the gradient dotted with a direction, which the
+// tests check against central differences of the reference.
+
+import code from '../../shaders/loss.wgsl?raw';
+import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+
+export interface LossDims {
+  B: number;
+  C: number;
+  HW: number;
+}
+
+/** Per-sample scalars of the consistency residual (see loss.wgsl): g = F − v − k·tF, Δ = a·φ(g) or c·g/(RMS+0.1). */
+export interface ResidualScalars {
+  k: number;
+  a: number;
+  lambda: number;
+  c: number;
+}
+
+export interface ResidualMode {
+  clamp: boolean;
+  normalise: boolean;
+  /** Power of the stop-gradient denominator (e + 1e−3)^p: FACM 0.5, MeanFlow p, sCM 0. */
+  p: number;
+}
+
+/** Per-sample residual statistics, as res_stats writes them. */
+export const RES_STATS = ['e', 'loss', 'phi2', 'g2', 'clampFrac', 'tF2', 'v2', 'ktF2'] as const;
+
+// ------------------------------------------------------------------ f64 reference
+
+export function fmLossRef(F: ArrayLike<number>, v: ArrayLike<number>, { B, C, HW }: LossDims): { mse: Float64Array; cos: Float64Array } {
+  const N = C * HW;
+  const mse = new Float64Array(B);
+  const cos = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < N; i++) mse[b] += (F[b * N + i] - v[b * N + i]) ** 2 / N;
+    for (let px = 0; px < HW; px++) {
+      let d = 0, na = 0, nb = 0;
+      for (let c = 0; c < C; c++) {
+        const i = b * N + c * HW + px;
+        d += F[i] * v[i];
+        na += F[i] ** 2;
+        nb += v[i] ** 2;
+      }
+      cos[b] += (1 - d / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-8)) / HW;
+    }
+  }
+  return { mse, cos };
+}
+
+/** Gradient of Σ_b scale·w_b·(mse_b + cos_b) w.r.t. F. */
+export function fmGradRef(F: ArrayLike<number>, v: ArrayLike<number>, w: ArrayLike<number>, scale: number, { B, C, HW }: LossDims): Float64Array {
+  const N = C * HW;
+  const dF = new Float64Array(B * N);
+  for (let b = 0; b < B; b++)
+    for (let px = 0; px < HW; px++) {
+      let d = 0, na2 = 0, nb2 = 0;
+      for (let c = 0; c < C; c++) {
+        const i = b * N + c * HW + px;
+        d += F[i] * v[i];
+        na2 += F[i] ** 2;
+        nb2 += v[i] ** 2;
+      }
+      const den = Math.sqrt(na2) * Math.sqrt(nb2);
+      for (let c = 0; c < C; c++) {
+        const i = b * N + c * HW + px;
+        const dcos = den > 1e-8 ? v[i] / den - (d * F[i]) / (den * na2) : v[i] / 1e-8;
+        dF[i] = scale * w[b] * ((2 * (F[i] - v[i])) / N - dcos / HW);
+      }
+    }
+  return dF;
+}
+
+function delta(g: Float64Array, s: ResidualScalars, mode: ResidualMode): Float64Array {
+  if (mode.normalise) {
+    const rms = Math.abs(s.c) * Math.sqrt(g.reduce((a, x) => a + x * x, 0) / g.length);
+    return g.map((x) => (s.c * x) / (rms + 0.1));
+  }
+  return g.map((x) => s.a * (mode.clamp ? Math.min(1, Math.max(-1, x)) : x));
+}
+
+/** Per sample: loss λ·e/(e+1e−3)^p, e, and the stats res_stats reports; plus dF of Σ_b scale·loss_b (denominator held constant). */
+export function residualRef(
+  F: ArrayLike<number>,
+  v: ArrayLike<number>,
+  tF: ArrayLike<number>,
+  S: ResidualScalars[],
+  mode: ResidualMode,
+  scale: number,
+  N: number,
+): { stats: Float64Array; dF: Float64Array } {
+  const B = S.length;
+  const stats = new Float64Array(B * 8);
+  const dF = new Float64Array(B * N);
+  for (let b = 0; b < B; b++) {
+    const s = S[b];
+    const g = new Float64Array(N);
+    for (let i = 0; i < N; i++) g[i] = F[b * N + i] - v[b * N + i] - s.k * tF[b * N + i];
+    const D = delta(g, s, mode);
+    const e = D.reduce((a, x) => a + x * x, 0) / N;
+    const den = (e + 1e-3) ** mode.p;
+    const st = stats.subarray(b * 8, b * 8 + 8);
+    st[0] = e;
+    st[1] = (s.lambda * e) / den;
+    for (let i = 0; i < N; i++) {
+      const phi = mode.clamp ? Math.min(1, Math.max(-1, g[i])) : g[i];
+      const t = tF[b * N + i];
+      st[2] += phi * phi / N;
+      st[3] += g[i] * g[i] / N;
+      st[4] += (Math.abs(g[i]) > 1 ? 1 : 0) / N;
+      st[5] += t * t / N;
+      st[6] += v[b * N + i] ** 2 / N;
+      st[7] += s.k * s.k * t * t / N;
+      dF[b * N + i] = (scale * s.lambda * 2 * D[i]) / (N * den);
+    }
+  }
+  return { stats, dF };
+}
+
+// ------------------------------------------------------------------ GPU
+
+export const lossKernel: KernelModule<'fm_stats' | 'fm_grad' | 'res_stats' | 'res_grad'> = {
+  name: 'loss',
+  code,
+  entries: {
+    fm_stats: ['uniform', 'read', 'read', 'rw'],
+    fm_grad: ['uniform', 'read', 'read', 'read', 'rw'],
+    res_stats: ['uniform', 'read', 'read', 'read', 'read', 'rw'],
+    res_grad: ['uniform', 'read', 'read', 'read', 'read', 'read', 'rw'],
+  },
+};
+
+const dimsParams = ({ B, C, HW }: LossDims, flags: number, p: number, scale: number) => P().u(B, C * HW, C, HW, flags).f(p, scale).u(0);
+
+/** stats (B, 2) ← (mean (F−v)², mean_HW (1 − cos_C)). */
+export function fmStats(gpu: Gpu, F: Tensor, v: Tensor, stats: Tensor, d: LossDims): void {
+  gpu.dispatch(lossKernel, 'fm_stats', dimsParams(d, 0, 0, 0), [F, v, stats], [d.B]);
+}
+
+/** dF ← ∂/∂F Σ_b scale·w_b·(mse_b + cos_b). */
+export function fmGrad(gpu: Gpu, F: Tensor, v: Tensor, w: Tensor, dF: Tensor, scale: number, d: LossDims): void {
+  gpu.dispatch(lossKernel, 'fm_grad', dimsParams(d, 0, 0, scale), [F, v, w, dF], [Math.ceil(d.HW / 64), d.B]);
+}
+
+/** stats (B, 8) ← RES_STATS per sample; dF ← ∂/∂F Σ_b scale·loss_b. S is (B, 4): k, a, λ, c. */
+export function residualLoss(gpu: Gpu, F: Tensor, v: Tensor, tF: Tensor, S: Tensor, stats: Tensor, dF: Tensor | null, mode: ResidualMode, scale: number, d: LossDims): void {
+  const flags = (mode.clamp ? 1 : 0) | (mode.normalise ? 2 : 0);
+  const prm = () => dimsParams(d, flags, mode.p, scale);
+  gpu.dispatch(lossKernel, 'res_stats', prm(), [F, v, tF, S, stats], [d.B]);
+  if (dF) gpu.dispatch(lossKernel, 'res_grad', prm(), [F, v, tF, S, stats, dF], [Math.ceil((d.C * d.HW) / 64), d.B]);
+}

@@ -1,0 +1,166 @@
+// Optimizer kernels over flat parameter buffers: the global gradient norm with clip factor and
+// non-finite flag (two-stage reduction, no read-back), AdamW with the clip applied and the step
+// skipped on the GPU when the gradient is non-finite, the weight EMA, and an in-place scale.
+// Each has an f64 plain-loop reference here (`…Ref`). Not differentiable: not in the op table.
+
+import code from '../../shaders/optim.wgsl?raw';
+import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+
+export interface AdamWConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+// ------------------------------------------------------------------ f64 reference
+
+/**
+ * [‖g‖₂, clip, nonFinite, Σg²] — the layout `gradNorm` writes into `stats`. clip = min(1,
+ * maxNorm / (‖g‖ + 1e-6)) as torch.nn.utils.clip_grad_norm_, 1 when maxNorm ≤ 0 or g is non-finite.
+ */
+export function gradNormRef(grad: ArrayLike<number>, maxNorm: number): Float64Array {
+  let sumSq = 0;
+  let nonFinite = 0;
+  for (let i = 0; i < grad.length; i++) {
+    const g = grad[i];
+    if (Number.isFinite(g)) sumSq += g * g;
+    else nonFinite = 1;
+  }
+  const norm = Math.sqrt(sumSq);
+  const clip = maxNorm > 0 && !nonFinite ? Math.min(1, maxNorm / (norm + 1e-6)) : 1;
+  return Float64Array.from([norm, clip, nonFinite, sumSq]);
+}
+
+/**
+ * One AdamW step in place on param, m, v (torch.optim.AdamW, decoupled decay): g = grad·clip;
+ * p ← p − lr·wd·mask·p; m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²;
+ * p ← p − lr·m̂/(√v̂ + eps), m̂ = m/(1−β1^step), v̂ = v/(1−β2^step). mask null = decay everything.
+ */
+export function adamwRef(
+  param: Float64Array,
+  grad: ArrayLike<number>,
+  m: Float64Array,
+  v: Float64Array,
+  cfg: AdamWConfig,
+  step: number,
+  clip: number,
+  mask: ArrayLike<number> | null,
+): void {
+  const { lr, beta1, beta2, eps, weightDecay } = cfg;
+  const bc1 = 1 - beta1 ** step;
+  const bc2 = 1 - beta2 ** step;
+  for (let i = 0; i < param.length; i++) {
+    const g = grad[i] * clip;
+    param[i] -= lr * weightDecay * (mask ? mask[i] : 1) * param[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * g;
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+    const mHat = m[i] / bc1;
+    const vHat = v[i] / bc2;
+    param[i] -= (lr * mHat) / (Math.sqrt(vHat) + eps);
+  }
+}
+
+/** ema ← decay·ema + (1 − decay)·param, in place. */
+export function emaRef(ema: Float64Array, param: ArrayLike<number>, decay: number): void {
+  for (let i = 0; i < ema.length; i++) ema[i] = decay * ema[i] + (1 - decay) * param[i];
+}
+
+/** x ← s·x, in place (s = 0 writes zeros, also over NaN/Inf, as the kernel). */
+export function scaleRef(x: Float64Array, s: number): void {
+  for (let i = 0; i < x.length; i++) x[i] = s === 0 ? 0 : x[i] * s;
+}
+
+// ------------------------------------------------------------------ GPU
+
+export const optimKernel: KernelModule<'norm_partial' | 'norm_finish' | 'adamw' | 'ema' | 'scale'> = {
+  name: 'optim',
+  code,
+  entries: {
+    norm_partial: ['uniform', 'read', 'rw'],
+    norm_finish: ['uniform', 'read', 'rw'],
+    adamw: ['uniform', 'rw', 'read', 'rw', 'rw', 'read', 'read'],
+    ema: ['uniform', 'rw', 'read'],
+    scale: ['uniform', 'rw'],
+  },
+};
+
+const WG = 256;
+/** Partial-sum workgroups of the norm reduction: enough to fill a large GPU, few enough for one finishing workgroup. */
+const MAX_PARTIALS = 1024;
+
+/**
+ * The grid for `groups` workgroups: 1-D while it fits maxPerDim, else 2-D (x = maxPerDim,
+ * y = ⌈groups / x⌉); kernels linearise (y·x + x) and drop indices ≥ n.
+ */
+export function elementGrid(groups: number, maxPerDim: number): [number, number] {
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  if (y > maxPerDim) throw new RangeError(`optim: ${groups} workgroups exceed a ${maxPerDim}² grid`);
+  return [maxPerDim, y];
+}
+
+function gridFor(gpu: Gpu, n: number): [number, number] {
+  return elementGrid(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+}
+
+function sameSize(what: string, n: number, ...ts: [string, Tensor][]): void {
+  for (const [name, t] of ts) if (t.size !== n) throw new Error(`${what}: ${name} has ${t.size} elements, want ${n}`);
+}
+
+/**
+ * Records the global grad-norm reduction into `stats` (≥ 4 elements) without any CPU read-back:
+ * stats = [‖g‖₂, clip factor, non-finite flag, Σg²] (see gradNormRef). Two stages: ≤ 1024
+ * per-workgroup partials into a pooled scratch tensor, then one workgroup finishes.
+ * With a non-finite gradient stats[0] and stats[3] are not meaningful; stats[1] is 1.
+ */
+export function gradNorm(gpu: Gpu, grad: Tensor, stats: Tensor, maxNorm: number): void {
+  if (stats.size < 4) throw new Error(`gradNorm: stats has ${stats.size} elements, want ≥ 4`);
+  const n = grad.size;
+  const groups = Math.max(1, Math.min(Math.ceil(n / WG), MAX_PARTIALS));
+  const partials = gpu.alloc([groups, 2], 'optim.partials');
+  gpu.dispatch(optimKernel, 'norm_partial', P().u(n, groups).f(maxNorm).u(0), [grad, partials], [groups]);
+  gpu.dispatch(optimKernel, 'norm_finish', P().u(n, groups).f(maxNorm).u(0), [partials, stats], [1]);
+  gpu.release(partials);
+}
+
+/**
+ * One AdamW step (torch.optim.AdamW semantics) on all n elements, in place on param, m, v, with
+ * the gradient multiplied by stats[1] (read on the GPU). `step` is 1-based (bias correction).
+ * stats[2] ≠ 0 (non-finite gradient) skips the step on the GPU. decayMask (n, 1 decay / 0 not) or null.
+ */
+export function adamw(
+  gpu: Gpu,
+  param: Tensor,
+  grad: Tensor,
+  m: Tensor,
+  v: Tensor,
+  stats: Tensor,
+  cfg: AdamWConfig,
+  step: number,
+  decayMask: Tensor | null,
+): void {
+  const n = param.size;
+  sameSize('adamw', n, ['grad', grad], ['m', m], ['v', v], ...(decayMask ? [['decayMask', decayMask] as [string, Tensor]] : []));
+  if (stats.size < 4) throw new Error(`adamw: stats has ${stats.size} elements, want ≥ 4`);
+  if (!Number.isInteger(step) || step < 1) throw new Error(`adamw: step ${step} must be a positive integer`);
+  // 1 − β and the bias corrections in f64 here: in f32 they lose digits to cancellation (β2 ≈ 1).
+  const bc1 = 1 - cfg.beta1 ** step;
+  const bc2 = 1 - cfg.beta2 ** step;
+  const params = P()
+    .u(n, decayMask ? 1 : 0)
+    .f(cfg.lr * cfg.weightDecay, cfg.beta1, 1 - cfg.beta1, cfg.beta2, 1 - cfg.beta2, cfg.lr / bc1, 1 / Math.sqrt(bc2), cfg.eps);
+  gpu.dispatch(optimKernel, 'adamw', params, [param, grad, m, v, stats, decayMask ?? gpu.dummy], gridFor(gpu, n));
+}
+
+/** ema ← decay·ema + (1 − decay)·param, elementwise, in place. */
+export function emaUpdate(gpu: Gpu, ema: Tensor, param: Tensor, decay: number): void {
+  sameSize('emaUpdate', ema.size, ['param', param]);
+  gpu.dispatch(optimKernel, 'ema', P().u(ema.size).f(1 - decay), [ema, param], gridFor(gpu, ema.size));
+}
+
+/** x ← s·x in place (s = 0 writes exact zeros, also over NaN/Inf: the way to zero a gradient buffer). */
+export function scale(gpu: Gpu, x: Tensor, s: number): void {
+  gpu.dispatch(optimKernel, 'scale', P().u(x.size).f(s), [x], gridFor(gpu, x.size));
+}

@@ -1,0 +1,41 @@
+import { opTests, type OpCase, type OpSpec } from '../helpers/opcheck';
+import type { RowDims } from '../../src/ops/layernorm';
+
+interface LnCase extends OpCase {
+  d: RowDims;
+}
+
+const mk = (label: string, rows: number, D: number, extra: Partial<LnCase> = {}): LnCase => ({
+  label,
+  d: { rows, D },
+  inputs: { x: [rows, D] },
+  ...extra,
+});
+
+const spec: OpSpec<LnCase> = {
+  name: 'layernorm',
+  cases: [
+    mk('aligned 8×64', 8, 64),
+    mk('odd 7×13 (D < workgroup)', 7, 13),
+    mk('odd 130×100', 130, 100),
+    mk('one row 1×1024 (widest)', 1, 1024),
+    mk('odd 3×384 (DiT-S width)', 3, 384),
+    mk('extreme ±300', 7, 100, { scale: 300 }),
+    // Row 1 is constant (variance 0, so ρ = 1/√eps = 1000) at a large offset, where a naive f32 mean
+    // would leave ulp-sized residues that ρ amplifies. Near var 0 the output bends on the scale
+    // h²·var/eps, so central differences need a smaller step than the default 1e-5; 3e-7 balances
+    // that (~h²/eps) against f64 round-off at the 250 offset (~1e-16·250/h).
+    mk('constant row (variance 0)', 3, 100, {
+      gen: { x: (rng, i) => (Math.floor(i / 100) === 1 ? 250.3 : rng.normal()) },
+      fdStep: 3e-7,
+    }),
+  ],
+  forward: (be, c, v) => [be.ops.layernorm.forward(v.x, c.d)],
+  jvp: (be, c, v, t) => {
+    const [y, tY] = be.ops.layernorm.jvp(v.x, t.x, c.d);
+    return [[y], [tY]];
+  },
+  backward: (be, c, v, [dY]) => ({ x: be.ops.layernorm.backward(v.x, dY, c.d) }),
+};
+
+opTests(spec);

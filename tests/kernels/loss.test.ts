@@ -1,0 +1,74 @@
+// Loss reductions on the GPU vs the f64 reference; reference gradients vs central differences of
+// the reference loss (the loss is a scalar of F, so its JVP is ⟨∇L, u⟩).
+import { test } from 'node:test';
+import { fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type ResidualMode, type ResidualScalars } from '../../src/ops/loss';
+import { Rng } from '../../src/util/rng';
+import { dot, expectClose, expectScalarClose } from '../helpers/close';
+import { gpuForFile } from '../helpers/gpu';
+
+const gpu = gpuForFile();
+const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
+const randn = (rng: Rng, n: number, s = 1) => f32(Array.from({ length: n }, () => rng.normal() * s));
+
+for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [2, 3, 16, 300]] as const) {
+  test(`fm loss B=${B} C=${C} HW=${HW} scale=${scale}`, async () => {
+    const g = await gpu();
+    const rng = new Rng(B * 100 + HW);
+    const N = C * HW;
+    const F = randn(rng, B * N, scale), v = randn(rng, B * N, scale), w = f32(Array.from({ length: B }, () => rng.uniform(0.5, 2)));
+    const d = { B, C, HW };
+    const ref = fmLossRef(F, v, d);
+    const tF = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tw = g.upload(w, [B]);
+    const stats = g.alloc([B, 2]), dF = g.alloc([B, N]);
+    fmStats(g, tF, tv, stats, d);
+    fmGrad(g, tF, tv, tw, dF, 0.25, d);
+    const st = await g.read(stats);
+    expectClose('fm mse', st.filter((_, i) => i % 2 === 0), ref.mse, { rtol: 1e-4 });
+    expectClose('fm cos', st.filter((_, i) => i % 2 === 1), ref.cos, { rtol: 1e-4 });
+    const gradRef = fmGradRef(F, v, w, 0.25, d);
+    expectClose('fm dF', await g.read(dF), gradRef, { rtol: 1e-4 });
+    // reference gradient vs central differences of L = Σ_b 0.25·w_b·(mse_b + cos_b)
+    const L = (x: Float64Array) => { const r = fmLossRef(x, v, d); return r.mse.reduce((a, m, b) => a + 0.25 * w[b] * (m + r.cos[b]), 0); };
+    const u = randn(rng, B * N), h = 1e-6 * scale;
+    const fd = (L(F.map((x, i) => x + h * u[i])) - L(F.map((x, i) => x - h * u[i]))) / (2 * h);
+    expectScalarClose('fm grad vs central differences', dot(gradRef, u), fd, 1e-6, 1e-10);
+    g.release(tF, tv, tw, stats, dF);
+  });
+}
+
+const modes: [string, ResidualMode][] = [
+  ['facm (clamp, p=0.5)', { clamp: true, normalise: false, p: 0.5 }],
+  ['no clamp', { clamp: false, normalise: false, p: 0.5 }],
+  ['meanflow p=1', { clamp: false, normalise: false, p: 1 }],
+  ['scm normalise', { clamp: false, normalise: true, p: 0 }],
+];
+for (const [name, mode] of modes)
+  for (const [B, N, scale] of [[4, 192, 1], [3, 77, 1], [2, 48, 300]] as const) {
+    test(`residual loss ${name} B=${B} N=${N} scale=${scale}`, async () => {
+      const g = await gpu();
+      const rng = new Rng(N + B);
+      const F = randn(rng, B * N, scale), v = randn(rng, B * N, scale), tF = randn(rng, B * N, 2 * scale);
+      const S: ResidualScalars[] = Array.from({ length: B }, () => { const t = rng.next(); return { k: 1 - t, a: 1 - Math.sqrt(t), lambda: Math.cos((Math.PI * t) / 2), c: Math.cos((Math.PI * t) / 2) }; });
+      const Sf = f32(S.flatMap((s) => [s.k, s.a, s.lambda, s.c]));
+      const S64 = Array.from({ length: B }, (_, b) => ({ k: Sf[4 * b], a: Sf[4 * b + 1], lambda: Sf[4 * b + 2], c: Sf[4 * b + 3] }));
+      const ref = residualRef(F, v, tF, S64, mode, 0.5, N);
+      const tFt = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tt = g.upload(tF, [B, N]), tS = g.upload(Sf, [B, 4]);
+      const stats = g.alloc([B, 8]), dF = g.alloc([B, N]);
+      residualLoss(g, tFt, tv, tt, tS, stats, dF, mode, 0.5, { B, C: 1, HW: N });
+      expectClose(`residual stats`, await g.read(stats), ref.stats, { rtol: 2e-4 }, [B, 8]);
+      expectClose(`residual dF`, await g.read(dF), ref.dF, { rtol: 2e-4 }, [B, N]);
+      // The target is a stop-gradient: L(x) = Σ_b 0.5·λ_b·mean (x − target)² / (e_b + 1e−3)^p with
+      // target = F − Δ frozen at F, so dF must be its gradient (not the derivative through g).
+      const target = F.map((x, i) => x - (ref.dF[i] * N * (ref.stats[8 * Math.floor(i / N)] + 1e-3) ** mode.p) / (0.5 * 2 * S64[Math.floor(i / N)].lambda));
+      const L = (x: Float64Array) => x.reduce((a, xi, i) => { const b = Math.floor(i / N); return a + (0.5 * S64[b].lambda * (xi - target[i]) ** 2) / N / (ref.stats[8 * b] + 1e-3) ** mode.p; }, 0);
+      const u = randn(rng, B * N), h = 1e-6 * scale;
+      const fd = (L(F.map((x, i) => x + h * u[i])) - L(F.map((x, i) => x - h * u[i]))) / (2 * h);
+      expectScalarClose('residual grad vs central differences (target frozen)', dot(ref.dF, u), fd, 1e-6, 1e-10);
+      // and the loss the stats report is λ·mean(F − target)²/(e + 1e−3)^p
+      for (let b = 0; b < B; b++) {
+        const e = F.slice(b * N, (b + 1) * N).reduce((a, x, i) => a + (x - target[b * N + i]) ** 2, 0) / N;
+        expectScalarClose(`residual e[${b}] = mean (F − target)²`, ref.stats[8 * b], e, 1e-9, 1e-12);
+      }
+      g.release(tFt, tv, tt, tS, stats, dF);
+    });
+  }
