@@ -21,12 +21,12 @@ const spec: OpSpec<LnCase> = {
     mk('one row 1×1024 (widest)', 1, 1024),
     mk('odd 3×384 (DiT-S width)', 3, 384),
     mk('extreme ±300', 7, 100, { scale: 300 }),
-    // Row 1 is constant (variance 0, so ρ = 1/√eps = 1000) at a large offset, where a naive f32 mean
-    // would leave ulp-sized residues that ρ amplifies. Near var 0 the output bends on the scale
-    // h²·var/eps, so central differences need a smaller step than the default 1e-5; 3e-7 balances
-    // that (~h²/eps) against f64 round-off at the 250 offset (~1e-16·250/h).
+    // Row 1 is constant (variance 0, so ρ = 1/√eps = 1000) at 123.456, a value whose naive f32 mean
+    // is off by an ulp (the kernel then outputs 7.6e-3, not 0); the kernel's shifted sums make it exact.
+    // Near var 0 the output bends on the scale h²·var/eps, so central differences need a smaller
+    // step than the default 1e-5; 3e-7 balances that against f64 round-off at the offset (~1e-16·123/h).
     mk('constant row (variance 0)', 3, 100, {
-      gen: { x: (rng, i) => (Math.floor(i / 100) === 1 ? 250.3 : rng.normal()) },
+      gen: { x: (rng, i) => (Math.floor(i / 100) === 1 ? 123.456 : rng.normal()) },
       fdStep: 3e-7,
     }),
   ],

@@ -1,0 +1,317 @@
+// Node CLI on Dawn: `npm run facm -- <train|sample|dump|info> [options]`. The same Trainer,
+// model and kernels as the browser worker.
+
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { acquireDevice, describeAdapter } from '../gpu/device';
+import { Gpu, type Tensor } from '../gpu/runtime';
+import { gpuBackend } from '../ops/backend';
+import { PRESETS, forwardFlops, type DiTConfig } from '../model/config';
+import { DiT } from '../model/dit';
+import { initParams, paramTable } from '../model/params';
+import { OBJECTIVES, needsR, objectiveConfig, planStep, type ObjectiveName } from '../objectives/objectives';
+import { gpuLoss, runStep, summarise } from '../objectives/step';
+import { sampleConsistency, sampleEuler } from '../objectives/samplers';
+import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { writeSafetensors, type NamedTensor } from '../train/safetensors';
+import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
+import { encodePng, imageGrid } from '../util/png';
+import { Rng } from '../util/rng';
+
+const USAGE = `usage: npm run facm -- <command> [options]
+  train   --preset tiny --objective facm --dataset shapes8 --steps 200 [--batch 32] [--lr 1e-3] [--seed 0]
+          [--out runs/x] [--init ckpt] [--teacher ckpt] [--lambda-fm 1] [--no-alpha] [--no-clamp]
+          [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
+  sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema]
+  dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
+  info    (the adapter and its limits)
+objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
+
+const { positionals, values: opt } = parseArgs({
+  allowPositionals: true,
+  options: {
+    preset: { type: 'string', default: 'tiny' },
+    objective: { type: 'string', default: 'facm' },
+    dataset: { type: 'string', default: '' },
+    steps: { type: 'string', default: '200' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    out: { type: 'string' },
+    init: { type: 'string' },
+    teacher: { type: 'string' },
+    ckpt: { type: 'string' },
+    nfe: { type: 'string', default: '1' },
+    euler: { type: 'string' },
+    n: { type: 'string', default: '64' },
+    ema: { type: 'boolean', default: false },
+    perturb: { type: 'string', default: '0.05' },
+    'lambda-fm': { type: 'string' },
+    'no-alpha': { type: 'boolean', default: false },
+    'no-clamp': { type: 'boolean', default: false },
+    interval: { type: 'string' },
+    'flow-ratio': { type: 'string' },
+    'meanflow-p': { type: 'string' },
+    'scm-warmup': { type: 'string' },
+    'log-every': { type: 'string', default: '10' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+const num = (name: string, v: string | undefined, fallback: number): number => {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got '${v}'`);
+  return x;
+};
+
+async function openGpu(): Promise<Gpu> {
+  const gpu = new Gpu(await acquireDevice());
+  console.error(`adapter: ${describeAdapter(gpu.report)}`);
+  return gpu;
+}
+
+function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
+  if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${Object.keys(BUILTIN).join(', ')}) nor an existing file or folder`);
+  if (statSync(path).isDirectory())
+    return readdirSync(path).filter((f) => statSync(join(path, f)).isFile()).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(path, f))) }));
+  return [{ name: basename(path), bytes: new Uint8Array(readFileSync(path)) }];
+}
+
+/** A built-in name, or files (comma-separated paths / a folder): resized to the model's shape if needed. */
+async function loadData(spec: string, model: DiTConfig, seed: number): Promise<Dataset> {
+  let ds: Dataset;
+  const name = spec || (model.H <= 8 ? 'shapes8' : model.H <= 16 ? 'shapes16' : 'shapes32');
+  if (BUILTIN[name]) ds = BUILTIN[name].make(seed);
+  else ds = await loadDatasetFromFiles(name.split(',').flatMap(readFiles));
+  if (ds.H !== model.H || ds.W !== model.W || ds.C !== model.C) {
+    console.error(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
+    ds = resizeDataset(ds, model.H, model.W, { C: model.C });
+  }
+  return ds;
+}
+
+function modelFor(preset: string, objective: ObjectiveName): DiTConfig {
+  const p = PRESETS[preset];
+  if (!p) throw new Error(`unknown preset '${preset}' (have ${Object.keys(PRESETS).join(', ')})`);
+  return { ...p.config, useR: needsR(objectiveConfig(objective, { interval: opt.interval === 'aux' ? 'aux' : 'extended' })) };
+}
+
+function objectiveFromArgs() {
+  const name = opt.objective as ObjectiveName;
+  if (!OBJECTIVES.includes(name)) throw new Error(`unknown objective '${name}' (have ${OBJECTIVES.join(', ')})`);
+  const o: Record<string, unknown> = {};
+  if (opt['lambda-fm'] !== undefined) o.lambdaFM = num('lambda-fm', opt['lambda-fm'], 1);
+  if (opt['no-alpha']) o.alpha = false;
+  if (opt['no-clamp']) o.clamp = false;
+  if (opt.interval) {
+    if (opt.interval !== 'extended' && opt.interval !== 'aux') throw new Error(`--interval must be extended or aux`);
+    o.interval = opt.interval;
+  }
+  if (opt['flow-ratio'] !== undefined) o.flowRatio = num('flow-ratio', opt['flow-ratio'], 0.75);
+  if (opt['meanflow-p'] !== undefined) o.meanflowP = num('meanflow-p', opt['meanflow-p'], 1);
+  if (opt['scm-warmup'] !== undefined) o.scmWarmup = num('scm-warmup', opt['scm-warmup'], 1000);
+  return objectiveConfig(name, o);
+}
+
+async function train(): Promise<void> {
+  const objective = objectiveFromArgs();
+  let model = modelFor(opt.preset!, objective.name);
+  const seed = num('seed', opt.seed, 0);
+  let init: Float32Array | undefined;
+  let startStep = 0;
+  let initState: ReturnType<typeof loadCheckpoint> | null = null;
+  if (opt.init) {
+    initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+    // Distillation starts the student from the teacher's weights: same architecture.
+    model = initState.model;
+    init = initState.params;
+  }
+  let teacher: { cfg: DiTConfig; params: Float32Array } | undefined;
+  if (opt.teacher) {
+    if (!existsSync(opt.teacher)) throw new Error(`teacher checkpoint '${opt.teacher}' does not exist`);
+    const t = loadCheckpoint(new Uint8Array(readFileSync(opt.teacher)));
+    teacher = { cfg: t.model, params: t.ema ?? t.params };
+  }
+  const cfg: TrainConfig = {
+    ...DEFAULT_TRAIN,
+    model,
+    objective,
+    seed,
+    batch: num('batch', opt.batch, DEFAULT_TRAIN.batch),
+    lr: num('lr', opt.lr, DEFAULT_TRAIN.lr),
+  };
+  const steps = num('steps', opt.steps, 200);
+  const logEvery = Math.max(1, num('log-every', opt['log-every'], 10));
+  const data = await loadData(opt.dataset!, model, seed);
+  const gpu = await openGpu();
+  const table = paramTable(model);
+  console.error(`model: ${opt.preset} ${model.C}×${model.H}×${model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
+  const trainer = new Trainer(gpu, cfg, data, { params: init, teacher });
+  if (initState && initState.step && !teacher) {
+    startStep = initState.step;
+    trainer.loadState({ params: initState.params, ema: initState.ema, m: initState.m, v: initState.v, step: startStep });
+  }
+  const out = opt.out ?? join('runs', `${objective.name}-${opt.preset}-${Date.now()}`);
+  mkdirSync(out, { recursive: true });
+  const log: string[] = [];
+  const t0 = performance.now();
+  let lastT = t0;
+  let lastStep = trainer.step;
+  const report = (recs: Awaited<ReturnType<Trainer['drain']>>) => {
+    for (const r of recs) {
+      const { t, clampByT, rmsGByT, ...rest } = r;
+      log.push(JSON.stringify({ ...rest, tMean: t.reduce((a, b) => a + b, 0) / t.length, clampByT: clampByT && Array.from(clampByT), rmsGByT: rmsGByT && Array.from(rmsGByT), t: Array.from(t) }));
+    }
+    const last = recs[recs.length - 1];
+    if (!last) return;
+    const now = performance.now();
+    const sps = ((trainer.step - lastStep) * 1000) / (now - lastT);
+    lastT = now;
+    lastStep = trainer.step;
+    const f = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
+    console.log(
+      `step ${last.step}  loss ${f(last.loss)}  L_FM ${f(last.lossFM)}  L_CM ${f(last.lossCM)}  |g| ${f(last.gradNorm)}  clamp ${f(last.clampFrac)}  ` +
+        `${sps.toFixed(2)} steps/s  ${(sps * cfg.batch).toFixed(1)} img/s`,
+    );
+  };
+  while (trainer.step < startStep + steps) {
+    const recs = await trainer.stepOnce();
+    if (trainer.step % logEvery === 0 || trainer.step === startStep + steps) report([...recs, ...(await trainer.drain())]);
+    else report(recs);
+    if (trainer.collapse) {
+      console.log(`COLLAPSE at step ${trainer.collapse.step}: ${trainer.collapse.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
+      break;
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  writeFileSync(join(out, 'metrics.jsonl'), log.join('\n') + '\n');
+  const ck = saveCheckpoint({
+    model,
+    run: { ...cfg, dataset: data.name },
+    step: trainer.step,
+    params: await trainer.readParams('params'),
+    ema: await trainer.readParams('ema'),
+    ...(await trainer.readOptimizer()),
+  });
+  writeFileSync(join(out, 'checkpoint.safetensors'), ck);
+  const done = trainer.step - startStep;
+  console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(gpu.report)}`);
+  console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${join(out, 'metrics.jsonl')}`);
+  gpu.destroy();
+}
+
+async function sample(): Promise<void> {
+  if (!opt.ckpt) throw new Error('sample needs --ckpt');
+  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
+  const cfg = st.model;
+  const gpu = await openGpu();
+  const table = paramTable(cfg);
+  const be = gpuBackend(gpu);
+  const model = new DiT(be, cfg, table);
+  const flat = opt.ema && st.ema ? st.ema : st.params;
+  const buf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
+  gpu.write(buf, flat);
+  const views = new Map(table.specs.map((s) => [s.name, gpu.view(buf.buffer, s.offset, s.shape)]));
+  const P = (n: string): Tensor => views.get(n)!;
+  const n = num('n', opt.n, 64);
+  const rng = new Rng(num('seed', opt.seed, 0));
+  const z = rng.normals(n * cfg.C * cfg.H * cfg.W);
+  const y = cfg.numClasses ? Float32Array.from({ length: n }, (_, i) => i % cfg.numClasses) : null;
+  const run = (st.run ?? {}) as { objective?: { name?: string } };
+  const meanflow = run.objective?.name === 'meanflow';
+  const imgs = opt.euler
+    ? await sampleEuler(be, model, P, z, n, num('euler', opt.euler, 50), { y, branch: 'fm' })
+    : await sampleConsistency(be, model, P, z, n, num('nfe', opt.nfe, 1), rng, { y, meanflow });
+  const cols = Math.ceil(Math.sqrt(n));
+  const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, cols, 1, Math.max(1, Math.floor(128 / cfg.H)));
+  const outPath = opt.out ?? 'grid.png';
+  writeFileSync(outPath, await encodePng(grid.rgba, grid.width, grid.height));
+  console.log(`wrote ${outPath}: ${n} samples, ${opt.euler ? `Euler ${opt.euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${opt.ema && st.ema ? 'EMA' : 'online'} weights, step ${st.step}`);
+  gpu.destroy();
+}
+
+/** One FACM step frozen for independent checking (e.g. in PyTorch): inputs, outputs, loss, gradients. */
+async function dump(): Promise<void> {
+  const objective = objectiveFromArgs();
+  const model = modelFor(opt.preset!, objective.name);
+  const seed = num('seed', opt.seed, 0);
+  const B = num('batch', opt.batch, 4);
+  const data = await loadData(opt.dataset!, model, seed);
+  const gpu = await openGpu();
+  const table = paramTable(model);
+  const flat = initParams(table, seed, num('perturb', opt.perturb, 0.05));
+  const be = gpuBackend(gpu);
+  const dit = new DiT(be, model, table);
+  const pbuf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
+  const gbuf = gpu.view(gpu.persistent(table.total, 'grads'), 0, [table.total]);
+  gpu.write(pbuf, flat);
+  gpu.clear(gbuf);
+  const pv = new Map(table.specs.map((s) => [s.name, gpu.view(pbuf.buffer, s.offset, s.shape)]));
+  const gv = new Map(table.specs.map((s) => [s.name, gpu.view(gbuf.buffer, s.offset, s.shape)]));
+  const batch = new Batcher(data, B, seed, 0).next();
+  const y = model.numClasses ? batch.y : null;
+  const plan = planStep({ cfg: objective, step: 0, useR: model.useR }, batch.x, y, B, new Rng(seed));
+  const shape = [B, model.C, model.H, model.W];
+  // Outputs F_cm, dF/dt, F_fm, computed separately with the same parameters.
+  const up = (a: Float32Array | null, s: number[]) => (a ? be.fromArray(a, s) : null);
+  const xt = up(plan.xt, shape)!;
+  const vt = up(plan.v, shape)!;
+  const tt = up(plan.t, [B])!;
+  const ones = up(new Float32Array(B).fill(1), [B])!;
+  const zr = model.useR ? up(new Float32Array(B), [B]) : null;
+  const yt = up(y, [B]);
+  const cm = dit.run((n) => pv.get(n)!, { x: xt, c: tt, y: yt, r: zr }, B, { tX: vt, tC: ones, tR: zr }, false);
+  const fmC = up(plan.t.map((t) => 2 - t), [B])!;
+  const Ffm = dit.forward((n) => pv.get(n)!, { x: xt, c: fmC, y: yt, r: zr }, B);
+  const results = runStep(be, gpuLoss(gpu), dit, (n) => pv.get(n)!, (n) => gv.get(n)!, plan);
+  const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await gpu.read(r.stats), scale: r.scale, w: r.w })));
+  const m = summarise(stats, B);
+  const grads = await gpu.read(gbuf);
+  const tensors: NamedTensor[] = [
+    ...table.specs.map((s) => ({ name: s.name, shape: s.shape, data: flat.slice(s.offset, s.offset + s.size) })),
+    { name: 'in.x', shape, data: batch.x },
+    { name: 'in.eps', shape, data: plan.eps },
+    { name: 'in.t', shape: [B], data: plan.t },
+    ...(y ? [{ name: 'in.y', shape: [B], data: y }] : []),
+    { name: 'in.v', shape, data: plan.v },
+    { name: 'out.F_cm', shape, data: (await gpu.read(cm.F)).slice() },
+    { name: 'out.dFdt', shape, data: (await gpu.read(cm.tF!)).slice() },
+    { name: 'out.F_fm', shape, data: (await gpu.read(Ffm)).slice() },
+    { name: 'out.loss_fm', shape: [1], data: Float32Array.of(m.lossFM) },
+    { name: 'out.loss_cm', shape: [1], data: Float32Array.of(m.lossCM) },
+    { name: 'out.loss', shape: [1], data: Float32Array.of(m.loss) },
+    ...table.specs.map((s) => ({ name: `grad.${s.name}`, shape: s.shape, data: grads.slice(s.offset, s.offset + s.size) })),
+  ];
+  const outPath = opt.out ?? 'step.safetensors';
+  writeFileSync(outPath, writeSafetensors(tensors, { config: JSON.stringify(model), objective: JSON.stringify(objective), seed: String(seed) }));
+  console.log(`wrote ${outPath}: ${tensors.length} tensors; loss ${m.loss} (L_FM ${m.lossFM}, L_CM ${m.lossCM})`);
+  gpu.destroy();
+}
+
+async function info(): Promise<void> {
+  const gpu = await openGpu();
+  console.log(JSON.stringify(gpu.report, null, 2));
+  gpu.destroy();
+}
+
+const commands: Record<string, () => Promise<void>> = { train, sample, dump, info };
+
+async function main(): Promise<void> {
+  const cmd = positionals[0];
+  if (opt.help || !cmd || !commands[cmd]) {
+    console.log(USAGE);
+    process.exit(cmd && !opt.help ? 2 : 0);
+  }
+  await commands[cmd]();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`error: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);
