@@ -69,6 +69,7 @@ export const P = (): Params => new Params();
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment's largest allowed value
 const ARENA_SLOTS = 1024;
 const ALIGN = 256; // minStorageBufferOffsetAlignment's largest allowed value
+const UPLOAD_BYTES = 8 << 20; // staging for uploads recorded inside a command buffer
 
 export interface ProfileEntry {
   label: string;
@@ -99,6 +100,9 @@ export class Gpu {
   private readonly arena: GPUBuffer;
   private readonly arenaData = new Uint32Array((ARENA_SLOTS * UNIFORM_SLOT) / 4);
   private arenaUsed = 0;
+  private readonly uploadArena: GPUBuffer;
+  private staged: { data: Float32Array; offset: number }[] = [];
+  private uploadUsed = 0;
   private errors: string[] = [];
   lost: GpuLostError | null = null;
   /** Set to record per-dispatch GPU time (one compute pass per dispatch while on). */
@@ -116,6 +120,7 @@ export class Gpu {
       size: ARENA_SLOTS * UNIFORM_SLOT,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+    this.uploadArena = this.device.createBuffer({ label: 'upload-arena', size: UPLOAD_BYTES, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.dummy = this.view(this.persistent(64, 'dummy'), 0, [64]);
     this.device.addEventListener('uncapturederror', (ev: Event) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -235,12 +240,26 @@ export class Gpu {
     return t;
   }
 
-  /** Queue a write of `data` into `t`. Ordered after everything already submitted; flushes pending work first. */
+  /**
+   * Record a write of `data` into `t`, ordered with the dispatches around it: the data goes into an
+   * upload arena (written to the GPU just before the next submit) and a recorded copy moves it into
+   * place. So uploads inside a step cost no extra submit. Oversized writes flush and go direct.
+   */
   write(t: Tensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values into a tensor of ${t.size}`);
-    this.flush();
-    const f = data instanceof Float32Array ? data : Float32Array.from(data);
-    this.device.queue.writeBuffer(t.buffer, t.offset, f.buffer, f.byteOffset, f.byteLength);
+    const f = data instanceof Float32Array ? data.slice() : Float32Array.from(data);
+    const bytes = f.byteLength;
+    if (bytes === 0) return;
+    if (bytes > UPLOAD_BYTES) {
+      this.flush();
+      this.device.queue.writeBuffer(t.buffer, t.offset, f.buffer, f.byteOffset, bytes);
+      return;
+    }
+    if (this.uploadUsed + bytes > UPLOAD_BYTES) this.flush();
+    this.staged.push({ data: f, offset: this.uploadUsed });
+    this.endPass();
+    this.enc().copyBufferToBuffer(this.uploadArena, this.uploadUsed, t.buffer, t.offset, bytes);
+    this.uploadUsed += bytes;
   }
 
   /** Record a zero-fill of `t`. */
@@ -407,6 +426,9 @@ export class Gpu {
   flush(): void {
     this.endPass();
     if (!this.encoder && this.arenaUsed === 0) return;
+    for (const s of this.staged) this.device.queue.writeBuffer(this.uploadArena, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
+    this.staged = [];
+    this.uploadUsed = 0;
     if (this.arenaUsed > 0) {
       this.device.queue.writeBuffer(this.arena, 0, this.arenaData.buffer, 0, this.arenaUsed * UNIFORM_SLOT);
       this.arenaUsed = 0;
@@ -426,7 +448,7 @@ export class Gpu {
 
   // ------------------------------------------------------------- profiling
 
-  startProfile(maxDispatches = 4096): boolean {
+  startProfile(maxDispatches = 2048): boolean {
     if (!this.hasTimestamps) return false;
     this.flush();
     const count = 2 * maxDispatches;

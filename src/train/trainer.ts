@@ -98,9 +98,10 @@ export class Trainer {
       throw new Error(`dataset ${data.name} has ${data.numClasses} classes but the model's label table has ${mc.numClasses}`);
     if (needsR(cfg.objective) && !mc.useR) throw new Error(`objective ${cfg.objective.name} needs a model with a second time condition (useR)`);
     const B = cfg.batch;
-    const rowFloats = B * 2 + B * 8 + 4;
-    if (rowFloats > ROW * 64) throw new Error(`batch ${B} too large for the metrics row`);
-    this.rowFloats = Math.ceil(rowFloats / ROW) * ROW;
+    // A row holds each branch's stats (≤ one FM (B, 2) and one residual (B, 8)) and the optimizer's
+    // 4 values, each padded to ROW floats so every piece is a bindable, 256-byte aligned view.
+    const pad = (n: number) => Math.ceil(n / ROW) * ROW;
+    this.rowFloats = pad(2 * B) + pad(8 * B) + ROW;
 
     this.table = paramTable(mc);
     const be = gpuBackend(gpu);

@@ -1,0 +1,71 @@
+// Shared by the browser tests: build the app with the project's vite config, serve it with
+// `vite preview` on 127.0.0.1, and launch Debian's chromium (no browser downloads) with or
+// without a WebGPU adapter. See /work/shared/docs/webgpu-without-a-gpu.md, section 2.
+
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Why the browser tests cannot run here, or false. On CI a missing browser is a failure, not a skip. */
+export function chromiumMissing(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  const why = `${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`;
+  if (process.env.CI) throw new Error(`CI must run the browser tests: ${why}`);
+  return why;
+}
+
+// Playwright adds its own defaults (headless, --enable-unsafe-swiftshader, its --enable-features and
+// --disable-features lists); these go after them. No --enable-features here: a second one replaces
+// Playwright's list rather than extending it, and Vulkan is not needed for the SwiftShader adapter.
+const QUIET = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+// --enable-unsafe-webgpu is what exposes an adapter on Linux; the adapter flag pins SwiftShader so
+// results do not depend on whether the machine has a GPU.
+const WEBGPU = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+
+export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: opts.webgpu ? [...QUIET, ...WEBGPU] : [...QUIET, '--disable-gpu'],
+    timeout: 30_000,
+  });
+}
+
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** `vite build` into a temp dir with the project config, then `vite preview` it on a free port. */
+export async function buildAndServe(root = process.cwd()): Promise<Served> {
+  const outDir = await mkdtemp(join(tmpdir(), 'facm-e2e-'));
+  const configFile = resolve(root, 'vite.config.ts');
+  await build({ root, configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  let server: PreviewServer;
+  try {
+    server = await preview({
+      root,
+      configFile,
+      logLevel: 'warn',
+      build: { outDir },
+      preview: { host: '127.0.0.1', port: 0, strictPort: true, open: false },
+    });
+  } catch (e) {
+    await rm(outDir, { recursive: true, force: true });
+    throw e;
+  }
+  const url = server.resolvedUrls?.local[0];
+  if (!url) throw new Error('vite preview reported no local URL');
+  return {
+    url,
+    async close() {
+      await server.close();
+      await rm(outDir, { recursive: true, force: true });
+    },
+  };
+}

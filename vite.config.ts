@@ -1,0 +1,14 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+// WGSL comes in as `import code from '../../shaders/x.wgsl?raw'` (Vite's built-in ?raw), the same
+// specifier scripts/wgsl-loader.mjs serves in Node. src/gpu/device.ts reaches Dawn (`webgpu`,
+// through a variable specifier) and `node:fs` only on its Node path: both stay external, unresolved
+// and never fetched by the browser, instead of Vite's browser-compat stub and its warning.
+export default defineConfig({
+  plugins: [react()],
+  build: { target: 'es2022', rolldownOptions: { external: [/^node:/, 'webgpu'] } },
+  worker: { format: 'es' },
+  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1' },
+});
