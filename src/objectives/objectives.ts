@@ -136,6 +136,17 @@ export function planStep(ctx: PlanContext, x: Float32Array, y: Float32Array | nu
   const rOrNull = (vals: () => Float32Array) => (ctx.useR ? vals() : null);
   const branches: Branch[] = [];
   const beta = (tb: number) => Math.cos((Math.PI * tb) / 2);
+  // The CM branch of FACM / CM / sCM: F at (x_t, c = t[, r = 0]), JVP along (v, 1[, 0]).
+  const consistencyAtT = (scalars: (tb: number) => ResidualScalars, mode: ResidualMode): ResidualBranch => ({
+    kind: 'residual',
+    c: t.slice(),
+    r: rOrNull(zeros),
+    tC: ones.slice(),
+    tR: rOrNull(zeros),
+    S: Array.from(t, scalars),
+    mode,
+    scale: 1 / B,
+  });
 
   if (cfg.name === 'fm') {
     // Stage-1 teacher: half the batch at c = t (CM side), half at c = 2 − t (FM side), both vs v.
@@ -145,28 +156,10 @@ export function planStep(ctx: PlanContext, x: Float32Array, y: Float32Array | nu
     const aux = cfg.interval === 'aux';
     if (cfg.lambdaFM > 0)
       branches.push({ kind: 'fm', c: aux ? t.slice() : t.map((tb) => 2 - tb), r: rOrNull(() => (aux ? ones.slice() : zeros())), w: ones, scale: cfg.lambdaFM / B });
-    branches.push({
-      kind: 'residual',
-      c: t.slice(),
-      r: rOrNull(zeros),
-      tC: ones.slice(),
-      tR: rOrNull(zeros),
-      S: Array.from(t, (tb) => ({ k: 1 - tb, a: cfg.alpha ? 1 - Math.sqrt(tb) : 1, lambda: beta(tb), c: 0 })),
-      mode: { clamp: cfg.clamp, normalise: false, p: 0.5 },
-      scale: 1 / B,
-    });
+    branches.push(consistencyAtT((tb) => ({ k: 1 - tb, a: cfg.alpha ? 1 - Math.sqrt(tb) : 1, lambda: beta(tb), c: 0 }), { clamp: cfg.clamp, normalise: false, p: 0.5 }));
   } else if (cfg.name === 'scm') {
     const rw = cfg.scmWarmup > 0 ? Math.min(1, ctx.step / cfg.scmWarmup) : 1;
-    branches.push({
-      kind: 'residual',
-      c: t.slice(),
-      r: rOrNull(zeros),
-      tC: ones.slice(),
-      tR: rOrNull(zeros),
-      S: Array.from(t, (tb) => ({ k: (1 - tb) * rw, a: 1, lambda: 1, c: beta(tb) })),
-      mode: cfg.scmNormalise ? { clamp: false, normalise: true, p: 0 } : { clamp: true, normalise: false, p: 0 },
-      scale: 1 / B,
-    });
+    branches.push(consistencyAtT((tb) => ({ k: (1 - tb) * rw, a: 1, lambda: 1, c: beta(tb) }), cfg.scmNormalise ? { clamp: false, normalise: true, p: 0 } : { clamp: true, normalise: false, p: 0 }));
   } else {
     // MeanFlow: F(x_t, t, r) ≈ average velocity from t to r; JVP along (v, 1, 0).
     if (!ctx.useR) throw new Error('MeanFlow needs a model with a second time condition (useR)');

@@ -32,6 +32,18 @@ export const RES_STATS = ['e', 'loss', 'phi2', 'g2', 'clampFrac', 'tF2', 'v2', '
 
 // ------------------------------------------------------------------ f64 reference
 
+/** (F·v, ‖F‖², ‖v‖²) over the channels of one pixel; `i0` indexes channel 0 of that pixel. */
+function pixelDots(F: ArrayLike<number>, v: ArrayLike<number>, i0: number, C: number, HW: number): [number, number, number] {
+  let d = 0, na = 0, nb = 0;
+  for (let c = 0; c < C; c++) {
+    const i = i0 + c * HW;
+    d += F[i] * v[i];
+    na += F[i] ** 2;
+    nb += v[i] ** 2;
+  }
+  return [d, na, nb];
+}
+
 export function fmLossRef(F: ArrayLike<number>, v: ArrayLike<number>, { B, C, HW }: LossDims): { mse: Float64Array; cos: Float64Array } {
   const N = C * HW;
   const mse = new Float64Array(B);
@@ -39,13 +51,7 @@ export function fmLossRef(F: ArrayLike<number>, v: ArrayLike<number>, { B, C, HW
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < N; i++) mse[b] += (F[b * N + i] - v[b * N + i]) ** 2 / N;
     for (let px = 0; px < HW; px++) {
-      let d = 0, na = 0, nb = 0;
-      for (let c = 0; c < C; c++) {
-        const i = b * N + c * HW + px;
-        d += F[i] * v[i];
-        na += F[i] ** 2;
-        nb += v[i] ** 2;
-      }
+      const [d, na, nb] = pixelDots(F, v, b * N + px, C, HW);
       cos[b] += (1 - d / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-8)) / HW;
     }
   }
@@ -58,13 +64,7 @@ export function fmGradRef(F: ArrayLike<number>, v: ArrayLike<number>, w: ArrayLi
   const dF = new Float64Array(B * N);
   for (let b = 0; b < B; b++)
     for (let px = 0; px < HW; px++) {
-      let d = 0, na2 = 0, nb2 = 0;
-      for (let c = 0; c < C; c++) {
-        const i = b * N + c * HW + px;
-        d += F[i] * v[i];
-        na2 += F[i] ** 2;
-        nb2 += v[i] ** 2;
-      }
+      const [d, na2, nb2] = pixelDots(F, v, b * N + px, C, HW);
       const den = Math.sqrt(na2) * Math.sqrt(nb2);
       for (let c = 0; c < C; c++) {
         const i = b * N + c * HW + px;
