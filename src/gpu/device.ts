@@ -85,6 +85,11 @@ async function nodeGpu(): Promise<GPU> {
   return nodeInstance;
 }
 
+/** Dawn's GPU object in Node (the one `acquireDevice` uses), e.g. to hand a peer library the same adapter. */
+export async function nodeGpuInstance(): Promise<GPU> {
+  return nodeGpu();
+}
+
 export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra features to request if the adapter has them. */

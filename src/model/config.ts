@@ -26,7 +26,7 @@ export interface Preset {
 export const PRESETS: Record<string, Preset> = {
   tiny: {
     name: 'tiny',
-    why: 'CPU tests and SwiftShader: 8×8 RGB, 16 tokens, trains in seconds without a GPU',
+    why: 'tests and GPU-less machines: 8×8 RGB, 16 tokens; the only preset SwiftShader trains at a usable pace',
     config: { C: 3, H: 8, W: 8, patch: 2, D: 32, depth: 2, heads: 2, numClasses: 0, useR: false },
   },
   'tiny-16': {

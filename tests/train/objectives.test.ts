@@ -90,3 +90,28 @@ test('default t sampler: median ≈ 0.73, biased to the data end', () => {
   expectScalarClose('median t', median, 1 - (2 / Math.PI) * Math.atan(Math.exp(-0.8)), 0.01);
   if (ts[0] < 0 || ts[ts.length - 1] > 1) throw new Error('t outside [0, 1]');
 });
+
+test('FACM distillation: v is the frozen teacher velocity at (x_t, c = t); GPU step matches the f64 step', async () => {
+  const g = await gpu();
+  const cfg = base;
+  const { table, cpu, gpu: gm } = models(g, cfg);
+  const student = initParams(table, 21, 0.1);
+  const teacherW = initParams(table, 22, 0.1);
+  const B = 3;
+  const plan = planStep({ cfg: objectiveConfig('facm'), step: 0, useR: false }, new Rng(6).normals(B * 192, 0.5), null, B, new Rng(7));
+  const Tc = { model: cpu, P: cpuParams(table, teacherW).P };
+  const Gc = cpuParams(table, new Float64Array(table.total));
+  const ref = runStep(cpuBackend(), cpuLoss, cpu, cpuParams(table, student).P, Gc.P, plan, Tc);
+  // The residual branch with a teacher must equal one computed by hand with v := teacher(x_t, t).
+  const vT = cpu.forward(Tc.P, { x: Float64Array.from(plan.xt), c: Float64Array.from(plan.t) }, B);
+  const planV = { ...plan, v: Float32Array.from(vT) };
+  const byHand = runStep(cpuBackend(), cpuLoss, cpu, cpuParams(table, student).P, cpuParams(table, new Float64Array(table.total)).P, planV);
+  expectClose('residual stats with teacher v', ref[1].stats, byHand[1].stats, { rtol: 1e-6 });
+  const noTeacher = runStep(cpuBackend(), cpuLoss, cpu, cpuParams(table, student).P, cpuParams(table, new Float64Array(table.total)).P, plan);
+  if (Math.abs(noTeacher[1].stats[1] - ref[1].stats[1]) < 1e-9) throw new Error('teacher had no effect on the loss');
+  const Gg = gpuParams(g, table, new Float32Array(table.total), 'g');
+  const Tg = { model: gm, P: gpuParams(g, table, teacherW, 'teacher').P };
+  const res = runStep(gm.be, gpuLoss(g), gm, gpuParams(g, table, student, 'p').P, Gg.P, plan, Tg);
+  for (let i = 0; i < res.length; i++) expectClose(`distill branch ${i} stats`, await g.read(res[i].stats), ref[i].stats, { rtol: 1e-3 });
+  expectClose('distill gradients', await g.read(g.view(Gg.buffer, 0, [table.total])), Gc.flat, { rtol: 2e-3 });
+});

@@ -1,0 +1,327 @@
+// `npm run bench`: throughput of our kernels on this adapter, side by side with TensorFlow.js's
+// WebGPU backend on the same adapter in the same process (src/cli/bench-tfjs.ts).
+//
+// Per preset: forward, forward + backward, JVP (value + tangent), JVP + backward, the whole FM and
+// FACM training steps (Trainer: data, plan, step, grad norm, AdamW, EMA), images/s, effective
+// GFLOP/s (forwardFlops: matmuls + attention), and matmul GFLOP/s on the DiT's own shapes. Every
+// figure is the median of --reps timed repetitions after one untimed warm-up; each repetition ends
+// with the GPU idle (queue.onSubmittedWorkDone, or a 1-element read-back for tfjs).
+// --profile prints per-kernel GPU time of one FACM step from timestamp queries.
+
+import { parseArgs } from 'node:util';
+import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
+import { Gpu, type ProfileEntry, type Tensor } from '../gpu/runtime';
+import { gpuBackend } from '../ops/backend';
+import { matmul } from '../ops/linear';
+import { posEmbed2d } from '../ops/patch';
+import { TIME_DIM } from '../ops/embed';
+import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
+import { DiT, type Params } from '../model/dit';
+import { initParams, paramTable } from '../model/params';
+import { objectiveConfig } from '../objectives/objectives';
+import { BUILTIN } from '../data/index';
+import { DEFAULT_TRAIN, Trainer } from '../train/trainer';
+import { Rng } from '../util/rng';
+import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
+
+const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--all] [--batch 32] [--reps 5] [--profile] [--no-tfjs]
+  --all       also the presets too large for a quick CPU run (cifar-s)
+  --profile   per-kernel GPU time of one FACM step (timestamp queries)
+  --no-tfjs   skip the TensorFlow.js peer`;
+
+const { values: opt } = parseArgs({
+  options: {
+    preset: { type: 'string' },
+    all: { type: 'boolean', default: false },
+    batch: { type: 'string', default: '32' },
+    reps: { type: 'string', default: '5' },
+    profile: { type: 'boolean', default: false },
+    'no-tfjs': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Median wall time (ms) of `reps` runs of `fn` after `warm` untimed ones; `fn` must end with the GPU idle. */
+async function timeIt(fn: () => Promise<void>, reps: number, warm = 1): Promise<number> {
+  for (let i = 0; i < warm; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+/** A matmul of the DiT: C (M, N) = op(A)·op(B) and how often one forward + backward runs it. */
+interface MatShape {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  count: number;
+  what: string;
+}
+
+/** Every matmul of one forward + backward of the DiT at batch B (linear: y = x·Wᵀ, dX = dY·W, dW += dYᵀ·x). */
+function ditMatmuls(cfg: DiTConfig, B: number): MatShape[] {
+  const T = tokens(cfg);
+  const { D, C, patch: p } = cfg;
+  const R = B * T;
+  const lins: [string, number, number, number, number][] = [
+    // [what, rows, in, out, count]
+    ['patch embed', R, C * p * p, D, 1],
+    ['time mlp.0', B, TIME_DIM, D, 1],
+    ['time mlp.2', B, D, D, 1],
+    ['adaLN', B, D, 6 * D, cfg.depth],
+    ['qkv', R, D, 3 * D, cfg.depth],
+    ['proj', R, D, D, cfg.depth],
+    ['fc1', R, D, 4 * D, cfg.depth],
+    ['fc2', R, 4 * D, D, cfg.depth],
+    ['final adaLN', B, D, 2 * D, 1],
+    ['final linear', R, D, p * p * C, 1],
+  ];
+  const shapes = new Map<string, MatShape>();
+  const add = (s: Omit<MatShape, 'count'>, n: number) => {
+    const key = `${s.M},${s.N},${s.K},${s.transA},${s.transB}`;
+    const e = shapes.get(key);
+    if (e) e.count += n;
+    else shapes.set(key, { ...s, count: n });
+  };
+  for (const [what, rows, inF, outF, n] of lins) {
+    add({ M: rows, N: outF, K: inF, transA: false, transB: true, what: `${what} y` }, n);
+    add({ M: rows, N: inF, K: outF, transA: false, transB: false, what: `${what} dX` }, n);
+    add({ M: outF, N: inF, K: rows, transA: true, transB: false, what: `${what} dW` }, n);
+  }
+  // Only the ones that carry the time: rows = B·T (or dW over B·T); the B-row conditioning MLPs are tiny.
+  return [...shapes.values()].filter((s) => Math.max(s.M, s.K) >= R);
+}
+
+const GF = (flops: number, ms: number) => flops / ms / 1e6;
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  const line = (r: string[]) => '| ' + r.map((c, j) => (j === 0 ? c.padEnd(w[j]) : c.padStart(w[j]))).join(' | ') + ' |';
+  return [line(rows[0]), '|' + w.map((n, j) => (j === 0 ? '-'.repeat(n + 2) : '-'.repeat(n + 1) + ':')).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
+}
+
+function profileSummary(entries: ProfileEntry[]): string {
+  const by = new Map<string, { n: number; ms: number }>();
+  for (const e of entries) {
+    const s = by.get(e.label) ?? { n: 0, ms: 0 };
+    s.n++;
+    s.ms += e.ms;
+    by.set(e.label, s);
+  }
+  const total = entries.reduce((a, e) => a + e.ms, 0);
+  const rows = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  return table([
+    ['kernel', 'dispatches', 'GPU ms', 'share'],
+    ...rows.map(([k, s]) => [k, String(s.n), fmt(s.ms, 1), `${fmt((100 * s.ms) / total, 1)} %`]),
+    ['total', String(entries.length), fmt(total, 1), '100 %'],
+  ]);
+}
+
+async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, reps: number): Promise<void> {
+  const cfg: DiTConfig = { ...PRESETS[name].config, numClasses: 0, useR: false };
+  const table_ = paramTable(cfg);
+  const fwdFlops = forwardFlops(cfg) * B;
+  console.log(`\n## ${name}: ${cfg.C}×${cfg.H}×${cfg.W}, patch ${cfg.patch}, D ${cfg.D}, depth ${cfg.depth}, heads ${cfg.heads}, ${tokens(cfg)} tokens; ${table_.count.toLocaleString()} parameters; batch ${B}; ${(fwdFlops / 1e9).toFixed(3)} GFLOP per forward`);
+  // Perturbed adaLN-Zero init: every path computes something (zero weights would make F ≡ 0).
+  const flat = initParams(table_, 0, 0.05);
+  const be = gpuBackend(gpu);
+  const model = new DiT(be, cfg, table_);
+  const pbuf = gpu.view(gpu.persistent(table_.total, 'bench.params'), 0, [table_.total]);
+  const gbuf = gpu.view(gpu.persistent(table_.total, 'bench.grads'), 0, [table_.total]);
+  gpu.write(pbuf, flat);
+  const views = (t: Tensor) => {
+    const m = new Map(table_.specs.map((s) => [s.name, gpu.view(t.buffer, s.offset, s.shape)]));
+    return ((n: string) => m.get(n)!) as Params<Tensor>;
+  };
+  const P = views(pbuf);
+  const G = views(gbuf);
+  const rng = new Rng(1);
+  const n = B * cfg.C * cfg.H * cfg.W;
+  const xs = rng.normals(n);
+  const vs = rng.normals(n);
+  const cs = Float32Array.from({ length: B }, () => rng.next());
+  const shape = [B, cfg.C, cfg.H, cfg.W];
+  const x = gpu.upload(xs, shape);
+  const c = gpu.upload(cs, [B]);
+  const tX = gpu.upload(vs, shape);
+  const tC = gpu.upload(new Float32Array(B).fill(1), [B]);
+  const dF = gpu.upload(rng.normals(n), shape);
+  const inp = { x, c };
+
+  const fwd = await timeIt(async () => {
+    gpu.release(model.forward(P, inp, B));
+    await gpu.sync();
+  }, reps);
+  const fwdBwd = await timeIt(async () => {
+    gpu.clear(gbuf);
+    const run = model.run(P, inp, B, null, true);
+    model.backward(P, G, run.tape!, dF);
+    model.releaseTape(run.tape!);
+    gpu.release(run.F);
+    await gpu.sync();
+  }, reps);
+  const jvp = await timeIt(async () => {
+    const run = model.run(P, inp, B, { tX, tC }, false);
+    gpu.release(run.F, run.tF);
+    await gpu.sync();
+  }, reps);
+  const jvpBwd = await timeIt(async () => {
+    gpu.clear(gbuf);
+    const run = model.run(P, inp, B, { tX, tC }, true);
+    model.backward(P, G, run.tape!, dF);
+    model.releaseTape(run.tape!);
+    gpu.release(run.F, run.tF);
+    await gpu.sync();
+  }, reps);
+
+  // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
+  const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
+  const stepTime = async (objective: 'fm' | 'facm') => {
+    const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
+    const stepOnce = async () => {
+      await trainer.stepOnce();
+      await gpu.sync();
+    };
+    await stepOnce();
+    const mem0 = gpu.memory();
+    const ms = await timeIt(stepOnce, reps, 1);
+    const mem1 = gpu.memory();
+    await trainer.drain();
+    return { ms, trainer, grew: mem1.buffers - mem0.buffers };
+  };
+  const fm = await stepTime('fm');
+  const facm = await stepTime('facm');
+
+  // Matmul on the DiT's shapes: 20 back-to-back dispatches per timed repetition.
+  const mats = ditMatmuls(cfg, B);
+  const PER = 20;
+  const matRows: string[][] = [];
+  let oursMs = 0;
+  let tfMs = 0;
+  let flopsAll = 0;
+  for (const s of mats) {
+    const a = gpu.upload(rng.normals(s.M * s.K), [s.M * s.K]);
+    const b = gpu.upload(rng.normals(s.K * s.N), [s.K * s.N]);
+    const out = gpu.alloc([s.M, s.N]);
+    const ours =
+      (await timeIt(async () => {
+        for (let i = 0; i < PER; i++) matmul(gpu, a, b, out, s.M, s.N, s.K, { transA: s.transA, transB: s.transB });
+        await gpu.sync();
+      }, reps)) / PER;
+    gpu.release(a, b, out);
+    let peer = NaN;
+    if (tf) {
+      const m = tfMatmul(tf, s.M, s.N, s.K, s.transA, s.transB);
+      peer = (await timeIt(() => m.run(PER), reps)) / PER;
+      m.dispose();
+    }
+    const flops = 2 * s.M * s.N * s.K;
+    oursMs += ours * s.count;
+    tfMs += peer * s.count;
+    flopsAll += flops * s.count;
+    matRows.push([
+      `${s.what} ${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
+      String(s.count),
+      fmt(GF(flops, ours), 3),
+      fmt(GF(flops, peer), 3),
+      fmt(peer / ours),
+    ]);
+  }
+  matRows.push(['all of the above, weighted by count', '', fmt(GF(flopsAll, oursMs), 3), fmt(GF(flopsAll, tfMs), 3), fmt(tfMs / oursMs)]);
+
+  // The peer DiT: same parameters and inputs; checked to compute the same F first.
+  let tfFwd = NaN;
+  let tfFwdBwd = NaN;
+  let peerCheck = '';
+  if (tf) {
+    const pos = Float32Array.from(posEmbed2d(cfg.D, cfg.H / cfg.patch));
+    const peer = tfDiT(tf, cfg, table_, flat, pos, B, xs, cs, vs);
+    const theirs = await peer.forward(xs, cs);
+    const F = model.forward(P, inp, B);
+    const ours = await gpu.read(F);
+    gpu.release(F);
+    let maxDiff = 0;
+    let maxAbs = 0;
+    for (let i = 0; i < ours.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(ours[i]));
+    }
+    peerCheck = `tfjs DiT computes the same F: max |ours − tfjs| = ${maxDiff.toExponential(2)} (max |F| = ${maxAbs.toFixed(3)})`;
+    if (!(maxDiff <= 1e-3 * Math.max(1, maxAbs))) throw new Error(`tfjs peer disagrees with our DiT: ${peerCheck}`);
+    tfFwd = await timeIt(() => peer.forwardOnly(), reps);
+    tfFwdBwd = await timeIt(() => peer.forwardBackward(), reps);
+    peer.dispose();
+  }
+
+  const rows: string[][] = [
+    ['', 'ms', 'img/s', 'GFLOP/s', 'tfjs ms', 'tfjs / ours'],
+    ['forward', fmt(fwd, 1), fmt((1000 * B) / fwd, 0), fmt(GF(fwdFlops, fwd), 3), fmt(tfFwd, 1), fmt(tfFwd / fwd)],
+    ['forward + backward', fmt(fwdBwd, 1), fmt((1000 * B) / fwdBwd, 0), fmt(GF(3 * fwdFlops, fwdBwd), 3), fmt(tfFwdBwd, 1), fmt(tfFwdBwd / fwdBwd)],
+    ['JVP (value + tangent)', fmt(jvp, 1), fmt((1000 * B) / jvp, 0), fmt(GF(2 * fwdFlops, jvp), 3), 'no JVP', ''],
+    ['JVP + backward', fmt(jvpBwd, 1), fmt((1000 * B) / jvpBwd, 0), fmt(GF(4 * fwdFlops, jvpBwd), 3), '', ''],
+    ['FM step (Trainer)', fmt(fm.ms, 1), fmt((1000 * B) / fm.ms, 0), fmt(GF(3 * fwdFlops, fm.ms), 3), '', ''],
+    ['FACM step (Trainer)', fmt(facm.ms, 1), fmt((1000 * B) / facm.ms, 0), fmt(GF(7 * fwdFlops, facm.ms), 3), '', ''],
+  ];
+  console.log('\n' + table(rows));
+  console.log(`\nFLOPs counted: forward F = ${(fwdFlops / 1e6).toFixed(1)} MFLOP; forward + backward 3F; JVP 2F; JVP + backward 4F; FM step 3F; FACM step 7F (FM branch 3F + CM branch 4F).`);
+  console.log(`FACM step / FM step = ${fmt(facm.ms / fm.ms)}; our forward + backward vs tfjs: ${fmt(tfFwdBwd / fwdBwd)}× faster; matmul GFLOP/s ours / tfjs: ${fmt(tfMs / oursMs)}`);
+  console.log(`GPU buffers allocated during the timed steps: FM ${fm.grew}, FACM ${facm.grew} (0 = every step served from the pool)`);
+  if (peerCheck) console.log(peerCheck);
+  console.log('\nmatmul on the DiT\'s shapes (M×N×K; count per forward + backward)\n');
+  console.log(table([['shape', 'count', 'ours GFLOP/s', 'tfjs GFLOP/s', 'ours / tfjs'], ...matRows]));
+
+  if (opt.profile) {
+    if (!gpu.startProfile()) console.log('\n(no timestamp-query on this adapter: no profile)');
+    else {
+      await facm.trainer.stepOnce();
+      const prof = await gpu.stopProfile();
+      console.log(`\nper-kernel GPU time, one FACM step (one compute pass per dispatch while profiling)\n`);
+      console.log(profileSummary(prof));
+    }
+  }
+  gpu.release(x, c, tX, tC, dF);
+  model.dispose();
+  await gpu.sync();
+}
+
+async function main(): Promise<void> {
+  if (opt.help) {
+    console.log(USAGE);
+    return;
+  }
+  const names = opt.preset ? opt.preset.split(',') : opt.all ? ['tiny', 'tiny-16', 'cifar-s'] : ['tiny', 'tiny-16'];
+  for (const n of names) if (!PRESETS[n]) throw new Error(`unknown preset '${n}' (have ${Object.keys(PRESETS).join(', ')})`);
+  const B = Number(opt.batch);
+  const reps = Number(opt.reps);
+  if (!Number.isInteger(B) || B < 1) throw new Error('--batch must be a positive integer');
+  if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
+  process.env.XDG_RUNTIME_DIR ??= '/tmp'; // Dawn's Vulkan loader warns without one (as scripts/test.mjs)
+  const gpu = new Gpu(await acquireDevice());
+  const tf = opt['no-tfjs'] ? null : await loadTfjs(await nodeGpuInstance());
+  console.log(`# npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+  console.log(`adapter: ${describeAdapter(gpu.report)}; peer: ${tf ? `TensorFlow.js ${tf.version_core} (webgpu backend) in the same Node process on the same adapter` : 'none (--no-tfjs)'}`);
+  console.log(`medians of ${reps} repetitions after one warm-up`);
+  for (const n of names) await benchPreset(gpu, tf, n, B, reps);
+  gpu.destroy();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`error: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);
