@@ -9,7 +9,10 @@
 // Nothing (T, T) is materialised. One thread owns one query row (or one key row in bwd_dkv) of one
 // head; the other side's rows stream through workgroup tiles of `dims.rows` rows, and the softmax
 // is kept online: running max m, l = Σ exp(s − m), and P-weighted running means (see online_push).
-// Grid for every entry: (ceil(T / WG), H, B).
+// Grid for every entry: (ceil(T / WG), H, B) when TILED.
+// TILED = false (CPU-like adapters, where barriers cost more than the loads they share): no
+// workgroup tiles and no barrier; each thread reads the other side's rows straight from storage,
+// and workgroups take rows of any (b, h) in turn (flat over (B, H, T); grid (ceil(B·H·T / WG))).
 //
 //   forward    o = P·V
 //   jvp        o and tO together: tS = (tQ·Kᵀ + Q·tKᵀ)·scale, Ṗ = P ⊙ (tS − rowsum(P ⊙ tS)),
@@ -25,15 +28,18 @@ struct Dims {
   H: u32,
   D: u32,
   hd: u32,
-  rows: u32,   // rows per workgroup tile: min(CAP / hd, MAX_ROWS)
+  rows: u32,   // rows per workgroup tile: min(CAP / hd, WG)
   scale: f32,  // 1/√hd
   pad: u32,
 }
 
 const MAX_HD = 64u;        // function-scope row arrays need a constant size; TS rejects hd > 64
 const CAP = 1024u;         // floats per workgroup tile (4 KiB); jvp holds four = 16 KiB, the default limit
-const MAX_ROWS = 64u;      // rows per tile at most (small hd), = WG so one thread loads each row's stats
-const WG = 64u;            // threads (rows) per workgroup; src/ops/attention.ts divides T by the same
+const MAX_ROWS = 64u;      // rows per tile at most (small hd); tiles have ≤ WG rows so one thread loads each row's stats
+// Threads (rows) per workgroup, ≤ MAX_ROWS: src/ops/attention.ts sets it to T rounded up to a power
+// of two (8..64), so few tokens do not leave most of a group idle at every barrier.
+override WG: u32 = 64u;
+override TILED: bool = true;
 const NEG_BIG = -3.402823e38; // the running max before any key: finite, so exp(m_old − m_new) is 0, not NaN
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -110,7 +116,62 @@ fn cov_push(cov: f32, f: f32, dx: f32, dyNew: f32) -> f32 {
   return mix(cov, dx * dyNew, f);
 }
 
-// ------------------------------------------------------------------ tile loads
+// ------------------------------------------------------------------ rows and tiles
+
+struct RowId {
+  b: u32,
+  h: u32,
+  i: u32, // query row (key row in bwd_dkv); ≥ T for the padding threads of the last group
+}
+
+fn row_id(wid: vec3u, lid: vec3u) -> RowId {
+  if (TILED) { return RowId(wid.z, wid.y, wid.x * WG + lid.x); }
+  let id = wid.x * WG + lid.x;
+  let bh = id / dims.T;
+  let pad = bh >= dims.B * dims.H;
+  let bhc = min(bh, dims.B * dims.H - 1u);
+  return RowId(bhc / dims.H, bhc % dims.H, select(id % dims.T, dims.T, pad));
+}
+
+// The streamed side's element (row j = j0 + r, column c): from the workgroup tile when TILED,
+// else straight from storage.
+fn kAt(b: u32, h: u32, j0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return kTile[r * dims.hd + c]; }
+  return qkv[at(b, j0 + r, 1u, h, c)];
+}
+fn vAt(b: u32, h: u32, j0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return vTile[r * dims.hd + c]; }
+  return qkv[at(b, j0 + r, 2u, h, c)];
+}
+fn tkAt(b: u32, h: u32, j0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return tkTile[r * dims.hd + c]; }
+  return tQkv[at(b, j0 + r, 1u, h, c)];
+}
+fn tvAt(b: u32, h: u32, j0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return tvTile[r * dims.hd + c]; }
+  return tQkv[at(b, j0 + r, 2u, h, c)];
+}
+fn qAt(b: u32, h: u32, i0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return qTile[r * dims.hd + c]; }
+  return qkv[at(b, i0 + r, 0u, h, c)] * dims.scale; // as the tile holds it: bit-identical s
+}
+fn dOAt(b: u32, h: u32, i0: u32, r: u32, c: u32) -> f32 {
+  if (TILED) { return dOTile[r * dims.hd + c]; }
+  return dO[atO(b, i0 + r, h, c)];
+}
+fn lseAt(b: u32, h: u32, i0: u32, r: u32) -> f32 {
+  if (TILED) { return lseTile[r]; }
+  return stats[2u * statRow(b, h, i0 + r)];
+}
+fn deltaAt(b: u32, h: u32, i0: u32, r: u32) -> f32 {
+  if (TILED) { return deltaTile[r]; }
+  return stats[2u * statRow(b, h, i0 + r) + 1u];
+}
+
+// Rows per pass over the streamed side: a tile, or all T at once untiled.
+fn step_rows() -> u32 {
+  return select(dims.T, dims.rows, TILED);
+}
 
 /** K and V rows j0 .. j0 + n of head (b, h) into kTile, vTile. Called by every thread of the group. */
 fn load_kv(b: u32, h: u32, j0: u32, n: u32, tid: u32) {
@@ -130,16 +191,18 @@ fn load_kv(b: u32, h: u32, j0: u32, n: u32, tid: u32) {
 fn attend(b: u32, h: u32, tid: u32, qs: ptr<function, array<f32, MAX_HD>>, o_row: ptr<function, array<f32, MAX_HD>>) -> Online {
   var st = online_new();
   let hd = dims.hd;
-  for (var j0 = 0u; j0 < dims.T; j0 += dims.rows) {
-    let n = min(dims.rows, dims.T - j0);
-    workgroupBarrier(); // the previous tile is fully read
-    load_kv(b, h, j0, n, tid);
-    workgroupBarrier();
+  for (var j0 = 0u; j0 < dims.T; j0 += step_rows()) {
+    let n = min(step_rows(), dims.T - j0);
+    if (TILED) {
+      workgroupBarrier(); // the previous tile is fully read
+      load_kv(b, h, j0, n, tid);
+      workgroupBarrier();
+    }
     for (var r = 0u; r < n; r++) {
       var s = 0.0;
-      for (var c = 0u; c < hd; c++) { s = fma((*qs)[c], kTile[r * hd + c], s); }
+      for (var c = 0u; c < hd; c++) { s = fma((*qs)[c], kAt(b, h, j0, r, c), s); }
       let f = online_push(&st, s);
-      for (var c = 0u; c < hd; c++) { (*o_row)[c] = mix((*o_row)[c], vTile[r * hd + c], f); }
+      for (var c = 0u; c < hd; c++) { (*o_row)[c] = mix((*o_row)[c], vAt(b, h, j0, r, c), f); }
     }
   }
   return st;
@@ -150,9 +213,10 @@ fn attend(b: u32, h: u32, tid: u32, qs: ptr<function, array<f32, MAX_HD>>, o_row
 // o (B, T, D) overwritten.
 @compute @workgroup_size(WG)
 fn forward(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.z;
-  let h = wid.y;
-  let i = wid.x * WG + lid.x;
+  let id = row_id(wid, lid);
+  let b = id.b;
+  let h = id.h;
+  let i = id.i;
   var qs: array<f32, MAX_HD>;
   var oRow: array<f32, MAX_HD>;
   if (i < dims.T) {
@@ -174,9 +238,10 @@ fn forward(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid:
 // tO = covRow + tvBar.
 @compute @workgroup_size(WG)
 fn jvp(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.z;
-  let h = wid.y;
-  let i = wid.x * WG + lid.x;
+  let id = row_id(wid, lid);
+  let b = id.b;
+  let h = id.h;
+  let i = id.i;
   let hd = dims.hd;
   var qs: array<f32, MAX_HD>;
   var tqs: array<f32, MAX_HD>;
@@ -191,33 +256,35 @@ fn jvp(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec
   }
   var st = online_new();
   var tsBar = 0.0;
-  for (var j0 = 0u; j0 < dims.T; j0 += dims.rows) {
-    let n = min(dims.rows, dims.T - j0);
-    workgroupBarrier();
-    load_kv(b, h, j0, n, lid.x);
-    for (var e = lid.x; e < n * hd; e += WG) {
-      let r = e / hd;
-      let c = e % hd;
-      tkTile[e] = tQkv[at(b, j0 + r, 1u, h, c)];
-      tvTile[e] = tQkv[at(b, j0 + r, 2u, h, c)];
+  for (var j0 = 0u; j0 < dims.T; j0 += step_rows()) {
+    let n = min(step_rows(), dims.T - j0);
+    if (TILED) {
+      workgroupBarrier();
+      load_kv(b, h, j0, n, lid.x);
+      for (var e = lid.x; e < n * hd; e += WG) {
+        let r = e / hd;
+        let c = e % hd;
+        tkTile[e] = tQkv[at(b, j0 + r, 1u, h, c)];
+        tvTile[e] = tQkv[at(b, j0 + r, 2u, h, c)];
+      }
+      workgroupBarrier();
     }
-    workgroupBarrier();
     for (var r = 0u; r < n; r++) {
       var s = 0.0;
       var ts = 0.0; // tS = (tQ·K + Q·tK)·scale
       for (var c = 0u; c < hd; c++) {
-        let k = kTile[r * hd + c];
+        let k = kAt(b, h, j0, r, c);
         s = fma(qs[c], k, s);
-        ts = fma(tqs[c], k, fma(qs[c], tkTile[r * hd + c], ts));
+        ts = fma(tqs[c], k, fma(qs[c], tkAt(b, h, j0, r, c), ts));
       }
       let f = online_push(&st, s);
       let dt = ts - tsBar;
       tsBar = fma(f, dt, tsBar);
       for (var c = 0u; c < hd; c++) {
-        let v = vTile[r * hd + c];
+        let v = vAt(b, h, j0, r, c);
         oRow[c] = mix(oRow[c], v, f);
         covRow[c] = cov_push(covRow[c], f, dt, v - oRow[c]);
-        tvBar[c] = mix(tvBar[c], tvTile[r * hd + c], f);
+        tvBar[c] = mix(tvBar[c], tvAt(b, h, j0, r, c), f);
       }
     }
   }
@@ -233,9 +300,10 @@ fn jvp(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec
 // Pass 1. statsOut (B, H, T, 2) overwritten: [lse_i = m_i + log l_i, Δ_i = dO_i·O_i].
 @compute @workgroup_size(WG)
 fn bwd_stats(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.z;
-  let h = wid.y;
-  let i = wid.x * WG + lid.x;
+  let id = row_id(wid, lid);
+  let b = id.b;
+  let h = id.h;
+  let i = id.i;
   var qs: array<f32, MAX_HD>;
   var oRow: array<f32, MAX_HD>;
   if (i < dims.T) {
@@ -253,9 +321,10 @@ fn bwd_stats(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 // Pass 2, one thread per query row i. dQkv[..., 0:D] (dQ) overwritten.
 @compute @workgroup_size(WG)
 fn bwd_dq(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.z;
-  let h = wid.y;
-  let i = wid.x * WG + lid.x;
+  let id = row_id(wid, lid);
+  let b = id.b;
+  let h = id.h;
+  let i = id.i;
   let hd = dims.hd;
   var qs: array<f32, MAX_HD>;
   var dOi: array<f32, MAX_HD>;
@@ -271,20 +340,22 @@ fn bwd_dq(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
     lse = stats[2u * row];
     delta = stats[2u * row + 1u];
   }
-  for (var j0 = 0u; j0 < dims.T; j0 += dims.rows) {
-    let n = min(dims.rows, dims.T - j0);
-    workgroupBarrier();
-    load_kv(b, h, j0, n, lid.x);
-    workgroupBarrier();
+  for (var j0 = 0u; j0 < dims.T; j0 += step_rows()) {
+    let n = min(step_rows(), dims.T - j0);
+    if (TILED) {
+      workgroupBarrier();
+      load_kv(b, h, j0, n, lid.x);
+      workgroupBarrier();
+    }
     for (var r = 0u; r < n; r++) {
       var s = 0.0;
       var dp = 0.0;
       for (var c = 0u; c < hd; c++) {
-        s = fma(qs[c], kTile[r * hd + c], s);
-        dp = fma(dOi[c], vTile[r * hd + c], dp);
+        s = fma(qs[c], kAt(b, h, j0, r, c), s);
+        dp = fma(dOi[c], vAt(b, h, j0, r, c), dp);
       }
       let ds = softmax_grad(exp(s - lse), dp, delta);
-      for (var c = 0u; c < hd; c++) { dq[c] = fma(ds, kTile[r * hd + c], dq[c]); }
+      for (var c = 0u; c < hd; c++) { dq[c] = fma(ds, kAt(b, h, j0, r, c), dq[c]); }
     }
   }
   if (i >= dims.T) { return; }
@@ -295,9 +366,10 @@ fn bwd_dq(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
 // dQkv[..., D:2D] (dK) and dQkv[..., 2D:3D] (dV) overwritten.
 @compute @workgroup_size(WG)
 fn bwd_dkv(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let b = wid.z;
-  let h = wid.y;
-  let j = wid.x * WG + lid.x;
+  let id = row_id(wid, lid);
+  let b = id.b;
+  let h = id.h;
+  let j = id.i;
   let hd = dims.hd;
   var k: array<f32, MAX_HD>;
   var v: array<f32, MAX_HD>;
@@ -309,34 +381,36 @@ fn bwd_dkv(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid:
       v[c] = qkv[at(b, j, 2u, h, c)];
     }
   }
-  for (var i0 = 0u; i0 < dims.T; i0 += dims.rows) {
-    let n = min(dims.rows, dims.T - i0);
-    workgroupBarrier();
-    for (var e = lid.x; e < n * hd; e += WG) {
-      let r = e / hd;
-      let c = e % hd;
-      // scale·q exactly as the query-row passes form it, so s (and P) match bwd_stats bit for bit.
-      qTile[e] = qkv[at(b, i0 + r, 0u, h, c)] * dims.scale;
-      dOTile[e] = dO[atO(b, i0 + r, h, c)];
+  for (var i0 = 0u; i0 < dims.T; i0 += step_rows()) {
+    let n = min(step_rows(), dims.T - i0);
+    if (TILED) {
+      workgroupBarrier();
+      for (var e = lid.x; e < n * hd; e += WG) {
+        let r = e / hd;
+        let c = e % hd;
+        // scale·q exactly as the query-row passes form it, so s (and P) match bwd_stats bit for bit.
+        qTile[e] = qkv[at(b, i0 + r, 0u, h, c)] * dims.scale;
+        dOTile[e] = dO[atO(b, i0 + r, h, c)];
+      }
+      if (lid.x < n) {
+        let row = statRow(b, h, i0 + lid.x);
+        lseTile[lid.x] = stats[2u * row];
+        deltaTile[lid.x] = stats[2u * row + 1u];
+      }
+      workgroupBarrier();
     }
-    if (lid.x < n) {
-      let row = statRow(b, h, i0 + lid.x);
-      lseTile[lid.x] = stats[2u * row];
-      deltaTile[lid.x] = stats[2u * row + 1u];
-    }
-    workgroupBarrier();
     for (var r = 0u; r < n; r++) {
       var s = 0.0;
       var dp = 0.0;
       for (var c = 0u; c < hd; c++) {
-        s = fma(qTile[r * hd + c], k[c], s);
-        dp = fma(dOTile[r * hd + c], v[c], dp);
+        s = fma(qAt(b, h, i0, r, c), k[c], s);
+        dp = fma(dOAt(b, h, i0, r, c), v[c], dp);
       }
-      let p = exp(s - lseTile[r]);
-      let ds = softmax_grad(p, dp, deltaTile[r]);
+      let p = exp(s - lseAt(b, h, i0, r));
+      let ds = softmax_grad(p, dp, deltaAt(b, h, i0, r));
       for (var c = 0u; c < hd; c++) {
-        dv[c] = fma(p, dOTile[r * hd + c], dv[c]);
-        dk[c] = fma(ds, qTile[r * hd + c], dk[c]); // qTile holds scale·q: dK = scale·Σ dS·q
+        dv[c] = fma(p, dOAt(b, h, i0, r, c), dv[c]);
+        dk[c] = fma(ds, qAt(b, h, i0, r, c), dk[c]); // q held as scale·q: dK = scale·Σ dS·q
       }
     }
   }

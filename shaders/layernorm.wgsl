@@ -5,7 +5,12 @@
 //   forward  y  = x̂ = (x − μ)·ρ,  μ = mean(x), ρ = 1/√(var(x) + eps)
 //   jvp      tY = ρ·(tX − mean(tX) − x̂·mean(tX·x̂))
 //   backward dX = ρ·(dY − mean(dY) − x̂·mean(dY·x̂))   (the Jacobian is symmetric: same form)
-// One workgroup of WG threads per row; rows past 65535 workgroups spill into grid y.
+// Two layouts, chosen per shape and adapter in src/ops/layernorm.ts:
+//   forward, jvp, backward              one workgroup of WG threads per row (wide rows on a GPU);
+//                                       rows past 65535 workgroups spill into grid y
+//   forward_row, jvp_row, backward_row  one thread per row, no workgroup memory and no barrier
+//                                       (narrow rows: D = 32 would idle most of a 64-thread group,
+//                                       and barriers are slow on CPU-like adapters)
 // μ and ρ are recomputed from x in every entry (no saved statistics).
 
 struct Dims {
@@ -128,6 +133,74 @@ fn backward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wi
   let st = row_stats(base, lid);
   let means = g_means(base, lid, st);
   for (var i = lid; i < dims.D; i += WG) {
+    dX[base + i] = ln_local(g[base + i], xhat(st, x[base + i]), st.rstd, means);
+  }
+}
+
+// ================================================================ one thread per row
+// The same statistics and local derivative as above, each thread walking its own row serially.
+
+override RWG: u32 = 64u;
+
+fn row_of(gid: vec3u, nwg: vec3u) -> u32 {
+  return gid.y * nwg.x * RWG + gid.x;
+}
+
+fn row_stats1(base: u32) -> Stats {
+  let shift = x[base];
+  var s = 0.0;
+  for (var i = 0u; i < dims.D; i++) { s += x[base + i] - shift; }
+  let mean = s / f32(dims.D);
+  var q = 0.0;
+  for (var i = 0u; i < dims.D; i++) {
+    let c = x[base + i] - shift - mean;
+    q += c * c;
+  }
+  return Stats(shift, mean, inverseSqrt(q / f32(dims.D) + dims.eps));
+}
+
+fn g_means1(base: u32, st: Stats) -> vec2f {
+  var acc = vec2f(0.0);
+  for (var i = 0u; i < dims.D; i++) {
+    let gv = g[base + i];
+    acc += vec2f(gv, gv * xhat(st, x[base + i]));
+  }
+  return acc / f32(dims.D);
+}
+
+@compute @workgroup_size(RWG)
+fn forward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  for (var i = 0u; i < dims.D; i++) { y[base + i] = xhat(st, x[base + i]); }
+}
+
+// Overwrites y and tY.
+@compute @workgroup_size(RWG)
+fn jvp_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  let means = g_means1(base, st);
+  for (var i = 0u; i < dims.D; i++) {
+    let xh = xhat(st, x[base + i]);
+    yJ[base + i] = xh;
+    tY[base + i] = ln_local(g[base + i], xh, st.rstd, means);
+  }
+}
+
+// Overwrites dX; accumulates nothing.
+@compute @workgroup_size(RWG)
+fn backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  let means = g_means1(base, st);
+  for (var i = 0u; i < dims.D; i++) {
     dX[base + i] = ln_local(g[base + i], xhat(st, x[base + i]), st.rstd, means);
   }
 }

@@ -9,6 +9,8 @@
 //   backward dX = dY · W            matmul                 (overwrites dX)
 //            dW += dYᵀ · x          matmul TRANS_A, ACC    (accumulates)
 //            db += colsum(dY)       colsum, ACC            (accumulates)
+// Kernels for C: `matmul` (workgroup tiles, TT override) and `matmul_reg` (registers only); the
+// same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
 
 struct Dims {
   M: u32,
@@ -26,14 +28,17 @@ override TRANS_B: bool = false;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;   // (N), read only when flags bit 0
 @group(0) @binding(4) var<storage, read_write> C: array<f32>; // (M, N)
 
-const BM = 64u;
-const BN = 64u;
+// ------------------------------------------------------------------ matmul (workgroup tiles)
+// One (4·TT)×(4·TT) tile of C per workgroup of TT×TT threads (TT = 16: 64×64, TT = 8: 32×32); each
+// thread owns a 4×4 register block, rows lid.y + TT·i and columns lid.x + TT·j (strided, so the
+// stores of neighbouring threads are contiguous). A and B stream through BK-deep workgroup tiles.
+override TT: u32 = 16u;
 const BK = 16u;
 const TM = 4u; // outputs per thread along M
 const TN = 4u; // outputs per thread along N
 
-var<workgroup> As: array<f32, 1024>; // [BK][BM]
-var<workgroup> Bs: array<f32, 1024>; // [BK][BN]
+var<workgroup> As: array<f32, BK * 4u * TT>; // [BK][BM]
+var<workgroup> Bs: array<f32, BK * 4u * TT>; // [BK][BN]
 
 fn loadA(m: u32, k: u32) -> f32 {
   if (m >= dims.M || k >= dims.K) { return 0.0; }
@@ -47,17 +52,25 @@ fn loadB(k: u32, n: u32) -> f32 {
   return B[k * dims.N + n];
 }
 
-// One 64×64 tile of C per workgroup; each of the 16×16 threads owns a 4×4 register block,
-// rows lid.y + 16·i and columns lid.x + 16·j (strided, so stores of a warp are contiguous).
-@compute @workgroup_size(16, 16)
+/** The epilogue shared by every variant: C[m, n] = v [+ bias[n]] [+ C[m, n]]. */
+fn store(m: u32, n: u32, v: f32) {
+  if (m >= dims.M || n >= dims.N) { return; }
+  var o = v;
+  if ((dims.flags & 1u) != 0u) { o += bias[n]; }
+  if ((dims.flags & 2u) != 0u) { o += C[m * dims.N + n]; }
+  C[m * dims.N + n] = o;
+}
+
+@compute @workgroup_size(TT, TT)
 fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let BM = 4u * TT;
+  let BN = 4u * TT;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let tid = lid.y * 16u + lid.x;
+  let tid = lid.y * TT + lid.x;
   var acc: array<f32, 16>;
   for (var k0 = 0u; k0 < dims.K; k0 += BK) {
-    for (var i = 0u; i < 4u; i++) {
-      let e = tid + i * 256u;
+    for (var e = tid; e < BK * BM; e += TT * TT) {
       // A tile: walk k fastest when A is row-major (M, K), m fastest when transposed.
       if (TRANS_A) {
         let mm = e % BM; let kk = e / BM;
@@ -78,8 +91,8 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
     for (var kk = 0u; kk < BK; kk++) {
       var a: array<f32, 4>;
       var b: array<f32, 4>;
-      for (var i = 0u; i < TM; i++) { a[i] = As[kk * BM + lid.y + 16u * i]; }
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN + lid.x + 16u * j]; }
+      for (var i = 0u; i < TM; i++) { a[i] = As[kk * BM + lid.y + TT * i]; }
+      for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN + lid.x + TT * j]; }
       for (var i = 0u; i < TM; i++) {
         for (var j = 0u; j < TN; j++) {
           acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
@@ -88,20 +101,110 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
     }
     workgroupBarrier();
   }
-  let addBias = (dims.flags & 1u) != 0u;
-  let accumulate = (dims.flags & 2u) != 0u;
   for (var i = 0u; i < TM; i++) {
-    let m = row0 + lid.y + 16u * i;
-    if (m >= dims.M) { continue; }
     for (var j = 0u; j < TN; j++) {
-      let n = col0 + lid.x + 16u * j;
-      if (n >= dims.N) { continue; }
-      var v = acc[i * TN + j];
-      if (addBias) { v += bias[n]; }
-      if (accumulate) { v += C[m * dims.N + n]; }
-      C[m * dims.N + n] = v;
+      store(row0 + lid.y + TT * i, col0 + lid.x + TT * j, acc[i * TN + j]);
     }
   }
+}
+
+// ------------------------------------------------------------------ matmul_reg (registers only)
+// For thin shapes and CPU-like adapters (SwiftShader: barriers and dynamically indexed private
+// arrays are slow there). One thread per 4×4 block of C, rows m0..m0+3 in four vec4 accumulators
+// over columns n0..n0+3; A and B read straight from storage as vec4, no workgroup memory, no
+// barrier, no private array. Threads are numbered flat (n-blocks fastest) in workgroups of RWG.
+// Needs the vec4-indexed dimensions to be multiples of 4 (src/ops/linear.ts checks):
+//   A·Bᵀ (TRANS_B)   K          rows of A and of B past M, N are clamped (read, never stored)
+//   A·B              K and N
+//   Aᵀ·B (TRANS_A)   M and N
+// Both transposed is not offered (the tiled kernel serves it).
+override RWG: u32 = 64u;
+
+@group(0) @binding(1) var<storage, read> A4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> B4: array<vec4f>;
+
+fn store4(m: u32, n0: u32, v: vec4f) {
+  store(m, n0, v.x);
+  store(m, n0 + 1u, v.y);
+  store(m, n0 + 2u, v.z);
+  store(m, n0 + 3u, v.w);
+}
+
+@compute @workgroup_size(RWG)
+fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let nbN = (dims.N + 3u) / 4u;
+  let id = gid.y * nwg.x * RWG + gid.x;
+  let m0 = (id / nbN) * 4u;
+  let n0 = (id % nbN) * 4u;
+  if (m0 >= dims.M) { return; }
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  let K4 = dims.K / 4u;
+  if (TRANS_B) {
+    // C[m, n] = Σ_k A[m, k]·B[n, k]: both rows contiguous in k.
+    let a0 = min(m0, dims.M - 1u) * K4;
+    let a1 = min(m0 + 1u, dims.M - 1u) * K4;
+    let a2 = min(m0 + 2u, dims.M - 1u) * K4;
+    let a3 = min(m0 + 3u, dims.M - 1u) * K4;
+    let b0 = min(n0, dims.N - 1u) * K4;
+    let b1 = min(n0 + 1u, dims.N - 1u) * K4;
+    let b2 = min(n0 + 2u, dims.N - 1u) * K4;
+    let b3 = min(n0 + 3u, dims.N - 1u) * K4;
+    for (var k = 0u; k < K4; k++) {
+      let x0 = B4[b0 + k];
+      let x1 = B4[b1 + k];
+      let x2 = B4[b2 + k];
+      let x3 = B4[b3 + k];
+      var a = A4[a0 + k];
+      c0 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      a = A4[a1 + k];
+      c1 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      a = A4[a2 + k];
+      c2 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      a = A4[a3 + k];
+      c3 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+    }
+  } else if (TRANS_A) {
+    // C[m, n] = Σ_k A[k, m]·B[k, n]: one vec4 of each per k, an outer product.
+    let M4 = dims.M / 4u;
+    let N4 = dims.N / 4u;
+    for (var k = 0u; k < dims.K; k++) {
+      let a = A4[k * M4 + m0 / 4u];
+      let b = B4[k * N4 + n0 / 4u];
+      c0 = fma(vec4f(a.x), b, c0);
+      c1 = fma(vec4f(a.y), b, c1);
+      c2 = fma(vec4f(a.z), b, c2);
+      c3 = fma(vec4f(a.w), b, c3);
+    }
+  } else {
+    // C[m, n] = Σ_k A[m, k]·B[k, n]: four k at a time, A's as a vec4 per row, B's as four row vec4s.
+    let N4 = dims.N / 4u;
+    let a0 = min(m0, dims.M - 1u) * K4;
+    let a1 = min(m0 + 1u, dims.M - 1u) * K4;
+    let a2 = min(m0 + 2u, dims.M - 1u) * K4;
+    let a3 = min(m0 + 3u, dims.M - 1u) * K4;
+    for (var k = 0u; k < K4; k++) {
+      let kb = 4u * k * N4 + n0 / 4u;
+      let y0 = B4[kb];
+      let y1 = B4[kb + N4];
+      let y2 = B4[kb + 2u * N4];
+      let y3 = B4[kb + 3u * N4];
+      var a = A4[a0 + k];
+      c0 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c0))));
+      a = A4[a1 + k];
+      c1 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c1))));
+      a = A4[a2 + k];
+      c2 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c2))));
+      a = A4[a3 + k];
+      c3 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c3))));
+    }
+  }
+  store4(m0, n0, c0);
+  store4(m0 + 1u, n0, c1);
+  store4(m0 + 2u, n0, c2);
+  store4(m0 + 3u, n0, c3);
 }
 
 // colsum: out[n] (+)= Σ_m X[m, n].  X (M, N), out (N). flags bit 1: accumulate.

@@ -3,6 +3,7 @@
 // It runs a plain matmul of the DiT's shapes and the same DiT (same parameter names, shapes and
 // values; facm-math.md's conventions) forward + backward through tf.grads. tfjs has no JVP.
 
+import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { DiTConfig } from '../model/config';
 import { tokens } from '../model/config';
@@ -11,13 +12,25 @@ import { timeFreqs } from '../ops/embed';
 
 export type Tf = typeof TF;
 
-/** Loads tfjs-core + tfjs-backend-webgpu on `gpu` (the instance our own device came from). */
+// tfjs-core's Node bundle registers no gradients; its ESM register_all_gradients does (into the
+// engine-global registry the bundle shares) but imports extensionless paths, which Node's ESM
+// resolver refuses: add the `.js` for imports inside tfjs-core's dist only.
+const RESOLVE_JS = `export async function resolve(spec, ctx, next) {
+  if (ctx.parentURL?.includes('/@tensorflow/tfjs-core/dist/') && spec.startsWith('.') && !spec.endsWith('.js')) {
+    try { return await next(spec + '.js', ctx); } catch {}
+  }
+  return next(spec, ctx);
+}`;
+
+/** Loads tfjs-core (with its gradients) + tfjs-backend-webgpu on `gpu` (the instance our own device came from). */
 export async function loadTfjs(gpu: GPU): Promise<Tf> {
+  register('data:text/javascript,' + encodeURIComponent(RESOLVE_JS));
   const g = globalThis as { navigator?: { gpu?: GPU } };
   // Node 20 has no navigator; tfjs's webgpu backend only looks for navigator.gpu.
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   else if (!g.navigator.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   const tf = (await import('@tensorflow/tfjs-core')) as Tf;
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not initialise');
   await tf.ready();

@@ -47,8 +47,13 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+const t00 = performance.now();
+/** Progress on stderr, so stdout is the report. */
+const note = (what: string) => process.stderr.write(`[${((performance.now() - t00) / 1000).toFixed(0)} s] ${what}\n`);
+
 /** Median wall time (ms) of `reps` runs of `fn` after `warm` untimed ones; `fn` must end with the GPU idle. */
-async function timeIt(fn: () => Promise<void>, reps: number, warm = 1): Promise<number> {
+async function timeIt(fn: () => Promise<void>, reps: number, warm = 1, what = ''): Promise<number> {
+  if (what) note(what);
   for (let i = 0; i < warm; i++) await fn();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -56,6 +61,7 @@ async function timeIt(fn: () => Promise<void>, reps: number, warm = 1): Promise<
     await fn();
     ts.push(performance.now() - t0);
   }
+  if (what) note(`  ${ts.map((t) => t.toFixed(0)).join(' ')} ms`);
   return median(ts);
 }
 
@@ -164,7 +170,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   const fwd = await timeIt(async () => {
     gpu.release(model.forward(P, inp, B));
     await gpu.sync();
-  }, reps);
+  }, reps, 1, 'forward');
   const fwdBwd = await timeIt(async () => {
     gpu.clear(gbuf);
     const run = model.run(P, inp, B, null, true);
@@ -172,12 +178,12 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
     model.releaseTape(run.tape!);
     gpu.release(run.F);
     await gpu.sync();
-  }, reps);
+  }, reps, 1, 'forward + backward');
   const jvp = await timeIt(async () => {
     const run = model.run(P, inp, B, { tX, tC }, false);
     gpu.release(run.F, run.tF);
     await gpu.sync();
-  }, reps);
+  }, reps, 1, 'JVP');
   const jvpBwd = await timeIt(async () => {
     gpu.clear(gbuf);
     const run = model.run(P, inp, B, { tX, tC }, true);
@@ -185,29 +191,35 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
     model.releaseTape(run.tape!);
     gpu.release(run.F, run.tF);
     await gpu.sync();
-  }, reps);
+  }, reps, 1, 'JVP + backward');
 
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
   const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
     const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
+    const record: number[] = [];
     const stepOnce = async () => {
-      await trainer.stepOnce();
+      const t0 = performance.now();
+      await trainer.stepOnce(); // records and submits; the GPU runs behind
+      record.push(performance.now() - t0);
       await gpu.sync();
     };
     await stepOnce();
+    const c0 = [gpu.dispatchCount, gpu.passCount, gpu.submitCount];
+    await stepOnce();
+    const per = [gpu.dispatchCount - c0[0], gpu.passCount - c0[1], gpu.submitCount - c0[2]];
     const mem0 = gpu.memory();
-    const ms = await timeIt(stepOnce, reps, 1);
+    const ms = await timeIt(stepOnce, reps, 1, `${objective} step`);
     const mem1 = gpu.memory();
     await trainer.drain();
-    return { ms, trainer, grew: mem1.buffers - mem0.buffers };
+    return { ms, trainer, grew: mem1.buffers - mem0.buffers, recordMs: median(record.slice(3)), per };
   };
   const fm = await stepTime('fm');
   const facm = await stepTime('facm');
 
   // Matmul on the DiT's shapes: 20 back-to-back dispatches per timed repetition.
   const mats = ditMatmuls(cfg, B);
-  const PER = 20;
+  const PER = 10;
   const matRows: string[][] = [];
   let oursMs = 0;
   let tfMs = 0;
@@ -220,12 +232,12 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
       (await timeIt(async () => {
         for (let i = 0; i < PER; i++) matmul(gpu, a, b, out, s.M, s.N, s.K, { transA: s.transA, transB: s.transB });
         await gpu.sync();
-      }, reps)) / PER;
+      }, reps, 1, `matmul ${s.M}×${s.N}×${s.K}`)) / PER;
     gpu.release(a, b, out);
     let peer = NaN;
     if (tf) {
       const m = tfMatmul(tf, s.M, s.N, s.K, s.transA, s.transB);
-      peer = (await timeIt(() => m.run(PER), reps)) / PER;
+      peer = (await timeIt(() => m.run(PER), reps, 1, 'tfjs matmul')) / PER;
       m.dispose();
     }
     const flops = 2 * s.M * s.N * s.K;
@@ -261,8 +273,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
     }
     peerCheck = `tfjs DiT computes the same F: max |ours − tfjs| = ${maxDiff.toExponential(2)} (max |F| = ${maxAbs.toFixed(3)})`;
     if (!(maxDiff <= 1e-3 * Math.max(1, maxAbs))) throw new Error(`tfjs peer disagrees with our DiT: ${peerCheck}`);
-    tfFwd = await timeIt(() => peer.forwardOnly(), reps);
-    tfFwdBwd = await timeIt(() => peer.forwardBackward(), reps);
+    tfFwd = await timeIt(() => peer.forwardOnly(), reps, 1, 'tfjs forward');
+    tfFwdBwd = await timeIt(() => peer.forwardBackward(), reps, 1, 'tfjs forward + backward');
     peer.dispose();
   }
 
@@ -279,6 +291,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   console.log(`\nFLOPs counted: forward F = ${(fwdFlops / 1e6).toFixed(1)} MFLOP; forward + backward 3F; JVP 2F; JVP + backward 4F; FM step 3F; FACM step 7F (FM branch 3F + CM branch 4F).`);
   console.log(`FACM step / FM step = ${fmt(facm.ms / fm.ms)}; our forward + backward vs tfjs: ${fmt(tfFwdBwd / fwdBwd)}× faster; matmul GFLOP/s ours / tfjs: ${fmt(tfMs / oursMs)}`);
   console.log(`GPU buffers allocated during the timed steps: FM ${fm.grew}, FACM ${facm.grew} (0 = every step served from the pool)`);
+  console.log(`CPU time to record + submit one step (JS, bind groups, encoding): FM ${fmt(fm.recordMs, 1)} ms, FACM ${fmt(facm.recordMs, 1)} ms`);
+  console.log(`per step: FM ${fm.per[0]} dispatches in ${fm.per[1]} compute passes, ${fm.per[2]} submit(s); FACM ${facm.per[0]} dispatches in ${facm.per[1]} passes, ${facm.per[2]} submit(s)`);
   if (peerCheck) console.log(peerCheck);
   console.log('\nmatmul on the DiT\'s shapes (M×N×K; count per forward + backward)\n');
   console.log(table([['shape', 'count', 'ours GFLOP/s', 'tfjs GFLOP/s', 'ours / tfjs'], ...matRows]));

@@ -87,6 +87,11 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
   readonly hasTimestamps: boolean;
+  /**
+   * A CPU-emulated adapter (SwiftShader, a fallback adapter): kernels pick variants without
+   * workgroup memory or barriers there (see src/ops/linear.ts chooseMatmul). FACM_CPU_LIKE=0|1 overrides.
+   */
+  readonly cpuLike: boolean;
 
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
@@ -108,6 +113,10 @@ export class Gpu {
   /** Set to record per-dispatch GPU time (one compute pass per dispatch while on). */
   private profiling: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; results: ProfileEntry[] } | null = null;
   dispatchCount = 0;
+  /** Compute passes begun (a clear, copy or write between dispatches ends one): the bench reports it per step. */
+  passCount = 0;
+  /** Command buffers submitted. */
+  submitCount = 0;
   /** A 64-element tensor bound where a layout needs a buffer the dispatch does not read. */
   readonly dummy: Tensor;
 
@@ -115,6 +124,8 @@ export class Gpu {
     this.device = acq.device;
     this.report = acq.report;
     this.hasTimestamps = this.device.features.has('timestamp-query');
+    const force = typeof process !== 'undefined' ? process.env?.FACM_CPU_LIKE : undefined;
+    this.cpuLike = force === '1' || (force !== '0' && (this.report.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(`${this.report.architecture} ${this.report.description}`)));
     this.arena = this.device.createBuffer({
       label: 'uniform-arena',
       size: ARENA_SLOTS * UNIFORM_SLOT,
@@ -414,7 +425,10 @@ export class Gpu {
       pass.dispatchWorkgroups(x, y, z);
       pass.end();
     } else {
-      if (!this.pass) this.pass = this.enc().beginComputePass();
+      if (!this.pass) {
+        this.pass = this.enc().beginComputePass();
+        this.passCount++;
+      }
       this.pass.setPipeline(pipeline);
       this.pass.setBindGroup(0, bindGroup);
       this.pass.dispatchWorkgroups(x, y, z);
@@ -436,6 +450,7 @@ export class Gpu {
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
+      this.submitCount++;
     }
   }
 

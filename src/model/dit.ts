@@ -54,6 +54,8 @@ export interface DiTOutput<T> {
 export class DiT<T> {
   readonly T: number;
   private readonly pos: T;
+  /** Test hook: write `value` (default NaN) into element `index` of the output of linear layer `name` (e.g. 'blocks.0.attn.qkv') in every run. */
+  debugPoison: { name: string; index: number; value?: number } | null = null;
 
   constructor(
     readonly be: Backend<T>,
@@ -88,8 +90,9 @@ export class DiT<T> {
     type Dv = [T, T | null];
     const lin = (x: Dv, name: string, rows: number, inF: number, outF: number): Dv => {
       const d = { rows, inF, outF };
-      if (!dual) return [ops.linear.forward(x[0], P(`${name}.weight`), P(`${name}.bias`), d), null];
-      return ops.linear.jvp(x[0], x[1]!, P(`${name}.weight`), P(`${name}.bias`), d);
+      const out: Dv = dual ? ops.linear.jvp(x[0], x[1]!, P(`${name}.weight`), P(`${name}.bias`), d) : [ops.linear.forward(x[0], P(`${name}.weight`), P(`${name}.bias`), d), null];
+      if (this.debugPoison?.name === name) this.be.poke(out[0], this.debugPoison.index, this.debugPoison.value ?? NaN);
+      return out;
     };
     const act = (f: 'silu' | 'gelu', x: Dv, n: number): Dv => (dual ? ops[f].jvp(x[0], x[1]!, n) : [ops[f].forward(x[0], n), null]);
     const ln = (x: Dv, rows: number): Dv => (dual ? ops.layernorm.jvp(x[0], x[1]!, { rows, D }) : [ops.layernorm.forward(x[0], { rows, D }), null]);

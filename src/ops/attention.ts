@@ -146,41 +146,60 @@ export const attentionKernel: KernelModule<'forward' | 'jvp' | 'bwd_stats' | 'bw
   },
 };
 
-const WG = 64; // rows per workgroup (shaders/attention.wgsl WG)
 const TILE_FLOATS = 1024; // shaders/attention.wgsl CAP
 const MAX_TILE_ROWS = 64; // shaders/attention.wgsl MAX_ROWS
 
-export function attentionGpu(gpu: Gpu): AttentionOps<Tensor> {
+/** Threads (rows) per workgroup: T rounded up to a power of two, 8..MAX_TILE_ROWS. */
+export function attentionWorkgroup(T: number): number {
+  let wg = 8;
+  while (wg < T && wg < MAX_TILE_ROWS) wg *= 2;
+  return wg;
+}
+
+/**
+ * 'tiled': the other side's rows shared through workgroup tiles, one (b, h) per workgroup (GPUs);
+ * 'direct': no tiles and no barriers, rows of every (b, h) packed into full groups (CPU-like adapters).
+ */
+export type AttentionVariant = 'tiled' | 'direct';
+
+const MAX_GRID = 65535;
+
+export function attentionGpu(gpu: Gpu, force?: AttentionVariant): AttentionOps<Tensor> {
   const setup = (d: AttnDims, tensors: [string, Tensor, number][]) => {
     const hd = headDim(d);
     for (const [name, t, per] of tensors) checkSize(name, t.size, d.B * d.T * per);
-    const rows = Math.min(Math.floor(TILE_FLOATS / hd), MAX_TILE_ROWS);
+    const tiled = (force ?? (gpu.cpuLike ? 'direct' : 'tiled')) === 'tiled';
+    const wg = tiled ? attentionWorkgroup(d.T) : 64;
+    const rows = Math.min(Math.floor(TILE_FLOATS / hd), wg);
+    const flatGroups = Math.ceil((d.B * d.heads * d.T) / wg);
+    if (!tiled && flatGroups > MAX_GRID) throw new RangeError(`attention: ${d.B * d.heads * d.T} rows exceed the direct kernel's grid`);
     return {
       params: () => P().u(d.B, d.T, d.heads, d.D, hd, rows).f(1 / Math.sqrt(hd)).u(0),
-      grid: [Math.ceil(d.T / WG), d.heads, d.B] as const,
+      grid: (tiled ? [Math.ceil(d.T / wg), d.heads, d.B] : [flatGroups, 1, 1]) as [number, number, number],
+      constants: { WG: wg, TILED: tiled ? 1 : 0 },
     };
   };
   return {
     forward(qkv, d) {
-      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D]]);
+      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D]]);
       const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
-      gpu.dispatch(attentionKernel, 'forward', params(), [qkv, o], grid);
+      gpu.dispatch(attentionKernel, 'forward', params(), [qkv, o], grid, constants);
       return o;
     },
     jvp(qkv, tQkv, d) {
-      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D], ['tQkv', tQkv, 3 * d.D]]);
+      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D], ['tQkv', tQkv, 3 * d.D]]);
       const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
       const tO = gpu.alloc([d.B, d.T, d.D], 'attention.tO');
-      gpu.dispatch(attentionKernel, 'jvp', params(), [qkv, o, tQkv, tO], grid);
+      gpu.dispatch(attentionKernel, 'jvp', params(), [qkv, o, tQkv, tO], grid, constants);
       return [o, tO];
     },
     backward(qkv, dO, d) {
-      const { params, grid } = setup(d, [['qkv', qkv, 3 * d.D], ['dO', dO, d.D]]);
+      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D], ['dO', dO, d.D]]);
       const stats = gpu.alloc([d.B, d.heads, d.T, 2], 'attention.stats');
       const dQkv = gpu.alloc([d.B, d.T, 3 * d.D], 'attention.dQkv');
-      gpu.dispatch(attentionKernel, 'bwd_stats', params(), [qkv, dO, stats], grid);
-      gpu.dispatch(attentionKernel, 'bwd_dq', params(), [qkv, dO, stats, dQkv], grid);
-      gpu.dispatch(attentionKernel, 'bwd_dkv', params(), [qkv, dO, stats, dQkv], grid);
+      gpu.dispatch(attentionKernel, 'bwd_stats', params(), [qkv, dO, stats], grid, constants);
+      gpu.dispatch(attentionKernel, 'bwd_dq', params(), [qkv, dO, stats, dQkv], grid, constants);
+      gpu.dispatch(attentionKernel, 'bwd_dkv', params(), [qkv, dO, stats, dQkv], grid, constants);
       gpu.release(stats);
       return dQkv;
     },

@@ -69,38 +69,65 @@ export const layernormCpu: LayerNormOps<Float64Array> = {
 
 // ------------------------------------------------------------------ GPU
 
-export const layernormKernel: KernelModule<'forward' | 'jvp' | 'backward'> = {
+export const layernormKernel: KernelModule<'forward' | 'jvp' | 'backward' | 'forward_row' | 'jvp_row' | 'backward_row'> = {
   name: 'layernorm',
   code,
   entries: {
     forward: ['uniform', 'read', 'rw'],
     jvp: ['uniform', 'read', 'read', 'rw', 'rw'],
     backward: ['uniform', 'read', 'read', 'rw'],
+    forward_row: ['uniform', 'read', 'rw'],
+    jvp_row: ['uniform', 'read', 'read', 'rw', 'rw'],
+    backward_row: ['uniform', 'read', 'read', 'rw'],
   },
 };
 
 const MAX_GRID = 65535;
 
-/** One workgroup per row; rows beyond the per-dimension limit spill into grid y. */
-const rowGrid = (rows: number): [number, number] => [Math.min(rows, MAX_GRID), Math.ceil(rows / MAX_GRID)];
+/** 'group': one 64-thread workgroup per row; 'row': one thread per row. */
+export type LayerNormVariant = 'group' | 'row';
 
-export function layernormGpu(gpu: Gpu): LayerNormOps<Tensor> {
+/**
+ * One thread per row on CPU-like adapters (no barriers) and for narrow rows (D ≤ 64, where a
+ * 64-thread group per row would idle most of its threads); a workgroup per row otherwise.
+ */
+export function chooseLayerNorm(gpu: Gpu, d: RowDims): LayerNormVariant {
+  return gpu.cpuLike || d.D <= 64 ? 'row' : 'group';
+}
+
+/** 64 threads per group, halved (to 16) until there are ≥ 8 groups. */
+function rowWorkgroup(rows: number): number {
+  let wg = 64;
+  while (wg > 16 && Math.ceil(rows / wg) < 8) wg /= 2;
+  return wg;
+}
+
+export function layernormGpu(gpu: Gpu, force?: LayerNormVariant): LayerNormOps<Tensor> {
   const params = ({ rows, D }: RowDims) => P().u(rows, D).f(LN_EPS);
+  const run = (entry: 'forward' | 'jvp' | 'backward', d: RowDims, bindings: Tensor[]) => {
+    if ((force ?? chooseLayerNorm(gpu, d)) === 'group') {
+      gpu.dispatch(layernormKernel, entry, params(d), bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)]);
+    } else {
+      const wg = rowWorkgroup(d.rows);
+      const groups = Math.ceil(d.rows / wg);
+      gpu.dispatch(layernormKernel, `${entry}_row`, params(d), bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { RWG: wg });
+    }
+  };
   return {
     forward(x, d) {
       const y = gpu.alloc([d.rows, d.D], 'layernorm.y');
-      gpu.dispatch(layernormKernel, 'forward', params(d), [x, y], rowGrid(d.rows));
+      run('forward', d, [x, y]);
       return y;
     },
     jvp(x, tX, d) {
       const y = gpu.alloc([d.rows, d.D], 'layernorm.y');
       const tY = gpu.alloc([d.rows, d.D], 'layernorm.tY');
-      gpu.dispatch(layernormKernel, 'jvp', params(d), [x, tX, y, tY], rowGrid(d.rows));
+      run('jvp', d, [x, tX, y, tY]);
       return [y, tY];
     },
     backward(x, dY, d) {
       const dX = gpu.alloc([d.rows, d.D], 'layernorm.dX');
-      gpu.dispatch(layernormKernel, 'backward', params(d), [x, dY, dX], rowGrid(d.rows));
+      run('backward', d, [x, dY, dX]);
       return dX;
     },
   };

@@ -1,6 +1,8 @@
 // Linear family: y = x·Wᵀ + b with PyTorch's [out, in] weights, its JVP (linear in x: the forward
-// kernel on the tangent) and backward (dX = dY·W, dW += dYᵀ·x, db += colsum dY). One tiled matmul
-// kernel with transpose overrides serves all three, as in tfjs's "matmul backward = matmul forward".
+// kernel on the tangent) and backward (dX = dY·W, dW += dYᵀ·x, db += colsum dY). One matmul with
+// transpose overrides serves all three, as in tfjs's "matmul backward = matmul forward"; it has
+// kernel variants (workgroup tiles of 64² or 32², or registers only) that `chooseMatmul` picks per
+// shape and adapter.
 
 import code from '../../shaders/linear.wgsl?raw';
 import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
@@ -53,42 +55,87 @@ export const linearCpu: LinearOps<Float64Array> = {
 
 // ------------------------------------------------------------------ GPU
 
-export const linearKernel: KernelModule<'matmul' | 'colsum'> = {
+export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
   name: 'linear',
   code,
   entries: {
     matmul: ['uniform', 'read', 'read', 'read', 'rw'],
+    matmul_reg: ['uniform', 'read', 'read', 'read', 'rw'],
     colsum: ['uniform', 'read', 'rw'],
   },
 };
 
 const BIAS = 1;
 const ACC = 2;
+const MAX_GRID = 65535;
+
+/**
+ * The matmul kernels (shaders/linear.wgsl): `tile` with a (4·tt)² tile of C per workgroup of tt²
+ * threads through workgroup memory, or `reg`: one thread per 4×4 block of C straight from storage
+ * (vec4 loads, no workgroup memory, no barrier) in workgroups of `wg` threads.
+ */
+export type MatmulVariant = { kind: 'tile'; tt: 16 | 8 } | { kind: 'reg'; wg: number };
+
+export interface MatmulOpts {
+  transA?: boolean;
+  transB?: boolean;
+  bias?: Tensor | null;
+  accumulate?: boolean;
+  /** Force a kernel (tests and the bench); by default `chooseMatmul` picks one. */
+  variant?: MatmulVariant;
+}
+
+/** Can `reg` serve this shape? Its vec4-indexed dimensions must be multiples of 4. */
+export function regFits(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+  if (transA && transB) return false;
+  if (transB) return K % 4 === 0;
+  if (transA) return M % 4 === 0 && N % 4 === 0;
+  return K % 4 === 0 && N % 4 === 0;
+}
+
+/** Workgroup size for `reg`: 64 threads, halved (to 16) until there are ≥ 8 workgroups to spread over cores. */
+function regWorkgroup(M: number, N: number): number {
+  const threads = Math.ceil(M / 4) * Math.ceil(N / 4);
+  let wg = 64;
+  while (wg > 16 && Math.ceil(threads / wg) < 8) wg /= 2;
+  return wg;
+}
+
+/**
+ * Per shape and adapter. On a CPU-like adapter (SwiftShader) the register kernel wins on every
+ * shape it fits (measured with `npm run bench`: barriers and workgroup memory cost more than they
+ * save there). On a GPU the 64×64 tile for shapes with enough 64×64 tiles to fill it, the register
+ * kernel for thin ones (few rows or columns, e.g. a dW of a small layer), the 32×32 tile otherwise.
+ */
+export function chooseMatmul(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
+  const reg = regFits(M, N, K, transA, transB);
+  if (gpu.cpuLike) return reg ? { kind: 'reg', wg: regWorkgroup(M, N) } : { kind: 'tile', tt: M <= 32 || N <= 32 ? 8 : 16 };
+  if (M >= 64 && N >= 64 && Math.ceil(M / 64) * Math.ceil(N / 64) >= 16) return { kind: 'tile', tt: 16 };
+  if (reg && (M <= 32 || N <= 32)) return { kind: 'reg', wg: regWorkgroup(M, N) };
+  return { kind: 'tile', tt: 8 };
+}
 
 /**
  * Records C (M, N) = op(A)·op(B) [+ bias] [+ C]. A is (M, K) or (K, M) with transA; B is (K, N)
  * or (N, K) with transB. `bias` is read only when given; `accumulate` adds into C's contents.
  */
-export function matmul(
-  gpu: Gpu,
-  A: Tensor,
-  B: Tensor,
-  C: Tensor,
-  M: number,
-  N: number,
-  K: number,
-  opts: { transA?: boolean; transB?: boolean; bias?: Tensor | null; accumulate?: boolean } = {},
-): void {
+export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: number, K: number, opts: MatmulOpts = {}): void {
   if (A.size < M * K || B.size < K * N || C.size < M * N) throw new Error(`matmul: operands too small for (${M}×${K})·(${K}×${N})`);
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
   const flags = (opts.bias ? BIAS : 0) | (opts.accumulate ? ACC : 0);
-  gpu.dispatch(
-    linearKernel,
-    'matmul',
-    P().u(M, N, K, flags),
-    [A, B, opts.bias ?? gpu.dummy, C],
-    [Math.ceil(N / 64), Math.ceil(M / 64)],
-    { TRANS_A: opts.transA ? 1 : 0, TRANS_B: opts.transB ? 1 : 0 },
-  );
+  const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
+  const params = P().u(M, N, K, flags);
+  const bindings = [A, B, opts.bias ?? gpu.dummy, C];
+  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+  if (v.kind === 'reg') {
+    if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+    const groups = Math.ceil((Math.ceil(M / 4) * Math.ceil(N / 4)) / v.wg);
+    gpu.dispatch(linearKernel, 'matmul_reg', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg });
+  } else {
+    const tile = 4 * v.tt;
+    gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt });
+  }
 }
 
 /** out (N) (+)= Σ_m X (M, N). */
@@ -96,10 +143,17 @@ export function colsum(gpu: Gpu, X: Tensor, out: Tensor, M: number, N: number, a
   gpu.dispatch(linearKernel, 'colsum', P().u(M, N, 0, accumulate ? ACC : 0), [X, out], [Math.ceil(N / 64)]);
 }
 
-export function linearGpu(gpu: Gpu): LinearOps<Tensor> {
+/**
+ * `force` pins one kernel (tests): every matmul uses it where it fits, chooseMatmul's pick otherwise.
+ */
+export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
+  const mm = (A: Tensor, B: Tensor, C: Tensor, M: number, N: number, K: number, o: MatmulOpts) => {
+    const fits = force && (force.kind === 'tile' || regFits(M, N, K, !!o.transA, !!o.transB));
+    matmul(gpu, A, B, C, M, N, K, fits ? { ...o, variant: force } : o);
+  };
   const fwd = (x: Tensor, w: Tensor, b: Tensor | null, { rows, inF, outF }: LinearDims, label: string) => {
     const y = gpu.alloc([rows, outF], label);
-    matmul(gpu, x, w, y, rows, outF, inF, { transB: true, bias: b });
+    mm(x, w, y, rows, outF, inF, { transB: true, bias: b });
     return y;
   };
   return {
@@ -107,8 +161,8 @@ export function linearGpu(gpu: Gpu): LinearOps<Tensor> {
     jvp: (x, tx, w, b, d) => [fwd(x, w, b, d, 'linear.y'), fwd(tx, w, null, d, 'linear.tY')],
     backward(x, w, dy, { rows, inF, outF }, dW, db) {
       const dx = gpu.alloc([rows, inF], 'linear.dX');
-      matmul(gpu, dy, w, dx, rows, inF, outF);
-      if (dW) matmul(gpu, dy, x, dW, outF, inF, rows, { transA: true, accumulate: true });
+      mm(dy, w, dx, rows, inF, outF, {});
+      if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true });
       if (db) colsum(gpu, dy, db, rows, outF, true);
       return dx;
     },

@@ -50,6 +50,14 @@ export interface OpSpec<C extends OpCase = OpCase> {
   jvp<T>(be: Backend<T>, c: C, v: Vals<T>, t: Vals<T>): [T[], T[]];
   /** Returns the cotangent of every input; accumulates parameter gradients into `grads`. */
   backward<T>(be: Backend<T>, c: C, v: Vals<T>, dOut: T[], grads: Vals<T>): Vals<T>;
+  /** The GPU backend to check (default gpuBackend): e.g. one with a kernel variant forced. */
+  gpuBackend?: (gpu: Gpu) => Backend<Tensor>;
+}
+
+/** gpuBackend with some op families replaced (a forced kernel variant). */
+export function withGpuOps(gpu: Gpu, ops: (gpu: Gpu) => Partial<Backend<Tensor>['ops']>): Backend<Tensor> {
+  const be = gpuBackend(gpu);
+  return { ...be, ops: { ...be.ops, ...ops(gpu) } };
 }
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -88,7 +96,7 @@ async function toGpu(be: Backend<Tensor>, vals: Record<string, Float64Array>, sh
 
 export async function checkCase<C extends OpCase>(gpu: Gpu, spec: OpSpec<C>, c: C): Promise<void> {
   const cpu = cpuBackend();
-  const g = gpuBackend(gpu);
+  const g = spec.gpuBackend?.(gpu) ?? gpuBackend(gpu);
   const rng = new Rng(0xc0ffee ^ c.label.length);
   const shapes: Shapes = { ...c.inputs, ...(c.params ?? {}) };
   const vals = makeValues(c, rng);

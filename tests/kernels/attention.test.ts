@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { opTests, type OpCase, type OpSpec } from '../helpers/opcheck';
+import { opTests, withGpuOps, type OpCase, type OpSpec } from '../helpers/opcheck';
 import { expectFinite } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
 import { attentionCpu, attentionGpu, type AttnDims } from '../../src/ops/attention';
@@ -42,25 +42,29 @@ const spec: OpSpec<AttnCase> = {
   backward: (be, c, v, [dO]) => ({ qkv: be.ops.attention.backward(v.qkv, dO, c.d) }),
 };
 
-opTests(spec);
+// Both kernel layouts on every case, whatever the adapter would pick (the model tests use the pick).
+opTests({ ...spec, name: 'attention (tiled)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ attention: attentionGpu(g, 'tiled') })) });
+opTests({ ...spec, name: 'attention (direct)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ attention: attentionGpu(g, 'direct') })) });
 
 // Logits ~ ±1e5, past anything a LayerNorm'd DiT produces: f32 rounding of the logits alone moves
 // the tangent by percents there, so this checks only that every output stays finite.
 test('attention: inputs ×300 stay finite (forward, jvp, backward)', async () => {
   const g = await gpu();
-  const ops = attentionGpu(g);
-  const d = { B: 3, T: 7, heads: 3, D: 15 };
-  const rng = new Rng(300);
-  const n = d.B * d.T * 3 * d.D;
-  const qkv = g.upload(Array.from({ length: n }, () => rng.normal() * 300), [n]);
-  const tQkv = g.upload(Array.from({ length: n }, () => rng.normal()), [n]);
-  const dO = g.upload(Array.from({ length: n / 3 }, () => rng.normal()), [n / 3]);
-  const outs = { o: ops.forward(qkv, d), jvp: ops.jvp(qkv, tQkv, d), dQkv: ops.backward(qkv, dO, d) };
-  expectFinite('attention ×300 o', await g.read(outs.o));
-  expectFinite('attention ×300 jvp o', await g.read(outs.jvp[0]));
-  expectFinite('attention ×300 jvp tO', await g.read(outs.jvp[1]));
-  expectFinite('attention ×300 dQkv', await g.read(outs.dQkv));
-  g.release(qkv, tQkv, dO, outs.o, ...outs.jvp, outs.dQkv);
+  for (const variant of ['tiled', 'direct'] as const) {
+    const ops = attentionGpu(g, variant);
+    const d = { B: 3, T: 7, heads: 3, D: 15 };
+    const rng = new Rng(300);
+    const n = d.B * d.T * 3 * d.D;
+    const qkv = g.upload(Array.from({ length: n }, () => rng.normal() * 300), [n]);
+    const tQkv = g.upload(Array.from({ length: n }, () => rng.normal()), [n]);
+    const dO = g.upload(Array.from({ length: n / 3 }, () => rng.normal()), [n / 3]);
+    const outs = { o: ops.forward(qkv, d), jvp: ops.jvp(qkv, tQkv, d), dQkv: ops.backward(qkv, dO, d) };
+    expectFinite(`attention (${variant}) ×300 o`, await g.read(outs.o));
+    expectFinite(`attention (${variant}) ×300 jvp o`, await g.read(outs.jvp[0]));
+    expectFinite(`attention (${variant}) ×300 jvp tO`, await g.read(outs.jvp[1]));
+    expectFinite(`attention (${variant}) ×300 dQkv`, await g.read(outs.dQkv));
+    g.release(qkv, tQkv, dO, outs.o, ...outs.jvp, outs.dQkv);
+  }
 });
 
 test('attention: head dim over 64 is rejected with a clear error', () => {

@@ -1,5 +1,5 @@
-import { opTests, type OpCase, type OpSpec } from '../helpers/opcheck';
-import type { RowDims } from '../../src/ops/layernorm';
+import { opTests, withGpuOps, type OpCase, type OpSpec } from '../helpers/opcheck';
+import { layernormGpu, type RowDims } from '../../src/ops/layernorm';
 
 interface LnCase extends OpCase {
   d: RowDims;
@@ -38,4 +38,6 @@ const spec: OpSpec<LnCase> = {
   backward: (be, c, v, [dY]) => ({ x: be.ops.layernorm.backward(v.x, dY, c.d) }),
 };
 
-opTests(spec);
+// Both kernel layouts on every case, whatever the adapter would pick (the model tests use the pick).
+opTests({ ...spec, name: 'layernorm (one thread per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ layernorm: layernormGpu(g, 'row') })) });
+opTests({ ...spec, name: 'layernorm (workgroup per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ layernorm: layernormGpu(g, 'group') })) });

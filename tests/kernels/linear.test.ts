@@ -1,5 +1,5 @@
-import { opTests, type OpSpec } from '../helpers/opcheck';
-import type { LinearDims } from '../../src/ops/linear';
+import { opTests, withGpuOps, type OpSpec } from '../helpers/opcheck';
+import { linearGpu, type LinearDims, type MatmulVariant } from '../../src/ops/linear';
 import type { OpCase } from '../helpers/opcheck';
 
 interface LinearCase extends OpCase {
@@ -25,6 +25,10 @@ const spec: OpSpec<LinearCase> = {
     mk('no bias 9×17→3', 9, 17, 3, false),
     mk('vector 1×256→32 (time MLP)', 1, 256, 32),
     mk('extreme ±300', 5, 9, 6, true, { scale: 300, fwdTol: { rtol: 1e-4 } }),
+    // Multiples of 4 in every dimension: the register kernel serves all three matmuls.
+    mk('DiT-like 40×32→96 (qkv)', 40, 32, 96),
+    mk('DiT-like 36×128→32 (fc2)', 36, 128, 32),
+    mk('DiT-like 20×12→32 (patch embed), rows not a multiple of 8', 20, 12, 32),
   ],
   forward: (be, c, v) => [be.ops.linear.forward(v.x, v.w, c.bias ? v.b : null, c.d)],
   jvp: (be, c, v, t) => {
@@ -35,3 +39,8 @@ const spec: OpSpec<LinearCase> = {
 };
 
 opTests(spec);
+// Each matmul kernel pinned (where it fits the shape; chooseMatmul's pick elsewhere).
+const pinned = (label: string, v: MatmulVariant) => opTests({ ...spec, name: `linear (${label})`, gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, v) })) });
+pinned('64×64 tile', { kind: 'tile', tt: 16 });
+pinned('32×32 tile', { kind: 'tile', tt: 8 });
+pinned('register, 16-thread groups', { kind: 'reg', wg: 16 });
