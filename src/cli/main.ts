@@ -1,7 +1,7 @@
 // Node CLI on Dawn: `npm run facm -- <train|sample|dump|info> [options]`. The same Trainer,
 // model and kernels as the browser worker.
 
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter } from '../gpu/device';
@@ -13,8 +13,10 @@ import { initParams, paramTable } from '../model/params';
 import { OBJECTIVES, needsR, objectiveConfig, planStep, type ObjectiveName } from '../objectives/objectives';
 import { gpuLoss, runStep, summarise } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../train/trainer';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { DEFAULT_TRAIN, type NonFinitePolicy, type StepRecord, type TrainConfig } from '../train/trainer';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../train/checkpoint';
+import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOptions } from '../train/session';
+import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
 import { encodePng, imageGrid } from '../util/png';
@@ -24,6 +26,8 @@ const USAGE = `usage: npm run facm -- <command> [options]
   train   --preset tiny --objective facm --dataset shapes8 --steps 200 [--batch 32] [--lr 1e-3] [--seed 0]
           [--out runs/x] [--init ckpt] [--teacher ckpt] [--lambda-fm 1] [--no-alpha] [--no-clamp]
           [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
+          [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
+  train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
   sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema]
   dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
   info    (the adapter and its limits)
@@ -35,7 +39,7 @@ const { positionals, values: opt } = parseArgs({
     preset: { type: 'string', default: 'tiny' },
     objective: { type: 'string', default: 'facm' },
     dataset: { type: 'string', default: '' },
-    steps: { type: 'string', default: '200' },
+    steps: { type: 'string' },
     batch: { type: 'string' },
     lr: { type: 'string' },
     seed: { type: 'string', default: '0' },
@@ -56,6 +60,9 @@ const { positionals, values: opt } = parseArgs({
     'meanflow-p': { type: 'string' },
     'scm-warmup': { type: 'string' },
     'log-every': { type: 'string', default: '10' },
+    'on-non-finite': { type: 'string' },
+    'autosave-every': { type: 'string' },
+    resume: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -66,6 +73,8 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
   if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got '${v}'`);
   return x;
 };
+
+const AUTOSAVE = 'autosave';
 
 async function openGpu(): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
@@ -116,91 +125,149 @@ function objectiveFromArgs() {
   return objectiveConfig(name, o);
 }
 
+/** What the CLI records in a checkpoint's run metadata so `--resume` can rebuild the run. */
+interface CliRun {
+  dataset: string;
+  steps: number;
+  teacher: string | null;
+  preset: string;
+}
+
 async function train(): Promise<void> {
-  const objective = objectiveFromArgs();
-  let model = modelFor(opt.preset!, objective.name);
-  const seed = num('seed', opt.seed, 0);
-  let init: Float32Array | undefined;
-  let startStep = 0;
-  let initState: ReturnType<typeof loadCheckpoint> | null = null;
-  if (opt.init) {
-    initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
-    // Distillation starts the student from the teacher's weights: same architecture.
-    model = initState.model;
-    init = initState.params;
+  let cfg: TrainConfig;
+  let cli: CliRun;
+  let resumeBytes: Uint8Array | null = null;
+  let initState: CheckpointState | null = null;
+  let teacherPath: string | null;
+  const out = opt.resume ?? opt.out ?? join('runs', `${opt.objective}-${opt.preset}-${Date.now()}`);
+  const store = new FsCheckpointStore(out);
+  const autosaveEvery = num('autosave-every', opt['autosave-every'], 100);
+  if (opt.resume) {
+    // Everything but --steps comes from the autosave's metadata.
+    if (!existsSync(opt.resume)) throw new Error(`--resume: '${opt.resume}' does not exist`);
+    resumeBytes = await store.load(AUTOSAVE);
+    if (!resumeBytes) throw new Error(`--resume: no autosave in '${opt.resume}' (looked for ${store.path(AUTOSAVE)}); runs autosave every --autosave-every steps unless it is 0`);
+    const st = loadCheckpoint(resumeBytes);
+    const run = (st.run ?? {}) as { cli?: CliRun };
+    if (!run.cli) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
+    cfg = trainConfigFromRun(st.run, st.model);
+    cli = { ...run.cli, steps: opt.steps !== undefined ? num('steps', opt.steps, run.cli.steps) : run.cli.steps };
+    teacherPath = cli.teacher;
+    console.error(`resuming ${out} at step ${st.step} of ${cli.steps}`);
+  } else {
+    const objective = objectiveFromArgs();
+    let model = modelFor(opt.preset!, objective.name);
+    const seed = num('seed', opt.seed, 0);
+    if (opt.init) {
+      initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+      // Distillation starts the student from the teacher's weights: same architecture.
+      model = initState.model;
+    }
+    teacherPath = opt.teacher ?? null;
+    cfg = {
+      ...DEFAULT_TRAIN,
+      model,
+      objective,
+      seed,
+      batch: num('batch', opt.batch, DEFAULT_TRAIN.batch),
+      lr: num('lr', opt.lr, DEFAULT_TRAIN.lr),
+      onNonFinite: nonFinitePolicy(),
+    };
+    const steps = num('steps', opt.steps, 200);
+    cli = { dataset: opt.dataset!, steps: (initState && !teacherPath ? initState.step : 0) + steps, teacher: teacherPath, preset: opt.preset! };
   }
-  let teacher: { cfg: DiTConfig; params: Float32Array } | undefined;
-  if (opt.teacher) {
-    if (!existsSync(opt.teacher)) throw new Error(`teacher checkpoint '${opt.teacher}' does not exist`);
-    const t = loadCheckpoint(new Uint8Array(readFileSync(opt.teacher)));
-    teacher = { cfg: t.model, params: t.ema ?? t.params };
+  let teacher: { bytes: Uint8Array; name: string } | null = null;
+  if (teacherPath) {
+    if (!existsSync(teacherPath)) throw new Error(`teacher checkpoint '${teacherPath}' does not exist`);
+    teacher = { bytes: new Uint8Array(readFileSync(teacherPath)), name: teacherPath };
   }
-  const cfg: TrainConfig = {
-    ...DEFAULT_TRAIN,
-    model,
-    objective,
-    seed,
-    batch: num('batch', opt.batch, DEFAULT_TRAIN.batch),
-    lr: num('lr', opt.lr, DEFAULT_TRAIN.lr),
-  };
-  const steps = num('steps', opt.steps, 200);
   const logEvery = Math.max(1, num('log-every', opt['log-every'], 10));
-  const data = await loadData(opt.dataset!, model, seed);
-  const gpu = await openGpu();
-  const table = paramTable(model);
-  console.error(`model: ${opt.preset} ${model.C}×${model.H}×${model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
-  const trainer = new Trainer(gpu, cfg, data, { params: init, teacher });
-  if (initState && initState.step && !teacher) {
-    startStep = initState.step;
-    trainer.loadState({ params: initState.params, ema: initState.ema, m: initState.m, v: initState.v, step: startStep });
-  }
-  const out = opt.out ?? join('runs', `${objective.name}-${opt.preset}-${Date.now()}`);
+  const data = await loadData(cli.dataset, cfg.model, cfg.seed);
+  const table = paramTable(cfg.model);
+  console.error(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
+  const onEvent = (e: SessionEvent) => {
+    if (e.type === 'device-lost') console.log(`DEVICE LOST at step ${e.step} (${e.reason}: ${e.message})`);
+    else if (e.type === 'restored') console.log(`device lost at step ${e.lostAt}, restored from step ${e.restoredFrom} on a new device (attempt ${e.attempt})`);
+    else if (e.type === 'non-finite' && e.event.action === 'rolled-back') console.log(`NON-FINITE ${e.event.quantity} at step ${e.event.step}: rolled back to step ${e.event.restoredTo}`);
+    else if (e.type === 'autosave-failed') console.error(`autosave at step ${e.step} failed: ${e.message}`);
+  };
+  const opts: SessionOptions = {
+    store: autosaveEvery > 0 ? store : null,
+    autosaveKey: AUTOSAVE,
+    checkpointEvery: autosaveEvery > 0 ? autosaveEvery : 100,
+    teacher,
+    onEvent,
+    presetName: cli.preset,
+    run: { cli },
+    acquire: openGpu,
+    initState: initState ? (teacherPath || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
+  };
+  const session = resumeBytes ? await TrainingSession.resume(resumeBytes, data, opts) : await TrainingSession.create(cfg, data, opts);
+  const startStep = session.step;
   mkdirSync(out, { recursive: true });
-  const log: string[] = [];
+  const logPath = join(out, 'metrics.jsonl');
+  if (resumeBytes && existsSync(logPath)) {
+    // Steps after the autosave are run again: drop their old lines.
+    const kept = readFileSync(logPath, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= startStep);
+    writeFileSync(logPath, kept.map((l) => l + '\n').join(''));
+  } else writeFileSync(logPath, '');
   const t0 = performance.now();
   let lastT = t0;
-  let lastStep = trainer.step;
-  const report = (recs: Awaited<ReturnType<Trainer['drain']>>) => {
-    for (const r of recs) {
+  let lastStep = session.step;
+  const report = (recs: StepRecord[]) => {
+    const lines = recs.map((r) => {
       const { t, clampByT, rmsGByT, ...rest } = r;
-      log.push(JSON.stringify({ ...rest, tMean: t.reduce((a, b) => a + b, 0) / t.length, clampByT: clampByT && Array.from(clampByT), rmsGByT: rmsGByT && Array.from(rmsGByT), t: Array.from(t) }));
-    }
+      return JSON.stringify({ ...rest, tMean: t.reduce((a, b) => a + b, 0) / t.length, clampByT: clampByT && Array.from(clampByT), rmsGByT: rmsGByT && Array.from(rmsGByT), t: Array.from(t) }) + '\n';
+    });
+    if (lines.length) appendFileSync(logPath, lines.join(''));
     const last = recs[recs.length - 1];
     if (!last) return;
     const now = performance.now();
-    const sps = ((trainer.step - lastStep) * 1000) / (now - lastT);
+    const sps = ((session.step - lastStep) * 1000) / (now - lastT);
     lastT = now;
-    lastStep = trainer.step;
+    lastStep = session.step;
     const f = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : String(x));
     console.log(
       `step ${last.step}  loss ${f(last.loss)}  L_FM ${f(last.lossFM)}  L_CM ${f(last.lossCM)}  |g| ${f(last.gradNorm)}  clamp ${f(last.clampFrac)}  ` +
         `${sps.toFixed(2)} steps/s  ${(sps * cfg.batch).toFixed(1)} img/s`,
     );
   };
-  while (trainer.step < startStep + steps) {
-    const recs = await trainer.stepOnce();
-    if (trainer.step % logEvery === 0 || trainer.step === startStep + steps) report([...recs, ...(await trainer.drain())]);
+  if (session.step >= cli.steps) console.log(`the run is already at step ${session.step} (target ${cli.steps}); pass a larger --steps to go on`);
+  while (session.step < cli.steps) {
+    const recs = await session.stepOnce();
+    if (session.step % logEvery === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
     else report(recs);
-    if (trainer.collapse) {
-      console.log(`COLLAPSE at step ${trainer.collapse.step}: ${trainer.collapse.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
+    const c = session.trainer.collapse;
+    if (c) {
+      console.log(`COLLAPSE at step ${c.step}: ${c.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
       break;
     }
   }
+  report(await session.drain());
   const secs = (performance.now() - t0) / 1000;
-  writeFileSync(join(out, 'metrics.jsonl'), log.join('\n') + '\n');
+  // The final state (also after a collapse: AdamW skipped the bad step), written as the checkpoint and the autosave.
+  const tr = session.trainer;
   const ck = saveCheckpoint({
-    model,
-    run: { ...cfg, dataset: data.name },
-    step: trainer.step,
-    params: await trainer.readParams('params'),
-    ema: await trainer.readParams('ema'),
-    ...(await trainer.readOptimizer()),
+    model: cfg.model,
+    run: { ...cfg, dataset: data.name, cli },
+    step: tr.step,
+    params: await tr.readParams('params'),
+    ema: await tr.readParams('ema'),
+    ...(await tr.readOptimizer()),
+    resume: tr.resumeState(),
   });
   writeFileSync(join(out, 'checkpoint.safetensors'), ck);
-  const done = trainer.step - startStep;
-  console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(gpu.report)}`);
-  console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${join(out, 'metrics.jsonl')}`);
-  gpu.destroy();
+  if (autosaveEvery > 0) await store.save(AUTOSAVE, ck);
+  const done = tr.step - startStep;
+  console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(session.gpu.report)}`);
+  console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${logPath}`);
+  session.dispose();
+}
+
+function nonFinitePolicy(): NonFinitePolicy {
+  const p = opt['on-non-finite'] ?? 'stop';
+  if (p !== 'stop' && p !== 'rollback') throw new Error(`--on-non-finite must be stop or rollback, got '${p}'`);
+  return p;
 }
 
 async function sample(): Promise<void> {

@@ -2,7 +2,7 @@
 // Dimensions: N images in the set, B batch, C channels, H × W pixels. Layout is (N, C, H, W),
 // channel-planar like CIFAR's binary format and the model's patch embedding.
 
-import { Rng } from '../util/rng';
+import { Rng, type RngState } from '../util/rng';
 
 export interface Dataset {
   name: string;
@@ -105,6 +105,17 @@ export interface Batch {
   flips: Uint8Array;
 }
 
+/** A Batcher's position: its generator now and at the last shuffle (the permutation is redrawn from it). */
+export interface BatcherState {
+  count: number;
+  batch: number;
+  rng: RngState;
+  shuffleRng: RngState | null;
+  pos: number;
+  shuffled: boolean;
+  epoch: number;
+}
+
 /**
  * Deterministic batch sampler: seed → the same sequence of (indices, flips).
  * Sampling is without replacement within an epoch (a fresh seeded permutation per epoch), so every
@@ -134,7 +145,30 @@ export class Batcher {
     this.pos = ds.count; // forces a shuffle on the first draw
   }
 
+  /** The batch stream's position (for checkpoints): `restore` continues with the same batches. */
+  getState(): BatcherState {
+    return { count: this.ds.count, batch: this.batch, rng: this.rng.getState(), shuffleRng: this.shuffleRng, pos: this.pos, shuffled: this.shuffled, epoch: this.epoch };
+  }
+
+  restore(st: BatcherState): void {
+    if (st.count !== this.ds.count || st.batch !== this.batch)
+      throw new Error(`Batcher state is for ${st.count} images in batches of ${st.batch}, this sampler has ${this.ds.count} in batches of ${this.batch}`);
+    if (!Number.isInteger(st.pos) || st.pos < 0 || st.pos > this.ds.count) throw new Error(`Batcher state: position ${st.pos} is outside the data`);
+    // The permutation is not stored: redraw it from the generator's state at the last shuffle.
+    if (st.shuffleRng) {
+      this.rng.setState(st.shuffleRng);
+      this.shuffle();
+    }
+    this.rng.setState(st.rng);
+    this.pos = st.pos;
+    this.shuffled = st.shuffled;
+    this.epoch = st.epoch;
+  }
+
+  private shuffleRng: RngState | null = null;
+
   private shuffle(): void {
+    this.shuffleRng = this.rng.getState();
     const p = this.perm;
     for (let i = 0; i < p.length; i++) p[i] = i;
     for (let i = p.length - 1; i > 0; i--) {

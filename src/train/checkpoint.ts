@@ -6,6 +6,8 @@ import { validateConfig, type DiTConfig } from '../model/config';
 import type { ParamTable } from '../model/params';
 import { paramTable } from '../model/params';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
+import type { BatcherState } from '../data/dataset';
+import type { RngState } from '../util/rng';
 
 export const CHECKPOINT_FORMAT = 'facm-playground/1';
 
@@ -18,6 +20,14 @@ export interface CheckpointState {
   ema?: Float32Array;
   m?: Float32Array;
   v?: Float32Array;
+  /** Where the data and noise streams stood at `step`, so a resumed run draws the batches it would have. */
+  resume?: ResumeState | null;
+}
+
+/** The CPU-side random streams of a Trainer at a step. */
+export interface ResumeState {
+  batcher: BatcherState;
+  rng: RngState;
 }
 
 function unflatten(table: ParamTable, flat: Float32Array, prefix: string): NamedTensor[] {
@@ -35,6 +45,7 @@ export function saveCheckpoint(st: CheckpointState): Uint8Array {
     config: JSON.stringify(st.model),
     run: JSON.stringify(st.run ?? null),
     step: String(st.step),
+    ...(st.resume ? { resume: JSON.stringify(st.resume) } : {}),
   }, { checksum: true });
 }
 
@@ -80,9 +91,17 @@ export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig): Checkpoin
   };
   const step = Number(meta.step ?? 0);
   if (!Number.isInteger(step) || step < 0) throw new Error(`checkpoint step '${meta.step}' is not a non-negative integer`);
+  const json = (key: string): unknown => {
+    try {
+      return meta[key] ? JSON.parse(meta[key]) : null;
+    } catch {
+      throw new Error(`checkpoint metadata '${key}' is not valid JSON`);
+    }
+  };
   return {
     model,
-    run: meta.run ? JSON.parse(meta.run) : null,
+    run: json('run'),
+    resume: json('resume') as ResumeState | null,
     step,
     params: gather('', true)!,
     ema: gather('ema.', false),

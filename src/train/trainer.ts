@@ -1,8 +1,14 @@
 // The trainer: one GPU-resident training run (parameters, gradients, AdamW state, EMA) stepping an
 // objective over a dataset. A step is recorded into one command buffer with no read-back; per-step
 // metrics land in a GPU history ring that `drain()` reads asynchronously, a few times a second at most.
+//
+// Non-finite values are caught on the GPU (the grad-norm kernel flags them and AdamW skips that
+// step); `drain()` names the first quantity that went non-finite and applies `onNonFinite`: 'stop'
+// marks the collapse and refuses further steps, 'rollback' restores a GPU-side snapshot of
+// params / EMA / Adam state taken after every `snapshotEvery` steps that drained clean.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
+import type { ResumeState } from './checkpoint';
 import { gpuBackend } from '../ops/backend';
 import { adamw, emaUpdate, gradNorm, type AdamWConfig } from '../ops/optim';
 import { DiT, type Params } from '../model/dit';
@@ -28,7 +34,15 @@ export interface TrainConfig {
   seed: number;
   /** Horizontal-flip probability of the data augmentation. */
   flip: number;
+  /** A non-finite loss or gradient: 'stop' (default) ends the run as a marked collapse; 'rollback' restores the last good snapshot. */
+  onNonFinite?: NonFinitePolicy;
+  /** Rollback: snapshot the state once a drain confirms at least this many new clean steps (default 50). */
+  snapshotEvery?: number;
+  /** Rollback: after this many rollbacks to the same snapshot the run stops as a collapse (default 3). */
+  maxRollbacks?: number;
 }
+
+export type NonFinitePolicy = 'stop' | 'rollback';
 
 export const DEFAULT_TRAIN: Omit<TrainConfig, 'model' | 'objective'> = {
   batch: 32,
@@ -41,6 +55,9 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'model' | 'objective'> = {
   emaDecay: 0.999,
   seed: 0,
   flip: 0.5,
+  onNonFinite: 'stop', // an ablation meant to collapse should end visibly, not be papered over
+  snapshotEvery: 50, // a GPU copy of 4 parameter-sized buffers: cheap, but not every step
+  maxRollbacks: 3, // a run that diverges again from the same state is a collapse, not bad luck
 };
 
 export interface StepRecord extends StepMetrics {
@@ -56,6 +73,35 @@ export interface StepRecord extends StepMetrics {
 export interface Collapse {
   step: number;
   quantity: string;
+}
+
+/** One non-finite step as the UI lists it: what went non-finite first, and what the policy did. */
+export interface NonFiniteEvent {
+  /** The optimizer step (1-based, as StepRecord.step) whose loss or gradient was non-finite. */
+  step: number;
+  /** The first non-finite quantity in computation order: 'L_FM', 'dF/dt', 'residual g', 'L_CM' or 'grad norm'. */
+  quantity: string;
+  action: 'stopped' | 'rolled-back';
+  /** Rollback: the step of the snapshot restored (the trainer's step count afterwards); null when stopped. */
+  restoredTo: number | null;
+}
+
+/** Thrown by `stepOnce` after a collapse under onNonFinite = 'stop' (or rollbacks exhausted). */
+export class CollapseError extends Error {
+  constructor(readonly collapse: Collapse) {
+    super(
+      `training stopped: ${collapse.quantity} became non-finite at step ${collapse.step}. The parameters are those from before that step. ` +
+        `Lower the learning rate, keep the flow-matching anchor on, or set onNonFinite to 'rollback'.`,
+    );
+    this.name = 'CollapseError';
+  }
+}
+
+/** Test hook: poison element `index` of the output of linear layer `name` in the model's forward. */
+export interface PoisonSpec {
+  name: string;
+  index: number;
+  value?: number;
 }
 
 const HISTORY = 64; // steps between forced drains
@@ -81,8 +127,18 @@ export class Trainer {
   private pending: { step: number; t: Float32Array; optOff: number; layout: { kind: 'fm' | 'residual'; scale: number; w: Float32Array | null; off: number }[] }[] = [];
   /** Optimizer steps taken. */
   step = 0;
+  /** Set when the run stopped on a non-finite value; `stepOnce` then throws CollapseError. */
   collapse: Collapse | null = null;
+  /** Every non-finite step seen, in order (stops and rollbacks). */
+  readonly nonFiniteEvents: NonFiniteEvent[] = [];
   readonly rowFloats: number;
+  readonly policy: NonFinitePolicy;
+  /** Rollback: GPU copies of params, EMA, m, v as of step `snapshotStep`. */
+  private readonly snap: { params: Tensor; ema: Tensor; m: Tensor; v: Tensor } | null = null;
+  private snapStep = 0;
+  private rollbacksFromSnap = 0;
+  private poisonOnce: PoisonSpec | null = null;
+  private readonly owned: GPUBuffer[] = [];
 
   constructor(
     readonly gpu: Gpu,
@@ -103,21 +159,43 @@ export class Trainer {
     const pad = (n: number) => Math.ceil(n / ROW) * ROW;
     this.rowFloats = pad(2 * B) + pad(8 * B) + ROW;
 
+    this.policy = cfg.onNonFinite ?? 'stop';
+    if (this.policy !== 'stop' && this.policy !== 'rollback') throw new Error(`onNonFinite must be 'stop' or 'rollback', got '${String(this.policy)}'`);
+    let teacherTable: ParamTable | null = null;
+    if (init?.teacher) {
+      const tc = init.teacher.cfg;
+      validateConfig(tc);
+      if (tc.C !== mc.C || tc.H !== mc.H || tc.W !== mc.W)
+        throw new Error(`the teacher checkpoint is for ${tc.C}×${tc.H}×${tc.W} images but the student model is ${mc.C}×${mc.H}×${mc.W}: distil from a teacher trained on the same image size`);
+      if (tc.numClasses !== mc.numClasses)
+        throw new Error(`the teacher has ${tc.numClasses} classes but the student ${mc.numClasses}: their label inputs would not agree`);
+      teacherTable = paramTable(tc);
+      if (init.teacher.params.length !== teacherTable.total)
+        throw new Error(`teacher parameters (${init.teacher.params.length} values) do not match the teacher config (${teacherTable.total})`);
+    }
+
     this.table = paramTable(mc);
+    const n = this.table.total;
+    // Checked before anything is allocated: a refused config leaves the device as it was.
+    const flat = init?.params ?? initParams(this.table, cfg.seed);
+    if (flat.length !== n) throw new Error(`initial parameters have ${flat.length} values, the model needs ${n}`);
     const be = gpuBackend(gpu);
     this.model = new DiT(be, mc, this.table);
-    const n = this.table.total;
-    const buf = (label: string) => gpu.view(gpu.persistent(n, label), 0, [n]);
+    const own = (elements: number, label: string) => {
+      const b = gpu.persistent(elements, label);
+      this.owned.push(b);
+      return b;
+    };
+    const buf = (label: string) => gpu.view(own(n, label), 0, [n]);
     this.params = buf('params');
     this.grads = buf('grads');
     this.ema = buf('ema');
     this.m = buf('adam.m');
     this.v = buf('adam.v');
     this.mask = buf('decay-mask');
-    this.optStats = gpu.view(gpu.persistent(64, 'optim-stats'), 0, [4]);
-    this.history = gpu.view(gpu.persistent(HISTORY * this.rowFloats, 'metrics-history'), 0, [HISTORY * this.rowFloats]);
-    const flat = init?.params ?? initParams(this.table, cfg.seed);
-    if (flat.length !== n) throw new Error(`initial parameters have ${flat.length} values, the model needs ${n}`);
+    if (this.policy === 'rollback') this.snap = { params: buf('snapshot.params'), ema: buf('snapshot.ema'), m: buf('snapshot.m'), v: buf('snapshot.v') };
+    this.optStats = gpu.view(own(64, 'optim-stats'), 0, [4]);
+    this.history = gpu.view(own(HISTORY * this.rowFloats, 'metrics-history'), 0, [HISTORY * this.rowFloats]);
     gpu.write(this.params, flat);
     gpu.write(this.ema, flat);
     gpu.clear(this.m);
@@ -131,16 +209,16 @@ export class Trainer {
     this.G = views(this.grads);
     this.E = views(this.ema);
     this.teacher = null;
-    if (init?.teacher) {
-      const ttable = paramTable(init.teacher.cfg);
-      if (init.teacher.params.length !== ttable.total) throw new Error('teacher parameters do not match the teacher config');
-      const tbuf = gpu.view(gpu.persistent(ttable.total, 'teacher'), 0, [ttable.total]);
+    if (init?.teacher && teacherTable) {
+      const ttable = teacherTable;
+      const tbuf = gpu.view(own(ttable.total, 'teacher'), 0, [ttable.total]);
       gpu.write(tbuf, init.teacher.params);
       const tmap = new Map(ttable.specs.map((s) => [s.name, gpu.view(tbuf.buffer, s.offset, s.shape)]));
       this.teacher = { model: new DiT(be, init.teacher.cfg, ttable), P: (nm) => tmap.get(nm)!, buffer: tbuf };
     }
     this.batcher = new Batcher(data, B, cfg.seed ^ 0x5eed, cfg.flip);
     this.rng = new Rng(cfg.seed ^ 0x7a11);
+    this.takeSnapshot();
   }
 
   get adam(): AdamWConfig {
@@ -148,18 +226,33 @@ export class Trainer {
     return { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.adamEps, weightDecay: c.weightDecay };
   }
 
-  /** Records and submits one optimizer step. Awaits only when the metrics ring is full. */
+  /**
+   * Records and submits one optimizer step. Awaits only when the metrics ring is full.
+   * Throws the runtime's GpuLostError once the device is gone, and CollapseError after a collapse.
+   */
   async stepOnce(): Promise<StepRecord[]> {
     const { gpu, cfg } = this;
+    if (gpu.lost) throw gpu.lost;
+    if (this.collapse) throw new CollapseError(this.collapse);
     const B = cfg.batch;
     const batch = this.batcher.next();
     const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR }, batch.x, cfg.model.numClasses > 0 ? batch.y : null, B, this.rng);
     gpu.clear(this.grads);
-    const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
+    this.model.debugPoison = this.poisonOnce;
+    this.poisonOnce = null;
+    let results;
+    try {
+      results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
+    } finally {
+      this.model.debugPoison = null;
+    }
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
     this.step++;
     adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adam, this.step, this.mask);
-    emaUpdate(gpu, this.ema, this.params, cfg.emaDecay);
+    // EMA warm-up (as TF's ExponentialMovingAverage with num_updates): early on the average follows
+    // the weights; otherwise a short run's EMA stays near the adaLN-Zero init (F ≈ 0), which made
+    // a 200-step teacher's EMA velocity ~15× too small for distillation.
+    emaUpdate(gpu, this.ema, this.params, Math.min(cfg.emaDecay, (1 + this.step) / (10 + this.step)));
     // metrics row: branch stats then optimizer stats
     const row = this.pending.length;
     const base = row * this.rowFloats;
@@ -178,14 +271,21 @@ export class Trainer {
     return [];
   }
 
-  /** Reads back the metrics of all steps since the last drain (one map of one buffer). */
+  /**
+   * Reads back the metrics of all steps since the last drain (one map of one buffer) and applies the
+   * non-finite policy to them. Safe to call while steps are being recorded: the rows are copied out
+   * before the first await.
+   */
   async drain(): Promise<StepRecord[]> {
     if (this.pending.length === 0) return [];
-    const all = await this.gpu.read(this.gpu.view(this.history.buffer, 0, [this.pending.length * this.rowFloats]));
+    const pending = this.pending;
+    this.pending = [];
+    const all = await this.gpu.read(this.gpu.view(this.history.buffer, 0, [pending.length * this.rowFloats]));
     const B = this.cfg.batch;
     const out: StepRecord[] = [];
-    for (let i = 0; i < this.pending.length; i++) {
-      const p = this.pending[i];
+    let bad: [string, number] | null = null;
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i];
       const row = all.subarray(i * this.rowFloats, (i + 1) * this.rowFloats);
       const optOff = p.optOff;
       const res = p.layout.map((l) => ({ kind: l.kind, stats: row.subarray(l.off, l.off + (l.kind === 'fm' ? 2 : 8) * B), scale: l.scale, w: l.w }));
@@ -201,18 +301,73 @@ export class Trainer {
         rmsGByT: cm ? Float32Array.from({ length: B }, (_, b) => Math.sqrt(cm.stats[8 * b + 3])) : null,
       };
       out.push(rec);
-      if (!this.collapse) {
-        // The first non-finite quantity, in the order they are computed: branch losses, then the gradient.
+      if (!bad && !this.collapse) {
+        // The first non-finite quantity, in the order they are computed: the FM loss; the JVP's
+        // dF/dt, the residual g and L_CM (the clamp in L_CM can hide a NaN g); then the gradient.
         const checks: [string, number][] = [];
         if (res.some((r) => r.kind === 'fm')) checks.push(['L_FM', m.lossFM]);
-        if (cm) checks.push(['L_CM', m.lossCM]);
+        if (cm) checks.push(['dF/dt', m.rmsDFdt], ['residual g', m.rmsG], ['L_CM', m.lossCM]);
         checks.push(['grad norm', rec.nonFinite ? NaN : rec.gradNorm]);
-        const bad = checks.find(([, x]) => !Number.isFinite(x));
-        if (bad) this.collapse = { step: p.step, quantity: bad[0] };
+        const q = checks.find(([, x]) => !Number.isFinite(x));
+        if (q) bad = [q[0], p.step];
       }
     }
-    this.pending = [];
+    if (bad) this.onNonFiniteStep(bad[1], bad[0]);
+    else if (
+      this.snap &&
+      !this.collapse &&
+      this.pending.length === 0 && // no step recorded during the read: the GPU state is the one just verified
+      this.step === pending[pending.length - 1].step &&
+      this.step - this.snapStep >= (this.cfg.snapshotEvery ?? 50)
+    )
+      this.takeSnapshot();
     return out;
+  }
+
+  private onNonFiniteStep(step: number, quantity: string): void {
+    if (this.snap && this.rollbacksFromSnap < (this.cfg.maxRollbacks ?? 3)) {
+      this.rollbacksFromSnap++;
+      const { snap } = this;
+      // Steps recorded after the bad one (during the read) are overwritten by the restore: drop their rows.
+      this.pending = [];
+      for (const k of ['params', 'ema', 'm', 'v'] as const) this.gpu.copy(snap[k], this[k]);
+      this.gpu.flush();
+      this.step = this.snapStep;
+      this.nonFiniteEvents.push({ step, quantity, action: 'rolled-back', restoredTo: this.snapStep });
+      return;
+    }
+    this.collapse = { step, quantity };
+    this.nonFiniteEvents.push({ step, quantity, action: 'stopped', restoredTo: null });
+  }
+
+  /** Rollback: record a GPU copy of the current state as the last good one (no read-back). */
+  private takeSnapshot(): void {
+    if (!this.snap) return;
+    for (const k of ['params', 'ema', 'm', 'v'] as const) this.gpu.copy(this[k], this.snap[k]);
+    this.snapStep = this.step;
+    this.rollbacksFromSnap = 0;
+  }
+
+  /** Rollback: the step of the snapshot a collapse would restore (null under 'stop'). */
+  get snapshotStep(): number | null {
+    return this.snap ? this.snapStep : null;
+  }
+
+  /**
+   * Test hook: the next step writes `value` (default NaN) into element `index` of linear layer
+   * `name`'s output (e.g. 'blocks.0.attn.qkv'), on the GPU in the forward, as a diverging activation would.
+   */
+  poisonNextStep(p: PoisonSpec): void {
+    const w = this.table.byName.get(`${p.name}.weight`);
+    if (!w || !this.table.byName.has(`${p.name}.bias`)) throw new Error(`poisonNextStep: '${p.name}' is not a linear layer of this model`);
+    const limit = this.cfg.batch * w.shape[0];
+    if (!Number.isInteger(p.index) || p.index < 0 || p.index >= limit) throw new Error(`poisonNextStep: index ${p.index} outside [0, ${limit})`);
+    this.poisonOnce = { ...p };
+  }
+
+  /** Where the data and noise streams stand (for checkpoints). */
+  resumeState(): ResumeState {
+    return { batcher: this.batcher.getState(), rng: this.rng.getState() };
   }
 
   async readParams(which: 'params' | 'ema' = 'params'): Promise<Float32Array> {
@@ -223,13 +378,32 @@ export class Trainer {
     return { m: (await this.gpu.read(this.m)).slice(), v: (await this.gpu.read(this.v)).slice() };
   }
 
-  /** Restores optimizer state and step count (checkpoint resume). */
-  loadState(s: { params: Float32Array; ema?: Float32Array; m?: Float32Array; v?: Float32Array; step: number }): void {
+  /**
+   * Restores optimizer state and step count (checkpoint resume), and the data / noise streams when
+   * `resume` is given. Clears a collapse; under 'rollback' the loaded state becomes the snapshot.
+   */
+  loadState(s: { params: Float32Array; ema?: Float32Array; m?: Float32Array; v?: Float32Array; step: number; resume?: ResumeState | null }): void {
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`loadState: step ${s.step} is not a non-negative integer`);
+    const n = this.table.total;
+    for (const [k, a] of [['params', s.params], ['ema', s.ema], ['m', s.m], ['v', s.v]] as const)
+      if (a && a.length !== n) throw new Error(`loadState: ${k} has ${a.length} values, the model has ${n} parameters`);
+    if (s.resume) this.batcher.restore(s.resume.batcher); // first: it can refuse (another dataset / batch)
     this.gpu.write(this.params, s.params);
     this.gpu.write(this.ema, s.ema ?? s.params);
     if (s.m) this.gpu.write(this.m, s.m);
     if (s.v) this.gpu.write(this.v, s.v);
+    if (s.resume) this.rng.setState(s.resume.rng);
     this.step = s.step;
+    this.collapse = null;
+    this.takeSnapshot();
+  }
+
+  /** Frees this run's GPU buffers (the device stays). The trainer is unusable afterwards. */
+  dispose(): void {
+    this.gpu.flush();
+    this.model.dispose();
+    this.teacher?.model.dispose();
+    for (const b of this.owned.splice(0)) this.gpu.destroyBuffer(b);
   }
 
   /** Parameter views for sampling with the online or EMA weights. */

@@ -1,6 +1,11 @@
 // Seeded random numbers for reproducible runs and tests: a 32-bit PCG-style generator
 // (mulberry32) plus Box–Muller normals. Same seed → same stream on every platform.
 
+export interface RngState {
+  s: number;
+  spare: number | null;
+}
+
 export class Rng {
   private s: number;
   private spare: number | null = null;
@@ -37,6 +42,16 @@ export class Rng {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = this.normal() * scale;
     return out;
+  }
+  /** The generator's position (for checkpoints): restoring it with `setState` continues the same stream. */
+  getState(): RngState {
+    return { s: this.s, spare: this.spare };
+  }
+  setState(st: RngState): void {
+    if (!Number.isInteger(st.s) || st.s < -0x80000000 || st.s > 0xffffffff) throw new Error(`Rng state s=${st.s} is not a 32-bit integer`);
+    if (st.spare !== null && !Number.isFinite(st.spare)) throw new Error(`Rng state spare=${st.spare} is not a number`);
+    this.s = st.s;
+    this.spare = st.spare;
   }
   /** A child generator with an independent stream (for per-purpose streams off one seed). */
   fork(tag: number): Rng {

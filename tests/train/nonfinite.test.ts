@@ -1,0 +1,134 @@
+// Non-finite policy on SwiftShader: a NaN written into one activation on the GPU (the model's
+// debugPoison hook, a one-element recorded write) is caught within the step and recorded; 'stop'
+// refuses further steps, 'rollback' restores the GPU-side snapshot and training goes on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BUILTIN } from '../../src/data/procedural';
+import { PRESETS, type DiTConfig } from '../../src/model/config';
+import { objectiveConfig, type ObjectiveName } from '../../src/objectives/objectives';
+import { CollapseError, DEFAULT_TRAIN, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { gpuForFile } from '../helpers/gpu';
+
+const gpu = gpuForFile();
+const model: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
+const data = BUILTIN.blobs8.make(1, 64);
+const cfg = (over: Partial<TrainConfig> = {}, objective: ObjectiveName = 'facm'): TrainConfig => ({
+  ...DEFAULT_TRAIN,
+  model,
+  objective: objectiveConfig(objective),
+  batch: 2,
+  seed: 5,
+  ...over,
+});
+const QKV = { name: 'blocks.0.attn.qkv', index: 5 };
+
+const sameBits = (name: string, a: Float32Array, b: Float32Array) => {
+  assert.equal(a.length, b.length, `${name}: length`);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) assert.fail(`${name}[${i}]: ${a[i]} vs ${b[i]}`);
+};
+
+test("non-finite 'stop': a NaN poisoned into an activation is caught within the step, recorded, and further steps refused", async () => {
+  const g = await gpu();
+  const tr = new Trainer(g, cfg(), data);
+  await tr.stepOnce();
+  const good = await tr.drain();
+  assert.ok(Number.isFinite(good[0].loss));
+  const before = await tr.readParams();
+  tr.poisonNextStep(QKV);
+  await tr.stepOnce();
+  const recs = await tr.drain();
+  assert.equal(recs.length, 1);
+  assert.ok(Number.isNaN(recs[0].lossFM), `L_FM ${recs[0].lossFM}`);
+  assert.deepEqual(tr.collapse, { step: 2, quantity: 'L_FM' });
+  assert.deepEqual(tr.nonFiniteEvents, [{ step: 2, quantity: 'L_FM', action: 'stopped', restoredTo: null }]);
+  // AdamW skipped the step on the GPU: the parameters are those from before it.
+  sameBits('params after the bad step', await tr.readParams(), before);
+  await assert.rejects(tr.stepOnce(), (e: Error) => e instanceof CollapseError && /training stopped: L_FM became non-finite at step 2/.test(e.message));
+  tr.dispose();
+});
+
+test("non-finite on the consistency branch alone (cm-no-anchor) names dF/dt (a clamped L_CM can hide a NaN)", async () => {
+  const g = await gpu();
+  const tr = new Trainer(g, cfg({}, 'cm-no-anchor'), data);
+  tr.poisonNextStep({ name: 'blocks.0.mlp.fc1', index: 3 });
+  await tr.stepOnce();
+  await tr.drain();
+  assert.deepEqual(tr.collapse, { step: 1, quantity: 'dF/dt' });
+  tr.dispose();
+});
+
+test("non-finite 'rollback': the run continues from the GPU-side snapshot, and the event says where to", async () => {
+  const g = await gpu();
+  const tr = new Trainer(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 2 }), data);
+  assert.equal(tr.snapshotStep, 0);
+  await tr.stepOnce();
+  await tr.stepOnce();
+  await tr.drain(); // steps 1–2 clean: snapshot of step 2
+  assert.equal(tr.snapshotStep, 2);
+  const p2 = await tr.readParams();
+  const e2 = await tr.readParams('ema');
+  const o2 = await tr.readOptimizer();
+  await tr.stepOnce(); // step 3, clean but not yet a snapshot
+  tr.poisonNextStep(QKV);
+  await tr.stepOnce(); // step 4, poisoned
+  const recs = await tr.drain();
+  assert.deepEqual(recs.map((r) => r.step), [3, 4]);
+  assert.deepEqual(tr.nonFiniteEvents, [{ step: 4, quantity: 'L_FM', action: 'rolled-back', restoredTo: 2 }]);
+  assert.equal(tr.collapse, null);
+  assert.equal(tr.step, 2);
+  sameBits('params restored', await tr.readParams(), p2);
+  sameBits('ema restored', await tr.readParams('ema'), e2);
+  const o = await tr.readOptimizer();
+  sameBits('adam m restored', o.m, o2.m);
+  sameBits('adam v restored', o.v, o2.v);
+  // Training goes on from step 2 with finite metrics.
+  for (let i = 0; i < 3; i++) await tr.stepOnce();
+  const after = await tr.drain();
+  assert.deepEqual(after.map((r) => r.step), [3, 4, 5]);
+  for (const r of after) assert.ok(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm), `step ${r.step}: loss ${r.loss}`);
+  assert.equal(tr.snapshotStep, 5);
+  tr.dispose();
+});
+
+test("non-finite 'rollback' gives up after maxRollbacks to the same snapshot and stops as a collapse", async () => {
+  const g = await gpu();
+  const tr = new Trainer(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 100, maxRollbacks: 1 }), data);
+  tr.poisonNextStep(QKV);
+  await tr.stepOnce();
+  await tr.drain();
+  assert.equal(tr.step, 0);
+  tr.poisonNextStep(QKV);
+  await tr.stepOnce();
+  await tr.drain();
+  assert.deepEqual(tr.nonFiniteEvents, [
+    { step: 1, quantity: 'L_FM', action: 'rolled-back', restoredTo: 0 },
+    { step: 1, quantity: 'L_FM', action: 'stopped', restoredTo: null },
+  ]);
+  assert.deepEqual(tr.collapse, { step: 1, quantity: 'L_FM' });
+  await assert.rejects(tr.stepOnce(), CollapseError);
+  tr.dispose();
+});
+
+test('poisonNextStep refuses a layer the model lacks or an index outside the activation', async () => {
+  const g = await gpu();
+  const tr = new Trainer(g, cfg(), data);
+  assert.throws(() => tr.poisonNextStep({ name: 'blocks.7.attn.qkv', index: 0 }), /'blocks\.7\.attn\.qkv' is not a linear layer/);
+  assert.throws(() => tr.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 2 * 48 }), /index 96 outside \[0, 96\)/);
+  tr.dispose();
+});
+
+test('dispose frees every buffer the trainer made', async () => {
+  const g = await gpu();
+  const before = g.memory();
+  const tr = new Trainer(g, cfg({ onNonFinite: 'rollback' }), data);
+  await tr.stepOnce();
+  await tr.drain();
+  const pooled = g.memory().pooledFree;
+  tr.dispose();
+  const after = g.memory();
+  // Persistent buffers are gone; pooled activations stay in the pool for the next run.
+  assert.equal(after.buffers - after.pooledFree, before.buffers - before.pooledFree, `live non-pooled buffers ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+  assert.ok(after.pooledFree >= pooled);
+});
