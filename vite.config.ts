@@ -7,8 +7,9 @@ import react from '@vitejs/plugin-react';
 // and never fetched by the browser, instead of Vite's browser-compat stub and its warning.
 export default defineConfig({
   plugins: [react()],
-  build: { target: 'es2022', rolldownOptions: { external: [/^node:/, 'webgpu'] } },
-  worker: { format: 'es' },
+  // plotly.js-dist-min is one prebuilt 4.6 MB file, loaded lazily by the plots: not worth a warning.
+  build: { target: 'es2022', chunkSizeWarningLimit: 5000, rolldownOptions: { external: [/^node:/, 'webgpu'] } },
+  worker: { format: 'es', rolldownOptions: { external: [/^node:/, 'webgpu'] } },
   preview: { host: '127.0.0.1' },
   server: { host: '127.0.0.1' },
 });

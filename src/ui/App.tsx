@@ -1,87 +1,50 @@
-// Start-up page (the full playground UI comes later): acquire a device, run one real kernel
-// against a JS reference, show the adapter. Without WebGPU, explain how to get it.
+// Routes: `?smoke` is the kernel smoke check (src/ui/SmokePage.tsx); anything else the playground,
+// or, when the page finds no WebGPU adapter, the page that explains how to get one.
 
 import { useEffect, useState } from 'react';
-import { acquireDevice, describeAdapter, WebGPUUnavailableError, type AdapterReport } from '../gpu/device';
-import { Gpu } from '../gpu/runtime';
-import { describeSmoke, runMatmulSmoke, type SmokeResult } from './smoke';
 import { NoWebGPU } from './NoWebGPU';
+import { Playground } from './Playground';
+import { SmokePage } from './SmokePage';
 
-type Boot =
-  | { kind: 'loading' }
-  | { kind: 'unavailable'; message: string }
-  | { kind: 'ready'; report: AdapterReport; smoke: SmokeResult | null; error: string | null };
+type Boot = { kind: 'loading' } | { kind: 'unavailable'; message: string } | { kind: 'ready'; adapter: string };
 
-// One device per page: StrictMode runs effects twice in development, so start-up is memoised.
-let started: Promise<Boot> | null = null;
+const HELP =
+  'WebGPU is not available in this browser. Use a recent Chrome or Edge (113+), or Firefox/Safari with WebGPU enabled; ' +
+  'on Linux Chrome, start it with --enable-unsafe-webgpu (and --enable-features=Vulkan).';
 
-async function boot(): Promise<Boot> {
-  let gpu: Gpu;
+let probing: Promise<Boot> | null = null;
+
+/** Asks for an adapter (no device: each run's worker makes its own). */
+async function probe(): Promise<Boot> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return { kind: 'unavailable', message: HELP };
   try {
-    gpu = new Gpu(await acquireDevice());
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) return { kind: 'unavailable', message: `navigator.gpu exists but returned no adapter (blocklisted driver, or hardware acceleration off). ${HELP}` };
+    const i = adapter.info;
+    const name = [i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' / ') || 'WebGPU adapter';
+    return { kind: 'ready', adapter: name };
   } catch (e) {
-    if (e instanceof WebGPUUnavailableError) return { kind: 'unavailable', message: e.message };
-    return { kind: 'unavailable', message: `Requesting a WebGPU device failed: ${(e as Error).message}` };
-  }
-  try {
-    return { kind: 'ready', report: gpu.report, smoke: await runMatmulSmoke(gpu), error: null };
-  } catch (e) {
-    return { kind: 'ready', report: gpu.report, smoke: null, error: (e as Error).message };
+    return { kind: 'unavailable', message: `requestAdapter failed: ${(e as Error).message}` };
   }
 }
 
 export function App() {
-  const [state, setState] = useState<Boot>({ kind: 'loading' });
+  const smoke = new URLSearchParams(location.search).has('smoke');
+  if (smoke) return <SmokePage />;
+  return <PlaygroundRoute />;
+}
+
+function PlaygroundRoute() {
+  const [boot, setBoot] = useState<Boot>({ kind: 'loading' });
   useEffect(() => {
     let live = true;
-    (started ??= boot()).then((s) => live && setState(s));
+    (probing ??= probe()).then((b) => live && setBoot(b));
     return () => {
       live = false;
     };
   }, []);
-
-  if (state.kind === 'unavailable') return <NoWebGPU message={state.message} />;
-  return (
-    <main style={styles.main}>
-      <h1>FACM playground</h1>
-      {state.kind === 'loading' ? (
-        <p data-testid="smoke-status">Acquiring a WebGPU device…</p>
-      ) : (
-        <>
-          <p data-testid="smoke-status" style={{ color: state.smoke?.ok ? '#0a7a28' : '#a30000' }}>
-            {state.smoke ? describeSmoke(state.smoke) : `matmul FAILED: ${state.error}`}
-          </p>
-          <AdapterPanel report={state.report} />
-        </>
-      )}
-    </main>
-  );
+  if (boot.kind === 'unavailable') return <NoWebGPU message={boot.message} />;
+  if (boot.kind === 'loading') return <p className="loading">Looking for a WebGPU adapter…</p>;
+  return <Playground adapter={boot.adapter} />;
 }
-
-function AdapterPanel({ report }: { report: AdapterReport }) {
-  return (
-    <section>
-      <h2>Adapter</h2>
-      <p data-testid="adapter">{describeAdapter(report)}</p>
-      <table data-testid="limits" style={styles.table}>
-        <tbody>
-          {Object.entries(report.limits).map(([name, v]) => (
-            <tr key={name}>
-              <td style={styles.cell}>{name}</td>
-              <td style={{ ...styles.cell, textAlign: 'right' }}>{v?.toLocaleString('en-US') ?? '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <p>
-        Features: <span data-testid="features">{report.features.join(', ') || 'none'}</span>
-      </p>
-    </section>
-  );
-}
-
-const styles = {
-  main: { fontFamily: 'system-ui, sans-serif', maxWidth: 760, margin: '2rem auto', padding: '0 1rem' },
-  table: { borderCollapse: 'collapse', fontFamily: 'ui-monospace, monospace', fontSize: 13 },
-  cell: { border: '1px solid #ddd', padding: '2px 8px' },
-} as const;

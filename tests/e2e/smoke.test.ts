@@ -1,5 +1,6 @@
-// The built app in headless Chromium on SwiftShader: the start-up matmul passes and the adapter is
-// shown; with WebGPU off, the page explains how to enable it. Plus the same smoke check on Dawn.
+// The built app in headless Chromium on SwiftShader: on the `?smoke` route the matmul passes and the
+// adapter is shown; with WebGPU off, the playground explains how to enable it. Plus the same smoke
+// check on Dawn.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -32,19 +33,19 @@ describe('browser (headless chromium)', { skip, timeout: 60_000 }, () => {
   });
 
   /** A fresh page; uncaught page errors and console errors are collected for assertions. */
-  async function open(webgpu: boolean): Promise<{ page: Page; errors: string[] }> {
+  async function open(webgpu: boolean, search = ''): Promise<{ page: Page; errors: string[] }> {
     const browser = await launchChromium({ webgpu });
     browsers.push(browser);
     const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-    await page.goto(served!.url);
+    await page.goto(`${served!.url}${search}`);
     return { page, errors };
   }
 
   test('runs a matmul on the SwiftShader adapter and shows it', async () => {
-    const { page, errors } = await open(true);
+    const { page, errors } = await open(true, '?smoke');
     const status = page.getByTestId('smoke-status');
     await status.filter({ hasText: /matmul (OK|FAILED)/ }).waitFor({ timeout: 30_000 });
     const text = (await status.textContent()) ?? '';

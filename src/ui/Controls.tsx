@@ -1,0 +1,202 @@
+// The control column: the focused run's commands and settings, data, checkpoints and exports.
+
+import { useRef } from 'react';
+import { PRESETS } from '../model/config';
+import { BUILTIN } from '../data/procedural';
+import { CUSTOM_DATASET, KEYS, relevantKeys, type Config, type Key } from '../worker/runConfig';
+import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from './actions';
+import { download, metricsCsv } from './exporters';
+import { ConfigField } from './fields';
+import { GridCanvas } from './GridCanvas';
+import * as runner from './runner';
+import { focused, say, shareUrl, useStore } from './store';
+import { StateBadge } from './panels/RunsPanel';
+
+const OBJECTIVE_KNOBS: Key[] = ['lambdaFM', 'interval', 'alpha', 'clamp', 'flowRatio', 'meanflowP', 'scmWarmup', 'scmNormalise', 'tMean', 'tStd'];
+
+export function Controls() {
+  const run = useStore(focused);
+  const custom = useStore((s) => s.custom);
+  const checkpoints = useStore((s) => s.checkpoints);
+  const runs = useStore((s) => s.runs);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const ckInput = useRef<HTMLInputElement>(null);
+  if (!run) return null;
+  const c = run.config;
+  const set = <K extends Key>(k: K, v: Config[K]) => updateConfig(k, v);
+  const relevant = new Set(relevantKeys(c));
+  const running = run.state === 'running';
+  const busy = run.state === 'starting';
+  const datasets = [...Object.keys(BUILTIN), ...(custom?.info || c.dataset === CUSTOM_DATASET ? [CUSTOM_DATASET] : [])];
+  const share = async () => {
+    const url = shareUrl();
+    try {
+      await navigator.clipboard.writeText(url);
+      say('info', 'link copied: it restores this run’s settings');
+    } catch {
+      say('info', `share this link: ${url}`);
+    }
+  };
+
+  return (
+    <aside className="controls">
+      <section className="ctl">
+        <div className="run-head">
+          <span className="swatch" style={{ background: run.color }} />
+          <input className="run-name" value={run.name} onChange={(e) => useStore.setState((s) => ({ runs: s.runs.map((r) => (r.id === run.id ? { ...r, name: e.target.value } : r)) }))} aria-label="run name" />
+          <span data-testid="run-state">
+            <StateBadge run={run} />
+          </span>
+        </div>
+        <div className="counter">
+          step <b data-testid="step-counter">{run.step}</b>
+          {run.stepsPerSec > 0 && <span className="muted"> · {run.stepsPerSec.toFixed(2)} steps/s</span>}
+        </div>
+        <div className="buttons">
+          <button className="primary" data-testid="btn-train" disabled={running || busy || !!run.collapse} title={run.collapse ? 'This run collapsed: Reset it, or load a checkpoint' : 'Train until paused'} onClick={() => runner.train(run.id)}>
+            ▶ Train
+          </button>
+          <button data-testid="btn-pause" disabled={!running} onClick={() => runner.pause(run.id)}>
+            ‖ Pause
+          </button>
+          <button data-testid="btn-step" disabled={running || busy || !!run.collapse} onClick={() => runner.step(run.id)} title="One optimizer step">
+            Step
+          </button>
+          <button data-testid="btn-reset" className={pendingEdits(run.id) ? 'attention' : ''} disabled={busy && !run.fatal} onClick={() => runner.reset(run.id)} title="Back to step 0 with the settings below">
+            ↺ Reset
+          </button>
+        </div>
+        {pendingEdits(run.id) && <p className="hint">Settings changed: press Reset to restart with them (Train continues the current run).</p>}
+        {run.progress && <Progress stage={run.progress.stage} fraction={run.progress.fraction} />}
+        {run.collapse && (
+          <p className="collapse" data-testid="collapse-note">
+            Collapsed at step {run.collapse.step}: <b>{run.collapse.quantity}</b> became non-finite. Training stopped; the
+            parameters are those from before that step.
+          </p>
+        )}
+        {run.error && !run.collapse && (
+          <p className="error" data-testid="run-error">
+            {run.error}
+          </p>
+        )}
+      </section>
+
+      <section className="ctl">
+        <h4>Data</h4>
+        <ConfigField k="dataset" config={c} onChange={set} options={datasets} />
+        <div
+          className="drop"
+          data-testid="dropzone"
+          onClick={() => fileInput.current?.click()}
+          onDragOver={(e) => e.preventDefault()}
+          onDrop={(e) => {
+            e.preventDefault();
+            e.stopPropagation();
+            void takeDatasetFiles([...e.dataTransfer.files]);
+          }}
+        >
+          Drop CIFAR-10 (<code>.tar.gz</code> / <code>.bin</code>) or MNIST-style IDX files here, or <u>choose files</u>
+          <input ref={fileInput} type="file" multiple hidden data-testid="dataset-files" onChange={(e) => void takeDatasetFiles([...(e.target.files ?? [])])} />
+        </div>
+        {custom?.progress && <Progress stage={custom.progress.stage} fraction={custom.progress.fraction} />}
+        {custom?.error && (
+          <p className="error" data-testid="dataset-error">
+            {custom.label}: {custom.error}
+          </p>
+        )}
+        {custom?.info && (
+          <div className="custom-info" data-testid="dataset-info">
+            <GridCanvas set={custom.preview} size={64} label="" />
+            <span>
+              <b>{custom.info.name}</b>: {custom.info.count.toLocaleString('en-US')} images {custom.info.C}×{custom.info.H}×{custom.info.W}
+              {custom.info.numClasses ? `, ${custom.info.numClasses} classes` : ''} (resized to the model on use)
+            </span>
+          </div>
+        )}
+      </section>
+
+      <section className="ctl">
+        <h4>Model &amp; objective</h4>
+        <ConfigField k="preset" config={c} onChange={set} note={PRESETS[c.preset]?.why} />
+        <ConfigField k="objective" config={c} onChange={set} />
+        {OBJECTIVE_KNOBS.filter((k) => relevant.has(k)).map((k) => (
+          <ConfigField key={k} k={k} config={c} onChange={set} />
+        ))}
+        {c.objective === 'cm-no-anchor' && <p className="hint">No anchor: λ_FM is 0 by definition. This is the run that is expected to fail.</p>}
+      </section>
+
+      <section className="ctl">
+        <h4>Optimizer</h4>
+        <div className="two">
+          <ConfigField k="lr" config={c} onChange={set} />
+          <ConfigField k="batch" config={c} onChange={set} />
+          <ConfigField k="seed" config={c} onChange={set} />
+          <ConfigField k="emaDecay" config={c} onChange={set} />
+        </div>
+        <ConfigField k="onNonFinite" config={c} onChange={set} />
+        <ConfigField k="euler" config={c} onChange={set} />
+      </section>
+
+      <section className="ctl">
+        <h4>Checkpoints</h4>
+        <div className="buttons">
+          <button data-testid="btn-save" disabled={run.state === 'idle' || busy} onClick={() => void saveToBrowser(run.id)} title="Save weights, EMA and Adam state in this browser (IndexedDB)">
+            Save in browser
+          </button>
+          <button disabled={run.state === 'idle' || busy} onClick={() => void downloadCurrent(run.id)} title="Download a .safetensors checkpoint (opens in PyTorch with DiT's models.py)">
+            ⤓ .safetensors
+          </button>
+          <button onClick={() => ckInput.current?.click()} title="Load a .safetensors checkpoint into this run">
+            ⤒ Upload
+          </button>
+          <input ref={ckInput} type="file" accept=".safetensors" hidden data-testid="ckpt-upload" onChange={(e) => e.target.files?.[0] && void uploadCheckpoint(e.target.files[0])} />
+        </div>
+        <ul className="ckpts" data-testid="checkpoints">
+          {checkpoints.length === 0 && <li className="muted">none saved in this browser yet</li>}
+          {checkpoints.map((k) => (
+            <li key={k.id} data-testid="checkpoint-item">
+              <span className="ck-name" title={new Date(k.created).toLocaleString()}>
+                {k.name}
+              </span>
+              <span className="ck-actions">
+                <button data-testid="btn-load" onClick={() => void loadFromBrowser(k.id)} title={`Load into ${run.name}`}>
+                  Load
+                </button>
+                <button className="icon" data-testid="btn-download-saved" onClick={() => void downloadSaved(k.id)} title="Download">
+                  ⤓
+                </button>
+                <button className="icon" onClick={() => void removeCheckpoint(k.id)} title="Delete">
+                  ×
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section className="ctl">
+        <h4>Share &amp; export</h4>
+        <div className="buttons">
+          <button data-testid="btn-share" onClick={() => void share()} title="A link that restores these settings">
+            Copy link
+          </button>
+          <button data-testid="btn-export-csv" onClick={() => download(`facm-metrics-${Date.now()}.csv`, metricsCsv(runs), 'text/csv')}>
+            ⤓ metrics CSV
+          </button>
+        </div>
+        <p className="muted small">The link carries every setting above ({Object.keys(KEYS).length} keys, defaults left out).</p>
+      </section>
+    </aside>
+  );
+}
+
+function Progress({ stage, fraction }: { stage: string; fraction: number | null }) {
+  return (
+    <div className="progress" data-testid="progress">
+      <div className="progress-label">{stage}</div>
+      <div className="bar">
+        <div className={fraction === null ? 'indeterminate' : ''} style={{ width: fraction === null ? '30%' : `${Math.round(fraction * 100)}%` }} />
+      </div>
+    </div>
+  );
+}

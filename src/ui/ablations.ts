@@ -1,0 +1,71 @@
+// One-click ablation presets: each is a set of runs that share the focused run's model, data,
+// batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
+// toy scale, the stability findings of the FACM paper (facm-math.md, "Baselines").
+
+import { defaults, type Config } from '../worker/runConfig';
+
+export interface Ablation {
+  id: string;
+  title: string;
+  /** What the paper reports, and what to look for here. */
+  finding: string;
+  runs: { name: string; overrides: Partial<Config> }[];
+}
+
+export const ABLATIONS: Ablation[] = [
+  {
+    id: 'stability',
+    title: 'Stability: FACM vs baselines',
+    finding:
+      'The paper: without an anchor the consistency objective collapses; MeanFlow with flow_ratio 0 collapses, 0.75 is stable but weaker; FACM stays stable. ' +
+      'Watch L_CM, the clamped fraction and the one-step samples of each run.',
+    runs: [
+      { name: 'FACM', overrides: { objective: 'facm' } },
+      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor' } },
+      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0 } },
+      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75 } },
+      { name: 'sCM-style', overrides: { objective: 'scm' } },
+    ],
+  },
+  {
+    id: 'lambda',
+    title: 'Anchor weight λ_FM',
+    finding: 'The paper: from scratch λ_FM ≥ 0.1 is needed; λ_FM = 0 is the no-anchor collapse.',
+    runs: [
+      { name: 'λ_FM = 1', overrides: { objective: 'facm', lambdaFM: 1 } },
+      { name: 'λ_FM = 0.1', overrides: { objective: 'facm', lambdaFM: 0.1 } },
+      { name: 'λ_FM = 0.01', overrides: { objective: 'facm', lambdaFM: 0.01 } },
+      { name: 'λ_FM = 0', overrides: { objective: 'cm-no-anchor' } },
+    ],
+  },
+  {
+    id: 'interval',
+    title: 'Extended interval vs auxiliary condition',
+    finding: 'The paper: putting the anchor at c = 2 − t (a separate stretch of the time axis) beats telling the two tasks apart with an extra flag.',
+    runs: [
+      { name: 'extended (c = 2 − t)', overrides: { objective: 'facm', interval: 'extended' } },
+      { name: 'auxiliary flag', overrides: { objective: 'facm', interval: 'aux' } },
+    ],
+  },
+  {
+    id: 'alpha',
+    title: 'α-interpolation and the clamp',
+    finding: 'The paper: the relaxed step α = 1 − √t speeds convergence; the clamp keeps a large dF/dt from taking over the target.',
+    runs: [
+      { name: 'α on, clamp on', overrides: { objective: 'facm', alpha: true, clamp: true } },
+      { name: 'α off', overrides: { objective: 'facm', alpha: false, clamp: true } },
+      { name: 'clamp off', overrides: { objective: 'facm', alpha: true, clamp: false } },
+    ],
+  },
+];
+
+export const ABLATION_IDS = ABLATIONS.map((a) => a.id);
+
+/** The runs of an ablation on top of a base config: its model, data and optimizer; objective knobs reset to defaults first. */
+export function ablationRuns(id: string, base: Config): { name: string; config: Config }[] {
+  const a = ABLATIONS.find((x) => x.id === id);
+  if (!a) return [];
+  const d = defaults();
+  const knobs = { objective: d.objective, lambdaFM: d.lambdaFM, alpha: d.alpha, clamp: d.clamp, interval: d.interval, tMean: d.tMean, tStd: d.tStd, flowRatio: d.flowRatio, meanflowP: d.meanflowP, scmWarmup: d.scmWarmup, scmNormalise: d.scmNormalise };
+  return a.runs.map((r) => ({ name: r.name, config: { ...base, ...knobs, ...r.overrides } as Config }));
+}

@@ -1,0 +1,73 @@
+// Samples of the focused run from fixed noise (NFE 1, NFE 2, the anchor's Euler samples) next to
+// real data, refreshed every `sampleEvery` steps; with several runs, every run's one-step samples.
+
+import { download, gridsPng, scaleFor } from '../exporters';
+import { GridCanvas } from '../GridCanvas';
+import { SAMPLES_NOTE } from '../teach';
+import { focused, say, useStore } from '../store';
+import { updateConfig } from '../actions';
+import { NumberField } from '../fields';
+import type { ImageSet } from '../../worker/protocol';
+
+const SIZE = 168;
+
+export function SamplesPanel() {
+  const run = useStore(focused);
+  const runs = useStore((s) => s.runs);
+  if (!run) return null;
+  const s = run.samples;
+  const sets: [string, ImageSet | null, string][] = [
+    ['NFE 1 (one step)', s?.oneStep ?? null, 'samples-grid'],
+    ['NFE 2', s?.twoStep ?? null, 'samples-grid-2'],
+  ];
+  if (s?.euler) sets.push([`Euler ${s.euler.steps} (anchor)`, s.euler, 'samples-euler']);
+  sets.push(['real data', run.real, 'real-grid']);
+  const exportPng = async () => {
+    const have = sets.map((x) => x[1]).filter((x): x is ImageSet => !!x);
+    if (have.length === 0) return say('warn', 'no samples yet');
+    const png = await gridsPng(have, scaleFor(have[0].H, 16));
+    download(`facm-samples-${run.config.objective}-step${s?.step ?? 0}.png`, png, 'image/png');
+  };
+  return (
+    <section className="panel" data-testid="samples-panel">
+      <div className="panel-main">
+        <header className="panel-head">
+          <h3>Samples</h3>
+          <span className="muted" data-testid="samples-step">
+            <b style={{ color: run.color }}>{run.name}</b> {s ? `at step ${s.step}, ${s.weights} weights` : run.state === 'idle' ? '— press Train' : '— sampling…'}
+          </span>
+          <div className="toolbar">
+            <label className="inline">
+              every
+              <NumberField k="sampleEvery" value={run.config.sampleEvery} onCommit={(v) => updateConfig('sampleEvery', v)} width={56} />
+              steps
+            </label>
+            <select value={run.config.sampleWeights} data-testid="cfg-sampleWeights" onChange={(e) => updateConfig('sampleWeights', e.target.value as 'online' | 'ema')}>
+              <option value="online">online weights</option>
+              <option value="ema">EMA weights</option>
+            </select>
+            <button onClick={exportPng} data-testid="btn-export-png">
+              ⤓ PNG
+            </button>
+          </div>
+        </header>
+        <div className="grids">
+          {sets.map(([label, set, id]) => (
+            <GridCanvas key={id} label={label} set={set} size={SIZE} testId={id} step={s?.step} />
+          ))}
+        </div>
+        {runs.length > 1 && (
+          <>
+            <h5 className="sub">One-step samples of every run (same noise)</h5>
+            <div className="grids small">
+              {runs.map((r) => (
+                <GridCanvas key={r.id} label={`${r.name}${r.samples ? ` · ${r.samples.step}` : ''}`} set={r.samples?.oneStep ?? null} size={104} />
+              ))}
+            </div>
+          </>
+        )}
+      </div>
+      {SAMPLES_NOTE}
+    </section>
+  );
+}

@@ -1,0 +1,72 @@
+// Datasets for a run: the built-ins (drawn from the run's seed) and the user's files (CIFAR-10
+// archives / batches, IDX), read with progress and fitted to the model's image shape.
+
+import { BUILTIN, loadDatasetFromFiles, resizeDataset, type Dataset, type NamedBytes } from '../data/index';
+import type { DiTConfig } from '../model/config';
+import type { DatasetInfo, ImageSet } from './protocol';
+
+export type Progress = (stage: string, fraction: number | null) => void;
+
+/** Reads File objects chunk by chunk so a large archive reports progress. */
+export async function readFiles(files: File[], progress: Progress): Promise<NamedBytes[]> {
+  const total = files.reduce((s, f) => s + f.size, 0) || 1;
+  let done = 0;
+  const out: NamedBytes[] = [];
+  for (const f of files) {
+    const bytes = new Uint8Array(f.size);
+    const reader = f.stream().getReader();
+    let at = 0;
+    let last = 0;
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      bytes.set(value, at);
+      at += value.length;
+      done += value.length;
+      if (done - last > 1 << 20) {
+        last = done;
+        progress(`reading ${f.name}`, done / total);
+      }
+    }
+    out.push({ name: f.name, bytes: bytes.subarray(0, at) });
+  }
+  progress('reading files', 1);
+  return out;
+}
+
+/** Parses the user's files: an error message names the file and what was expected. */
+export async function userDataset(files: File[], progress: Progress): Promise<Dataset> {
+  if (files.length === 0) throw new Error('no files given for the custom dataset');
+  const named = await readFiles(files, progress);
+  progress('unpacking and parsing', null);
+  return loadDatasetFromFiles(named);
+}
+
+export function builtinDataset(name: string, seed: number): Dataset {
+  const b = BUILTIN[name];
+  if (!b) throw new Error(`unknown built-in dataset '${name}' (have ${Object.keys(BUILTIN).join(', ')})`);
+  return b.make(seed);
+}
+
+/** Resizes / converts channels so the images match the model (as the CLI does). */
+export function fitToModel(ds: Dataset, model: DiTConfig, progress: Progress): { ds: Dataset; resizedFrom?: string } {
+  if (ds.C === model.C && ds.H === model.H && ds.W === model.W) return { ds };
+  progress(`resizing ${ds.count} images to ${model.C}×${model.H}×${model.W}`, null);
+  return { ds: resizeDataset(ds, model.H, model.W, { C: model.C }), resizedFrom: `${ds.C}×${ds.H}×${ds.W}` };
+}
+
+export function describeDataset(ds: Dataset, resizedFrom?: string): DatasetInfo {
+  return { name: ds.name, count: ds.count, C: ds.C, H: ds.H, W: ds.W, numClasses: ds.numClasses, classNames: ds.classNames, resizedFrom };
+}
+
+/** N images spread over the set (every count/N-th), so the preview shows its variety. */
+export function previewImages(ds: Dataset, N: number): ImageSet {
+  const n = Math.min(N, ds.count);
+  const per = ds.C * ds.H * ds.W;
+  const pixels = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor((i * ds.count) / n + (ds.count / n) * 0.37) % ds.count;
+    pixels.set(ds.images.subarray(j * per, (j + 1) * per), i * per);
+  }
+  return { N: n, C: ds.C, H: ds.H, W: ds.W, pixels };
+}

@@ -1,0 +1,120 @@
+// The typed message protocol between the page and a run's worker. The page sends configs and
+// commands; the worker answers with status, metrics (columnar typed arrays, transferred), sample
+// images (Float32 (N, C, H, W) in [−1, 1]) and checkpoint bytes. The page never sees a GPU buffer.
+
+import type { AdapterReport } from '../gpu/device';
+import type { Config } from './runConfig';
+
+// ------------------------------------------------------------------ page → worker
+
+export type ToWorker =
+  /** Build (or rebuild) the run: device on first use, dataset, trainer at step 0. `files`: the user's dataset. */
+  | { type: 'init'; config: Config; files?: File[] }
+  | { type: 'start' }
+  | { type: 'pause' }
+  | { type: 'step'; n: number }
+  /** View keys only (sampleEvery, sampleWeights, euler): applied without a reset. */
+  | { type: 'view'; config: Config }
+  | { type: 'samples' }
+  | { type: 'save'; req: number }
+  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs). */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string }
+  /** Test hook: the next step writes NaN into the first attention projection (Trainer.poisonNextStep), as a diverging run would. */
+  | { type: 'poison' }
+  /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
+  | { type: 'probe'; files: File[] };
+
+// ------------------------------------------------------------------ worker → page
+
+export type RunState = 'starting' | 'ready' | 'running' | 'paused' | 'error';
+
+export interface DatasetInfo {
+  name: string;
+  count: number;
+  C: number;
+  H: number;
+  W: number;
+  numClasses: number;
+  classNames?: string[];
+  /** Set when the images were resized / converted to the model's shape. */
+  resizedFrom?: string;
+}
+
+/** Images (N, C, H, W), pixels in [−1, 1]. */
+export interface ImageSet {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  pixels: Float32Array;
+}
+
+export interface SampleSet {
+  step: number;
+  weights: 'online' | 'ema';
+  oneStep: ImageSet;
+  twoStep: ImageSet;
+  /** The FM anchor integrated with Euler (FM and FACM objectives), with its step count. */
+  euler: (ImageSet & { steps: number }) | null;
+}
+
+/** Number of t bins of the per-sample views (t ∈ [0, 1] in equal bins). */
+export const T_BINS = 10;
+
+/** Metrics of consecutive steps, columnar. Missing quantities are NaN (e.g. L_FM without an anchor). */
+export interface MetricsChunk {
+  n: number;
+  step: Float64Array;
+  loss: Float32Array;
+  lossFM: Float32Array;
+  lossCM: Float32Array;
+  gradNorm: Float32Array;
+  clampFrac: Float32Array;
+  rmsG: Float32Array;
+  rmsDFdt: Float32Array;
+  rmsV: Float32Array;
+  rmsKdFdt: Float32Array;
+  /** (n, T_BINS): samples per t bin, and the sums of their clamp fraction and squared residual RMS. */
+  binCount: Float32Array;
+  binClamp: Float32Array;
+  binG2: Float32Array;
+}
+
+export const METRIC_FIELDS = ['loss', 'lossFM', 'lossCM', 'gradNorm', 'clampFrac', 'rmsG', 'rmsDFdt', 'rmsV', 'rmsKdFdt'] as const;
+export type MetricField = (typeof METRIC_FIELDS)[number];
+
+export interface Status {
+  state: RunState;
+  /** Optimizer steps taken (submitted to the GPU). Stops the moment a pause is received. */
+  step: number;
+  stepsPerSec: number;
+  imagesPerSec: number;
+  /** Live GPU buffers of this run's device (pooled and persistent). */
+  memory: { buffers: number; bytes: number } | null;
+  message?: string;
+}
+
+export interface ReadyInfo {
+  adapter: AdapterReport;
+  params: number;
+  flopsPerImage: number;
+  dataset: DatasetInfo;
+  real: ImageSet;
+  /** The config the trainer was built with. */
+  config: Config;
+}
+
+export type FromWorker =
+  | { type: 'status'; status: Status }
+  | { type: 'progress'; stage: string; fraction: number | null }
+  | { type: 'ready'; info: ReadyInfo }
+  | { type: 'metrics'; chunk: MetricsChunk }
+  | { type: 'samples'; samples: SampleSet }
+  | { type: 'collapse'; step: number; quantity: string }
+  /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
+  | { type: 'rollback'; step: number; quantity: string; restoredTo: number }
+  | { type: 'saved'; req: number; bytes: Uint8Array; step: number }
+  | { type: 'loaded'; req: number; step: number; config: Config; notes: string[] }
+  | { type: 'probed'; info: DatasetInfo; preview: ImageSet }
+  /** `req` answers a save / load; `fatal`: the worker's device is gone, respawn it. */
+  | { type: 'error'; message: string; req?: number; fatal: boolean };

@@ -1,0 +1,476 @@
+// One training run, owned by one worker: its device, dataset, Trainer and the loop that steps it.
+//
+// Why one worker (and one device) per run, not one worker round-robining several runs: a run is
+// then isolated: a collapse, a validation error or a lost device in one ablation run cannot stall
+// or corrupt the others; Pause / Step / Save answer within one step of that run, not one step of
+// every run; and the code has no scheduler and no shared mutable runtime state (the Gpu's open
+// encoder, pool and arenas belong to one trainer). The cost, each worker compiling its own
+// pipelines and the driver time-slicing the GPU between devices, is small next to a training run.
+//
+// The loop is an actor: commands queue in an inbox and run between steps, except Pause and Start,
+// which only flip a flag (so the step counter stops the moment a Pause arrives). While running it
+// keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains metrics every DRAIN_MS and
+// refreshes the samples every `sampleEvery` steps.
+
+import type { Gpu } from '../gpu/runtime';
+import { GpuLostError } from '../gpu/runtime';
+import { forwardFlops } from '../model/config';
+import { sampleConsistency, sampleEuler } from '../objectives/samplers';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
+import { Trainer, type StepRecord } from '../train/trainer';
+import type { Dataset } from '../data/index';
+import { Rng } from '../util/rng';
+import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
+import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
+import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
+
+export interface Host {
+  post(msg: FromWorker, transfer?: Transferable[]): void;
+  openGpu(): Promise<Gpu>;
+}
+
+const DRAIN_MS = 250; // metrics reach the page four times a second at most
+const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while the next one is recorded
+const SAMPLES = 16; // images per sample grid (4 × 4)
+const NOISE_SEED = 0x5a3b1e; // fixed noise: frames of one run, and runs with one seed, are comparable
+const RENOISE_SEED = 0x2e2e;
+
+/** Columnar metrics of drained steps, with per-sample quantities binned by t. */
+export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
+  const n = recs.length;
+  const f = () => new Float32Array(n);
+  const c: MetricsChunk = {
+    n,
+    step: new Float64Array(n),
+    loss: f(), lossFM: f(), lossCM: f(), gradNorm: f(), clampFrac: f(), rmsG: f(), rmsDFdt: f(), rmsV: f(), rmsKdFdt: f(),
+    binCount: new Float32Array(n * T_BINS),
+    binClamp: new Float32Array(n * T_BINS),
+    binG2: new Float32Array(n * T_BINS),
+  };
+  recs.forEach((r, i) => {
+    c.step[i] = r.step;
+    for (const k of METRIC_FIELDS) c[k][i] = r[k];
+    if (!hasFM) c.lossFM[i] = NaN; // the objective has no anchor: absent, not zero
+    for (let b = 0; b < r.t.length; b++) {
+      const j = i * T_BINS + Math.min(T_BINS - 1, Math.max(0, Math.floor(r.t[b] * T_BINS)));
+      c.binCount[j]++;
+      if (r.clampByT) c.binClamp[j] += r.clampByT[b];
+      if (r.rmsGByT) c.binG2[j] += r.rmsGByT[b] ** 2;
+    }
+  });
+  return c;
+}
+
+const transferOf = (c: MetricsChunk): Transferable[] =>
+  [c.step, ...METRIC_FIELDS.map((k) => c[k]), c.binCount, c.binClamp, c.binG2].map((a) => a.buffer as ArrayBuffer);
+
+/** Does the objective train an FM anchor, and through which condition does Euler integrate it? */
+export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
+  if (c.objective === 'fm') return 'fm';
+  if (c.objective === 'facm' && c.lambdaFM > 0) return c.interval === 'extended' ? 'fm' : 'cm-time';
+  return null;
+}
+
+export class RunSession {
+  private gpu: Gpu | null = null;
+  private gpuKey = '';
+  private trainer: Trainer | null = null;
+  private config: Config | null = null;
+  private dataset: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
+  private files: File[] = [];
+  private running = false;
+  private building = false;
+  /** Metrics drained and samples fresh since the run last stopped. */
+  private settled = true;
+  private failed: string | null = null;
+  private readonly inbox: ToWorker[] = [];
+  private wake: (() => void) | null = null;
+  private inflight: Promise<unknown>[] = [];
+  private pending: StepRecord[] = [];
+  private lastDrain = 0;
+  private lastSampleStep = -1;
+  private rateWindow: { t: number; step: number }[] = [];
+  private sps = 0;
+  private collapseSent = false;
+  /** Trainer.nonFiniteEvents already reported. */
+  private eventsSeen = 0;
+  private z: Float32Array = new Float32Array(0);
+  private y: Float32Array | null = null;
+
+  constructor(private readonly host: Host) {
+    void this.loop();
+  }
+
+  receive(msg: ToWorker): void {
+    if (msg.type === 'pause') {
+      for (let i = this.inbox.length - 1; i >= 0; i--) if (this.inbox[i].type === 'start') this.inbox.splice(i, 1);
+      if (this.running) this.settled = false;
+      this.running = false;
+      this.postStatus();
+    } else if (msg.type === 'start') {
+      // Behind queued commands (an init or a load rebuilds the trainer, which would cancel it); otherwise now.
+      if (this.building || this.inbox.length > 0) this.inbox.push(msg);
+      else this.begin();
+    } else this.inbox.push(msg);
+    this.wake?.();
+  }
+
+  /** Frees the device (Node tests; in the browser the page terminates the worker). */
+  async close(): Promise<void> {
+    this.running = false;
+    await this.dispose();
+    this.gpu?.destroy();
+    this.gpu = null;
+  }
+
+  private begin(): void {
+    if (!this.trainer) {
+      this.host.post({ type: 'error', message: 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
+      return;
+    }
+    if (this.trainer.collapse && this.collapseSent) {
+      this.host.post({ type: 'error', message: `this run collapsed at step ${this.trainer.collapse.step}: Reset it or load a checkpoint`, fatal: false });
+      return;
+    }
+    this.running = true;
+    this.rateWindow = [];
+    this.postStatus();
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const cmd = this.inbox.shift();
+      try {
+        if (cmd) await this.handle(cmd);
+        else if (this.running && this.trainer && !this.failed) await this.trainOne();
+        else if (!this.settled) await this.settle();
+        else {
+          await new Promise<void>((r) => (this.wake = r));
+          this.wake = null;
+        }
+      } catch (e) {
+        this.fail(e, cmd && (cmd.type === 'save' || cmd.type === 'load') ? cmd.req : undefined);
+      }
+    }
+  }
+
+  private async handle(cmd: ToWorker): Promise<void> {
+    switch (cmd.type) {
+      case 'start':
+        this.begin();
+        return;
+      case 'init':
+        if (cmd.files) this.files = cmd.files;
+        await this.rebuild({ ...cmd.config }, true);
+        return;
+      case 'step': {
+        const t = this.need();
+        this.running = false;
+        for (let i = 0; i < cmd.n && !this.running; i++) this.pending.push(...(await t.stepOnce()));
+        this.settled = false;
+        await this.settle();
+        return;
+      }
+      case 'view': {
+        const c = this.config;
+        if (!c) return;
+        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler;
+        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler };
+        if (changed && this.trainer && !this.running) await this.refreshSamples();
+        return;
+      }
+      case 'samples':
+        if (this.trainer) await this.refreshSamples();
+        return;
+      case 'save':
+        return this.save(cmd.req);
+      case 'load':
+        return this.load(cmd.req, cmd.bytes, cmd.name);
+      case 'probe':
+        return this.probe(cmd.files);
+      case 'poison': {
+        const t = this.need() as Trainer & { poisonNextStep?: (p: { name: string; index: number }) => void };
+        if (typeof t.poisonNextStep !== 'function') throw new Error('this Trainer has no poisonNextStep test hook');
+        t.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 0 });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private need(): Trainer {
+    if (!this.trainer) throw new Error('this run has no trainer (it failed to build): fix the config and press Reset');
+    return this.trainer;
+  }
+
+  private async trainOne(): Promise<void> {
+    const t = this.trainer!;
+    if (t.collapse) {
+      // Found by a drain inside stepOnce (or a Train after a collapse): report it once, and stop.
+      await this.flushMetrics();
+      this.running = false;
+      this.postStatus();
+      return;
+    }
+    this.pending.push(...(await t.stepOnce()));
+    const done = this.gpu!.device.queue.onSubmittedWorkDone();
+    done.catch(() => {}); // a lost device surfaces through the next read
+    this.inflight.push(done);
+    if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
+    if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
+    if (this.running && t.step - this.lastSampleStep >= this.config!.sampleEvery) await this.refreshSamples();
+  }
+
+  /** After a pause, a step or a collapse: every metric out, samples for the last step, final status. */
+  private async settle(): Promise<void> {
+    if (this.trainer) {
+      await this.flushMetrics();
+      if (this.trainer.step !== this.lastSampleStep) await this.refreshSamples();
+    }
+    this.inflight = [];
+    this.settled = true;
+    this.postStatus();
+  }
+
+  private async flushMetrics(): Promise<void> {
+    const t = this.trainer!;
+    this.pending.push(...(await t.drain()));
+    this.lastDrain = performance.now();
+    if (this.pending.length) {
+      const chunk = toChunk(this.pending, anchorOf(this.config!) !== null);
+      this.pending = [];
+      this.host.post({ type: 'metrics', chunk }, transferOf(chunk));
+    }
+    const events = (t as { nonFiniteEvents?: { step: number; quantity: string; action: string; restoredTo: number | null }[] }).nonFiniteEvents ?? [];
+    for (const e of events.slice(this.eventsSeen))
+      if (e.action === 'rolled-back' && e.restoredTo !== null) this.host.post({ type: 'rollback', step: e.step, quantity: e.quantity, restoredTo: e.restoredTo });
+    this.eventsSeen = events.length;
+    if (this.running) {
+      const now = performance.now();
+      this.rateWindow.push({ t: now, step: t.step });
+      while (this.rateWindow.length > 2 && now - this.rateWindow[0].t > 3000) this.rateWindow.shift();
+      const a = this.rateWindow[0];
+      if (now - a.t > 200) this.sps = Math.max(0, ((t.step - a.step) * 1000) / (now - a.t)); // ≥ 0 across a rollback
+    }
+    if (t.collapse && !this.collapseSent) {
+      this.collapseSent = true;
+      this.host.post({ type: 'collapse', step: t.collapse.step, quantity: t.collapse.quantity });
+      if (this.running) this.settled = false;
+      this.running = false; // stop, as the CLI does; the user may resume (non-finite steps are skipped)
+    }
+    this.postStatus();
+  }
+
+  private async refreshSamples(): Promise<void> {
+    const t = this.trainer!;
+    const c = this.config!;
+    const m = t.model;
+    const { C, H, W } = m.cfg;
+    const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+    const opts = { y: this.y, meanflow: c.objective === 'meanflow' };
+    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
+    const step = t.step;
+    const one = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 1, new Rng(c.seed ^ RENOISE_SEED), opts);
+    const two = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 2, new Rng(c.seed ^ RENOISE_SEED), opts);
+    const branch = anchorOf(c);
+    const eul = branch && c.euler > 0 ? await sampleEuler(m.be, m, P, this.z, SAMPLES, c.euler, { y: this.y, branch }) : null;
+    this.lastSampleStep = step;
+    const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null };
+    this.host.post({ type: 'samples', samples }, [one.buffer, two.buffer, ...(eul ? [eul.buffer] : [])] as ArrayBuffer[]);
+  }
+
+  // ------------------------------------------------------------------ build, save, load
+
+  private async rebuild(config: Config, sample: boolean): Promise<void> {
+    this.running = false;
+    this.building = true;
+    this.failed = null;
+    this.postStatus();
+    try {
+      const train = toTrainConfig(config);
+      await this.dispose();
+      const key = JSON.stringify([train.model, train.batch]);
+      if (!this.gpu || this.gpu.lost || key !== this.gpuKey) {
+        // A new shape: a fresh device, so pooled buffers of the old shapes do not linger.
+        this.gpu?.destroy();
+        this.gpu = null;
+        this.progress('requesting a WebGPU device', null);
+        this.gpu = await this.host.openGpu();
+        this.gpuKey = key;
+      }
+      const data = await this.loadData(config);
+      this.config = config;
+      this.trainer = new Trainer(this.gpu, train, data.ds);
+      this.pending = [];
+      this.inflight = [];
+      this.collapseSent = false;
+      this.eventsSeen = 0;
+      this.lastSampleStep = -1;
+      this.sps = 0;
+      const { C, H, W } = train.model;
+      this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);
+      const k = train.model.numClasses;
+      this.y = k > 0 ? Float32Array.from({ length: SAMPLES }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
+      this.host.post({
+        type: 'ready',
+        info: {
+          adapter: this.gpu.report,
+          params: this.trainer.table.count,
+          flopsPerImage: forwardFlops(train.model),
+          dataset: data.info,
+          real: previewImages(data.ds, SAMPLES),
+          config,
+        },
+      });
+      this.progress('', 1);
+      this.building = false;
+      if (sample) await this.refreshSamples();
+    } catch (e) {
+      if (this.trainer) await this.dispose();
+      else this.gpuKey = ''; // a constructor that threw may have left buffers behind: next build, fresh device
+      throw e;
+    } finally {
+      this.building = false;
+      this.postStatus();
+    }
+  }
+
+  /**
+   * Frees the current trainer's GPU buffers. With a Trainer that has no `dispose()`, the next build
+   * takes a fresh device instead (destroying the old one frees everything).
+   */
+  private async dispose(): Promise<void> {
+    const t = this.trainer;
+    this.trainer = null;
+    if (!t || !this.gpu) return;
+    if (!this.gpu.lost) await this.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
+    const d = (t as { dispose?: () => void }).dispose;
+    if (typeof d === 'function') d.call(t);
+    else this.gpuKey = '';
+  }
+
+  private async loadData(config: Config): Promise<{ ds: Dataset; info: DatasetInfo }> {
+    const model = toTrainConfig(config).model;
+    const custom = config.dataset === CUSTOM_DATASET;
+    if (custom && this.files.length === 0) throw new Error('the custom dataset has no files: drop CIFAR-10 or IDX files on the page (or pick them) first');
+    const key = JSON.stringify([config.dataset, custom ? this.files.map((f) => [f.name, f.size, f.lastModified]) : config.seed, model.C, model.H, model.W]);
+    if (this.dataset?.key === key) return this.dataset;
+    this.dataset = null; // free the old images before making new ones
+    const progress = (stage: string, fraction: number | null) => this.progress(stage, fraction);
+    let raw: Dataset;
+    if (custom) raw = await userDataset(this.files, progress);
+    else {
+      progress(`drawing ${config.dataset}`, null);
+      raw = builtinDataset(config.dataset, config.seed);
+    }
+    const { ds, resizedFrom } = fitToModel(raw, model, progress);
+    this.dataset = { key, ds, info: describeDataset(ds, resizedFrom) };
+    return this.dataset;
+  }
+
+  private async save(req: number): Promise<void> {
+    const t = this.need();
+    await this.flushMetrics(); // the page then has every step up to the checkpoint's
+    const state: Parameters<typeof saveCheckpoint>[0] = {
+      model: t.cfg.model,
+      run: runMetadata(this.config!, this.dataset?.ds.name ?? this.config!.dataset),
+      step: t.step,
+      params: await t.readParams('params'),
+      ema: await t.readParams('ema'),
+      ...(await t.readOptimizer()),
+    };
+    // Where the data and noise streams stand, where the Trainer can say (a resumed run then draws the same batches).
+    const resume = (t as { resumeState?: () => unknown }).resumeState?.();
+    const bytes = saveCheckpoint(resume ? ({ ...state, resume } as typeof state) : state);
+    this.host.post({ type: 'saved', req, bytes, step: t.step }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
+    let st;
+    try {
+      st = loadCheckpoint(bytes);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+    const base = this.config ?? defaults();
+    const { config, notes } = configFromCheckpoint(st.run, st.model, base);
+    for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
+    if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
+      config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
+      notes.push(`trained on the author's own files; continuing on ${config.dataset} (drop the files to use them)`);
+    }
+    this.running = false;
+    if (!this.trainer || !this.config || !sameRun(config, this.config)) await this.rebuild(config, false);
+    const t = this.need();
+    await t.drain(); // records of the steps before the load belong to another history
+    this.pending = [];
+    const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
+    const resume = (st as { resume?: unknown }).resume;
+    try {
+      t.loadState(resume ? ({ ...s, resume } as typeof s) : s);
+    } catch (e) {
+      if (!resume) throw e;
+      t.loadState(s); // the saved data stream does not fit this dataset: weights only
+      notes.push(`batches continue from a fresh data order (${(e as Error).message})`);
+    }
+    t.collapse = null;
+    this.collapseSent = false;
+    this.host.post({ type: 'loaded', req, step: st.step, config, notes });
+    await this.refreshSamples();
+    this.postStatus();
+  }
+
+  private async probe(files: File[]): Promise<void> {
+    const ds = await userDataset(files, (stage, fraction) => this.progress(stage, fraction));
+    this.host.post({ type: 'probed', info: describeDataset(ds), preview: previewImages(ds, SAMPLES) });
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  private progress(stage: string, fraction: number | null): void {
+    this.host.post({ type: 'progress', stage, fraction });
+  }
+
+  private state(): RunState {
+    if (this.building) return 'starting';
+    if (this.failed) return 'error';
+    if (!this.trainer) return 'starting';
+    if (this.running) return 'running';
+    return this.trainer.step > 0 ? 'paused' : 'ready';
+  }
+
+  private postStatus(message?: string): void {
+    const mem = this.gpu && !this.gpu.lost ? this.gpu.memory() : null;
+    const batch = this.trainer?.cfg.batch ?? 0;
+    this.host.post({
+      type: 'status',
+      status: {
+        state: this.state(),
+        step: this.trainer?.step ?? 0,
+        stepsPerSec: this.sps,
+        imagesPerSec: this.sps * batch,
+        memory: mem && { buffers: mem.buffers, bytes: mem.bytes },
+        message,
+      },
+    });
+  }
+
+  private fail(e: unknown, req?: number): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const fatal = err instanceof GpuLostError || !!this.gpu?.lost;
+    this.running = false;
+    this.building = false;
+    if (!fatal && req === undefined && this.trainer?.collapse && !this.collapseSent) {
+      // A step refused after a collapse (found inside stepOnce): the collapse is the report, not the error.
+      this.settled = false;
+      return;
+    }
+    this.settled = true;
+    if (fatal || !this.trainer) this.failed = err.message;
+    this.host.post({ type: 'error', message: err.message, req, fatal });
+    this.postStatus();
+  }
+}

@@ -1,0 +1,182 @@
+// The playground in headless Chromium on SwiftShader: a tiny FACM run trains in a worker (the step
+// counter and the loss plot advance, a sample grid appears), pauses within a second, saves a
+// checkpoint in IndexedDB and loads it back (also after a page reload); a shared link restores
+// the config controls, and a bad one is reported and falls back. Screenshots go to test-results/.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../../scripts/e2e-helpers';
+
+const SHOTS = 'test-results';
+const skip = chromiumMissing();
+// SwiftShader does 2–4 images/s on `tiny`: batch 4 on the 1024-image blobs8, no Euler samples.
+const TINY = 'preset=tiny&objective=facm&dataset=blobs8&batch=4&sampleEvery=4&euler=0';
+
+describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
+  let served: Served | null = null;
+  let browser: Browser | null = null;
+
+  before(async () => {
+    served = await buildAndServe();
+    browser = await launchChromium({ webgpu: true });
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await served?.close();
+  });
+
+  async function open(search: string): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser!.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+    await page.goto(`${served!.url}${search}`);
+    await page.getByTestId('btn-train').waitFor({ timeout: 30_000 });
+    return { page, errors };
+  }
+
+  const stepOf = async (page: Page) => Number(await page.getByTestId('step-counter').textContent());
+  const pointsOf = async (page: Page) => Number(await page.getByTestId('loss-plot').getAttribute('data-points'));
+
+  async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await f())) {
+      if (Date.now() > end) {
+        await page.screenshot({ path: `${SHOTS}/playground-timeout.png`, fullPage: true });
+        const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
+        throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
+      }
+      await page.waitForTimeout(200);
+    }
+  }
+
+  test('trains a tiny FACM run, pauses within a second, saves and reloads a checkpoint', async () => {
+    const { page, errors } = await open(`?${TINY}`);
+    await page.getByTestId('btn-train').click();
+
+    await until('the step counter to pass 3', async () => (await stepOf(page)) >= 3, 90_000, page);
+    await until('loss points', async () => (await pointsOf(page)) > 0, 10_000, page);
+    const p1 = await pointsOf(page);
+    await until('the loss plot to advance', async () => (await pointsOf(page)) > p1, 20_000, page);
+    await until(
+      'a sample grid from a trained step',
+      async () => Number((await page.getByTestId('samples-grid').getAttribute('data-step').catch(() => '')) || 0) >= 4,
+      30_000,
+      page,
+    );
+    assert.ok(await page.getByTestId('real-grid').isVisible(), 'real data next to the samples');
+    assert.match((await page.getByTestId('run-adapter').textContent()) ?? '', /swiftshader/i);
+    await page.screenshot({ path: `${SHOTS}/playground-running.png`, fullPage: true });
+
+    // Pause mid-run: the worker answers between steps, so the state flips and the counter stops at once.
+    const t0 = Date.now();
+    await page.getByTestId('btn-pause').click();
+    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 1000 });
+    const pausedAfter = Date.now() - t0;
+    const stopped = await stepOf(page);
+    await page.waitForTimeout(2500);
+    assert.equal(await stepOf(page), stopped, 'no step after the pause');
+    assert.ok(pausedAfter < 1000, `paused after ${pausedAfter} ms`);
+    await page.screenshot({ path: `${SHOTS}/playground-paused.png`, fullPage: true });
+
+    // Metrics export: one CSV row per step.
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-export-csv').click()]);
+    const rows = readFileSync((await csv.path())!, 'utf8').trim().split('\n');
+    assert.match(rows[0], /^run,objective,step,loss,lossFM,lossCM,gradNorm,clampFrac/);
+    assert.equal(rows.length - 1, stopped, 'a row per step');
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-export-png').click()]);
+    assert.deepEqual([...readFileSync((await png.path())!).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG of the sample grids');
+
+    // Save in IndexedDB, reset to step 0, load it back.
+    await page.getByTestId('btn-save').click();
+    await page.getByTestId('checkpoint-item').first().waitFor({ timeout: 15_000 });
+    assert.match((await page.getByTestId('checkpoint-item').first().textContent()) ?? '', new RegExp(`step ${stopped}`));
+    await page.getByTestId('btn-reset').click();
+    await until('the reset', async () => (await stepOf(page)) === 0, 15_000, page);
+    await page.getByTestId('btn-load').first().click();
+    await until('the loaded step', async () => (await stepOf(page)) === stopped, 20_000, page);
+
+    // A reload keeps the checkpoint (IndexedDB) and its metrics; a fresh worker takes the weights.
+    await page.reload();
+    await page.getByTestId('checkpoint-item').first().waitFor({ timeout: 30_000 });
+    assert.equal(await stepOf(page), 0);
+    await page.getByTestId('btn-load').first().click();
+    await until('the loaded step after a reload', async () => (await stepOf(page)) === stopped, 45_000, page);
+    await until('the restored loss curve', async () => (await pointsOf(page)) > 0, 5_000, page);
+    await until('samples of the loaded weights', async () => Number((await page.getByTestId('samples-grid').getAttribute('data-step').catch(() => '')) || 0) === stopped, 30_000, page);
+    await page.screenshot({ path: `${SHOTS}/playground-loaded.png`, fullPage: true });
+
+    // A non-finite step is a marked collapse (step and quantity), not an exception.
+    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { poisonFocused(): void } }).__facmTestHooks.poisonFocused());
+    await page.getByTestId('btn-step').click();
+    const note = page.getByTestId('collapse-note');
+    await note.waitFor({ timeout: 30_000 });
+    assert.match((await note.textContent()) ?? '', new RegExp(`Collapsed at step ${stopped + 1}: (L_FM|L_CM|grad norm) became non-finite`));
+    assert.match((await page.getByTestId('runs-table').textContent()) ?? '', new RegExp(`collapsed @ ${stopped + 1}`));
+    assert.ok(await page.getByTestId('btn-train').isDisabled(), 'a collapsed run does not train on');
+    await page.screenshot({ path: `${SHOTS}/playground-collapse.png`, fullPage: true });
+
+    // The saved checkpoint as a .safetensors download, uploaded back after a reset: the run resumes from it.
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('btn-download-saved').first().click()]);
+    assert.match(file.suggestedFilename(), /\.safetensors$/);
+    await page.getByTestId('btn-reset').click();
+    await until('the reset after the collapse', async () => (await stepOf(page)) === 0 && !(await page.getByTestId('collapse-note').isVisible()), 15_000, page);
+    await page.getByTestId('ckpt-upload').setInputFiles((await file.path())!);
+    await until('the uploaded step', async () => (await stepOf(page)) === stopped, 20_000, page);
+    assert.ok(await page.getByTestId('btn-train').isEnabled());
+    assert.deepEqual(errors, []);
+  });
+
+  test('a shared link restores the config controls; a bad link is reported and falls back', async () => {
+    const shared = 'preset=tiny-16&objective=meanflow&dataset=shapes16&batch=6&lr=0.0005&seed=7&flowRatio=0&meanflowP=0.75&sampleEvery=20';
+    const { page, errors } = await open(`?${shared}`);
+    const want: Record<string, string> = { preset: 'tiny-16', objective: 'meanflow', dataset: 'shapes16', batch: '6', lr: '0.0005', seed: '7', flowRatio: '0', meanflowP: '0.75', sampleEvery: '20' };
+    for (const [k, v] of Object.entries(want)) assert.equal(await page.getByTestId(`cfg-${k}`).inputValue(), v, k);
+    assert.equal(await page.getByTestId('url-message').count(), 0);
+    // The address bar keeps the same settings (shapes16 is tiny-16's own dataset, so it is left out).
+    const url = new URL(page.url());
+    for (const [k, v] of Object.entries(want)) assert.equal(url.searchParams.get(k) ?? (k === 'dataset' ? 'shapes16' : null), v, `URL ${k}`);
+    await page.getByTestId('cfg-seed').fill('8');
+    await page.getByTestId('cfg-seed').press('Enter');
+    await until('the URL to follow an edit', async () => new URL(page.url()).searchParams.get('seed') === '8', 2_000, page);
+    assert.deepEqual(errors, []);
+
+    const bad = await open('?batch=-3&lr=fast&colour=red&objective=facm');
+    const msgs = await bad.page.getByTestId('url-message').allTextContents();
+    assert.equal(msgs.length, 3, msgs.join('\n'));
+    assert.match(msgs.join('\n'), /batch=-3: must be an integer in \[1, 1024\]; using the default 16/);
+    assert.match(msgs.join('\n'), /lr=fast/);
+    assert.match(msgs.join('\n'), /unknown setting 'colour'/);
+    assert.equal(await bad.page.getByTestId('cfg-batch').inputValue(), '16');
+    assert.equal(await bad.page.getByTestId('cfg-lr').inputValue(), '0.001');
+    await bad.page.screenshot({ path: `${SHOTS}/playground-bad-link.png`, fullPage: true });
+
+    // The user's files: a bad one gets a clear message; an IDX pair becomes the run's dataset.
+    await bad.page.getByTestId('dataset-files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a dataset') });
+    assert.match(await bad.page.getByTestId('dataset-error').textContent({ timeout: 15_000 }) ?? '', /notes\.txt: no dataset recognised.*Expected IDX files/);
+    const n = 6;
+    const idx = (magic: number, dims: number[], data: Uint8Array) => {
+      const head = Buffer.alloc(4 + 4 * dims.length);
+      head.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+      return Buffer.concat([head, data]);
+    };
+    await bad.page.getByTestId('dataset-files').setInputFiles([
+      { name: 'train-images-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x803, [n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7) % 256)) },
+      { name: 'train-labels-idx1-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x801, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) },
+    ]);
+    assert.match(await bad.page.getByTestId('dataset-info').textContent({ timeout: 15_000 }) ?? '', /mnist.*6 images 1×28×28/);
+    assert.equal(await bad.page.getByTestId('cfg-dataset').inputValue(), 'custom');
+    await bad.page.screenshot({ path: `${SHOTS}/playground-dataset.png`, fullPage: true });
+
+    // An ablation link rebuilds its set of runs (not started).
+    const abl = await open('?ablation=stability&batch=4&dataset=blobs8');
+    assert.equal(await abl.page.locator('[data-testid^="run-row-"]').count(), 5);
+    assert.match((await abl.page.getByTestId('runs-table').textContent()) ?? '', /flow ratio: 0/);
+    assert.deepEqual([...bad.errors, ...abl.errors], []);
+  });
+});

@@ -1,0 +1,124 @@
+// The worker's run session on Dawn, without a browser: build a tiny run, train until metrics and
+// samples arrive, pause (the step counter stops at once), save, reset and load the checkpoint back.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { acquireDevice } from '../../src/gpu/device';
+import { Gpu } from '../../src/gpu/runtime';
+import { RunSession } from '../../src/worker/session';
+import type { FromWorker } from '../../src/worker/protocol';
+import { defaults } from '../../src/worker/runConfig';
+import { loadCheckpoint } from '../../src/train/checkpoint';
+
+test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async () => {
+  const got: FromWorker[] = [];
+  const waiters: { pred: (m: FromWorker) => boolean; resolve: (m: FromWorker) => void }[] = [];
+  const session = new RunSession({
+    post: (m) => {
+      got.push(m);
+      for (const w of waiters.splice(0)) (w.pred(m) ? w.resolve(m) : waiters.push(w));
+    },
+    openGpu: async () => new Gpu(await acquireDevice()),
+  });
+  const next = <T extends FromWorker>(pred: (m: FromWorker) => boolean, ms = 120_000): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const found = got.find(pred);
+      if (found) return resolve(found as T);
+      const timer = setTimeout(() => reject(new Error(`timed out; last messages: ${got.slice(-5).map((m) => JSON.stringify(m).slice(0, 200)).join('\n')}`)), ms);
+      waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m as T)) });
+    });
+  const clear = () => got.splice(0);
+
+  const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1 };
+  const t0 = performance.now();
+  const log = (what: string) => console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+  session.receive({ type: 'init', config });
+  const ready = await next<Extract<FromWorker, { type: 'ready' }>>((m) => m.type === 'ready');
+  assert.equal(ready.info.dataset.name, 'blobs8');
+  assert.equal(ready.info.real.N, 16);
+  const s0 = await next<Extract<FromWorker, { type: 'samples' }>>((m) => m.type === 'samples');
+  assert.equal(s0.samples.step, 0);
+  log("first samples");
+  assert.ok(s0.samples.euler, 'FACM shows the anchor');
+  // At init F ≡ 0 (adaLN-Zero), so the one-step sample is the noise itself.
+  assert.ok(s0.samples.oneStep.pixels.some((v) => v !== 0));
+
+  session.receive({ type: 'start' });
+  await next((m) => m.type === 'samples' && m.samples.step >= 2);
+  log("samples at step 2");
+  const metrics = got.filter((m): m is Extract<FromWorker, { type: 'metrics' }> => m.type === 'metrics');
+  assert.ok(metrics.length > 0);
+  const c = metrics[0].chunk;
+  assert.ok(Number.isFinite(c.loss[0]) && Number.isFinite(c.lossFM[0]) && Number.isFinite(c.lossCM[0]));
+  assert.equal(c.binCount.reduce((a, b) => a + b, 0), 2 * c.n, 'every sample lands in a t bin');
+
+  clear();
+  session.receive({ type: 'pause' });
+  const paused = got.find((m) => m.type === 'status') as Extract<FromWorker, { type: 'status' }>;
+  assert.equal(paused.status.state, 'paused', 'pause is answered synchronously');
+  const stepAtPause = paused.status.step;
+  await new Promise((r) => setTimeout(r, 3000));
+  const later = got.filter((m) => m.type === 'status').at(-1) as Extract<FromWorker, { type: 'status' }>;
+  assert.equal(later.status.step, stepAtPause, 'no step after the pause');
+
+  log("paused");
+  session.receive({ type: 'save', req: 1 });
+  const saved = await next<Extract<FromWorker, { type: 'saved' }>>((m) => m.type === 'saved');
+  assert.equal(saved.step, stepAtPause);
+  // The CLI's metadata (TrainConfig + dataset) plus the playground's keys: `npm run facm -- sample` reads it.
+  const meta = loadCheckpoint(saved.bytes.slice()).run as { objective: { name: string }; dataset: string; playground: { batch: number } };
+  assert.equal(meta.objective.name, 'facm');
+  assert.equal(meta.dataset, 'blobs8');
+  assert.equal(meta.playground.batch, 2);
+
+  clear();
+  session.receive({ type: 'init', config });
+  await next((m) => m.type === 'status' && m.status.state === 'ready' && m.status.step === 0);
+
+  clear();
+  session.receive({ type: 'load', req: 2, bytes: saved.bytes, name: 'ck' });
+  const loaded = await next<Extract<FromWorker, { type: 'loaded' }>>((m) => m.type === 'loaded' || m.type === 'error');
+  assert.equal(loaded.type, 'loaded', JSON.stringify(loaded));
+  assert.equal(loaded.step, stepAtPause);
+  assert.equal(loaded.config.batch, 2);
+
+  clear();
+  session.receive({ type: 'load', req: 3, bytes: new Uint8Array([1, 2, 3]), name: 'junk.safetensors' });
+  const bad = await next<Extract<FromWorker, { type: 'error' }>>((m) => m.type === 'error');
+  assert.equal(bad.req, 3);
+  assert.match(bad.message, /junk\.safetensors/);
+  await session.close();
+});
+
+test('run session: a poisoned step is a reported collapse, or a rollback under onNonFinite = rollback', { timeout: 180_000 }, async () => {
+  for (const policy of ['stop', 'rollback'] as const) {
+    const got: FromWorker[] = [];
+    let wake: (() => void) | null = null;
+    const session = new RunSession({ post: (m) => (got.push(m), wake?.()), openGpu: async () => new Gpu(await acquireDevice()) });
+    const until = async (pred: (m: FromWorker) => boolean) => {
+      const end = Date.now() + 120_000;
+      while (!got.some(pred)) {
+        if (Date.now() > end) throw new Error(`${policy}: timed out; last: ${got.slice(-3).map((m) => JSON.stringify(m).slice(0, 160)).join('\n')}`);
+        await new Promise<void>((r) => ((wake = r), setTimeout(r, 500)));
+      }
+      return got.find(pred)!;
+    };
+    session.receive({ type: 'init', config: { ...defaults(), dataset: 'blobs8', batch: 2, euler: 0, onNonFinite: policy } });
+    session.receive({ type: 'step', n: 2 });
+    await until((m) => m.type === 'status' && m.status.step === 2 && m.status.state === 'paused');
+    session.receive({ type: 'poison' });
+    session.receive({ type: 'step', n: 1 });
+    if (policy === 'stop') {
+      const c = (await until((m) => m.type === 'collapse')) as Extract<FromWorker, { type: 'collapse' }>;
+      assert.equal(c.step, 3);
+      assert.match(c.quantity, /L_FM|L_CM|grad norm/);
+      assert.ok(!got.some((m) => m.type === 'error'), 'a collapse is not an error');
+    } else {
+      const r = (await until((m) => m.type === 'rollback')) as Extract<FromWorker, { type: 'rollback' }>;
+      assert.equal(r.step, 3);
+      assert.equal(r.restoredTo, 0);
+      await until((m) => m.type === 'status' && m.status.step === 0);
+    }
+    await session.close();
+  }
+});
