@@ -80,7 +80,11 @@ const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : String(v));
 
 /** One value for key k, typed, or an Error naming the allowed range. Strings are parsed (URL values). */
 export function parseRunValue(k: RunConfigKey, raw: unknown): string | number | boolean | Error {
-  const s = RUN_CONFIG_KEYS[k] as RunKeySpec;
+  return parseKeyValue(RUN_CONFIG_KEYS[k] as RunKeySpec, raw);
+}
+
+/** One value against its declared spec (the page's view keys use the same rules). */
+export function parseKeyValue(s: RunKeySpec, raw: unknown): string | number | boolean | Error {
   if (s.kind === 'bool') {
     if (typeof raw === 'boolean') return raw;
     const t = String(raw).toLowerCase();

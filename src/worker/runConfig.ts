@@ -14,6 +14,7 @@ import {
   defaultDatasetFor,
   modelOfRun,
   objectiveOfRun,
+  parseKeyValue,
   RUN_CONFIG_KEYS,
   runConfigToTrainConfig,
   type BoolKey,
@@ -64,22 +65,7 @@ export function formatValue(k: Key, v: unknown): string {
 
 /** Parses one value for key k: a typed value, or an Error saying what range is allowed. */
 export function parseValue(k: Key, raw: unknown): unknown | Error {
-  const s = KEYS[k];
-  if (s.kind === 'bool') {
-    if (raw === true || raw === false) return raw;
-    const t = String(raw).toLowerCase();
-    if (['1', 'true', 'on', 'yes'].includes(t)) return true;
-    if (['0', 'false', 'off', 'no'].includes(t)) return false;
-    return new Error('must be on or off (1/0, true/false)');
-  }
-  if (s.kind === 'choice') {
-    const t = String(raw);
-    return s.values.includes(t) ? t : new Error(`must be one of ${s.values.join(', ')}`);
-  }
-  const x = typeof raw === 'number' ? raw : String(raw).trim() === '' ? NaN : Number(raw);
-  const range = `${s.kind === 'int' ? 'an integer' : 'a number'} in [${s.min}, ${s.max}]`;
-  if (!Number.isFinite(x) || (s.kind === 'int' && !Number.isInteger(x)) || x < s.min || x > s.max) return new Error(`must be ${range}`);
-  return x;
+  return parseKeyValue(KEYS[k], raw);
 }
 
 export interface Parsed {
