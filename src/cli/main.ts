@@ -19,6 +19,7 @@ import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOpt
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
+import { nearestDistance, referenceSplit } from '../data/nearest';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 
@@ -28,7 +29,7 @@ const USAGE = `usage: npm run facm -- <command> [options]
           [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
           [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
   train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
-  sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema]
+  sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema] [--dataset D (default: the run's)]
   dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
   info    (the adapter and its limits)
 objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
@@ -298,6 +299,15 @@ async function sample(): Promise<void> {
   writeFileSync(outPath, await encodePng(grid.rgba, grid.width, grid.height));
   console.log(`wrote ${outPath}: ${n} samples, ${opt.euler ? `Euler ${opt.euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${opt.ema && st.ema ? 'EMA' : 'online'} weights, step ${st.step}`);
   gpu.destroy();
+  // How close the samples came to the data, read against held-out real images (the floor) and the
+  // input noise (where a model that learned nothing stays).
+  const spec = opt.dataset || (run as { cli?: { dataset?: string } }).cli?.dataset;
+  if (spec) {
+    const ds = await loadData(spec, cfg, (run as { seed?: number }).seed ?? 0);
+    const ref = referenceSplit(ds, 1024, n);
+    const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
+    console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+  }
 }
 
 /** One FACM step frozen for independent checking (e.g. in PyTorch): inputs, outputs, loss, gradients. */
