@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
 import { Gpu, type ProfileEntry, type Tensor } from '../gpu/runtime';
+import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
 import { matmul } from '../ops/linear';
 import { posEmbed2d } from '../ops/patch';
@@ -120,19 +121,11 @@ function table(rows: string[][]): string {
 }
 
 function profileSummary(entries: ProfileEntry[]): string {
-  const by = new Map<string, { n: number; ms: number }>();
-  for (const e of entries) {
-    const s = by.get(e.label) ?? { n: 0, ms: 0 };
-    s.n++;
-    s.ms += e.ms;
-    by.set(e.label, s);
-  }
-  const total = entries.reduce((a, e) => a + e.ms, 0);
-  const rows = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const p = summarizeProfile(entries);
   return table([
     ['kernel', 'dispatches', 'GPU ms', 'share'],
-    ...rows.map(([k, s]) => [k, String(s.n), fmt(s.ms, 1), `${fmt((100 * s.ms) / total, 1)} %`]),
-    ['total', String(entries.length), fmt(total, 1), '100 %'],
+    ...p.kernels.map((k) => [k.label, String(k.dispatches), fmt(k.ms, 1), `${fmt(100 * k.share, 1)} %`]),
+    ['total', String(p.dispatches), fmt(p.totalMs, 1), '100 %'],
   ]);
 }
 
