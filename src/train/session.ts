@@ -50,8 +50,10 @@ export interface SessionOptions {
    * after a loss belong to the session.
    */
   gpu?: Gpu;
-  /** Give up after this many device losses. Default 3. */
+  /** Give up after this many device losses (within `recoveryWindowMs`, when set). Default 3. */
   maxRecoveries?: number;
+  /** Count only the losses of the last this-many milliseconds towards `maxRecoveries`. Default: every loss. */
+  recoveryWindowMs?: number;
   teacher?: TeacherSource | null;
   /** Initial parameters (e.g. a student starting from its teacher). */
   initParams?: Float32Array;
@@ -123,9 +125,12 @@ export class TrainingSession {
   private seenNonFinite = 0;
   private collapseReported = false;
   private recoveries = 0;
+  /** When each loss was recovered from (ms), for `recoveryWindowMs`. */
+  private lossTimes: number[] = [];
   private disposed = false;
   private ownsGpu = true;
   private lock: Promise<unknown> = Promise.resolve();
+  private stale = false;
   private teacher: { cfg: DiTConfig; params: Float32Array } | null = null;
   /** Every event so far, in order. */
   readonly events: SessionEvent[] = [];
@@ -248,7 +253,8 @@ export class TrainingSession {
     return run;
   }
 
-  private async isLost(e: unknown): Promise<boolean> {
+  /** Is `e` (an error from a step, drain or read-back) a loss of the current device? */
+  async isLost(e: unknown): Promise<boolean> {
     if (e instanceof GpuLostError || this._gpu.lost) return true;
     // A failed map can come before the device's lost promise settles.
     await Promise.race([this._gpu.device.lost, sleep(50)]);
@@ -320,8 +326,15 @@ export class TrainingSession {
     const lostAt = this._trainer.step;
     const old = this._gpu;
     if (!old.lost) this.emit({ type: 'device-lost', step: lostAt, reason: 'unknown', message: 'the device stopped answering' });
-    if (++this.recoveries > (this.opts.maxRecoveries ?? 3))
-      throw new Error(`the GPU device was lost ${this.recoveries} times; giving up. The last checkpoint (step ${this.latest?.step ?? 0}) is in the autosave store, if one is set`);
+    const now = Date.now();
+    const win = this.opts.recoveryWindowMs;
+    this.lossTimes = [...this.lossTimes.filter((t) => win === undefined || now - t < win), now];
+    this.recoveries++;
+    if (this.lossTimes.length > (this.opts.maxRecoveries ?? 3))
+      throw new Error(
+        `the GPU device was lost ${this.lossTimes.length} times${win === undefined ? '' : ` within ${Math.round(win / 1000)} s`}; giving up. ` +
+          `The last checkpoint (step ${this.latest?.step ?? 0}) is in the autosave store, if one is set`,
+      );
     this.releaseGpu();
     this._gpu = await this.acquire();
     const ck = this.latest;
@@ -342,17 +355,7 @@ export class TrainingSession {
     const tr = this._trainer;
     const recs = await tr.drain();
     if (tr.collapse || tr.nonFiniteEvents.length > this.seenNonFinite) return recs; // not a state to return to
-    const [params, ema, opt] = await Promise.all([tr.readParams('params'), tr.readParams('ema'), tr.readOptimizer()]);
-    const bytes = saveCheckpoint({
-      model: this.cfg.model,
-      run: { ...this.cfg, dataset: this.data.name, ...this.opts.run },
-      step: tr.step,
-      params,
-      ema,
-      m: opt.m,
-      v: opt.v,
-      resume: tr.resumeState(),
-    });
+    const bytes = await this.encode();
     this.latest = { step: tr.step, bytes };
     this.emit({ type: 'checkpoint', step: tr.step, bytes: bytes.length });
     const store = this.opts.store;
@@ -368,6 +371,49 @@ export class TrainingSession {
       }
     }
     return recs;
+  }
+
+  /** The trainer's current state as checkpoint bytes (parameters, EMA, Adam moments, step, streams). */
+  private async encode(): Promise<Uint8Array> {
+    const tr = this._trainer;
+    const [params, ema, opt] = await Promise.all([tr.readParams('params'), tr.readParams('ema'), tr.readOptimizer()]);
+    return saveCheckpoint({
+      model: this.cfg.model,
+      run: { ...this.cfg, dataset: this.data.name, ...this.opts.run },
+      step: tr.step,
+      params,
+      ema,
+      m: opt.m,
+      v: opt.v,
+      resume: tr.resumeState(),
+    });
+  }
+
+  /**
+   * Takes an in-memory checkpoint now unless the latest is of this step (e.g. on a pause, or after
+   * the trainer's state was replaced by a loaded one). Returns the drained records and the step a
+   * device loss would now restore.
+   */
+  checkpointNow(): Promise<{ records: StepRecord[]; step: number | null }> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const records = this.latest?.step === this._trainer.step && !this.stale ? [] : await this.checkpoint();
+      this.stale = false;
+      return { records, step: this.checkpointStep };
+    });
+  }
+
+  /** The next checkpointNow() takes a checkpoint even at the latest one's step (the trainer's state was replaced). */
+  invalidateCheckpoint(): void {
+    this.stale = true;
+  }
+
+  /** The current state as checkpoint bytes, clean or not (e.g. a download after a collapse); not a restore point. */
+  snapshot(): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      return this.encode();
+    });
   }
 
   /** A checkpoint of the current state (bytes), e.g. for a download; also becomes the restore point. */

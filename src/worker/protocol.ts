@@ -3,6 +3,7 @@
 // images (Float32 (N, C, H, W) in [−1, 1]) and checkpoint bytes. The page never sees a GPU buffer.
 
 import type { AdapterReport } from '../gpu/device';
+import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from './runConfig';
 
 // ------------------------------------------------------------------ page → worker
@@ -21,6 +22,10 @@ export type ToWorker =
   | { type: 'load'; req: number; bytes: Uint8Array; name: string }
   /** Test hook: the next step writes NaN into the first attention projection (Trainer.poisonNextStep), as a diverging run would. */
   | { type: 'poison' }
+  /** Test hook: destroys the run's device (device.destroy()), as a driver reset would lose it; the worker recovers. */
+  | { type: 'lose-device' }
+  /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
+  | { type: 'profile'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
   | { type: 'probe'; files: File[] };
 
@@ -116,5 +121,12 @@ export type FromWorker =
   | { type: 'saved'; req: number; bytes: Uint8Array; step: number }
   | { type: 'loaded'; req: number; step: number; config: Config; notes: string[] }
   | { type: 'probed'; info: DatasetInfo; preview: ImageSet }
+  /**
+   * The device was lost at step `lostAt` (`reason`: 'destroyed', 'unknown'); training goes on on a
+   * new device (`adapter`) from the in-memory checkpoint of step `restoredFrom` (metrics after it are void).
+   */
+  | { type: 'recovered'; lostAt: number; restoredFrom: number; reason: string; attempt: number; adapter: AdapterReport }
+  /** Per-kernel GPU time of step `step`; `profile` null: the device has no 'timestamp-query' (`features`: what it has). */
+  | { type: 'profiled'; req: number; step: number; profile: ProfileSummary | null; features: string[] }
   /** `req` answers a save / load; `fatal`: the worker's device is gone, respawn it. */
   | { type: 'error'; message: string; req?: number; fatal: boolean };

@@ -11,13 +11,22 @@
 // which only flip a flag (so the step counter stops the moment a Pause arrives). While running it
 // keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains metrics every DRAIN_MS and
 // refreshes the samples every `sampleEvery` steps.
+//
+// The Trainer lives inside a TrainingSession (src/train/session.ts), which keeps an in-memory
+// checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step, a save and a load). When the
+// device is lost (driver reset, backgrounded tab, device.destroy()) the session acquires a new one
+// through host.openGpu(), restores that checkpoint and this loop goes on (training again if it
+// was); the page gets a 'recovered' message naming both steps. MAX_LOSSES losses within
+// LOSS_WINDOW_MS end the run with a fatal error instead.
 
 import type { Gpu } from '../gpu/runtime';
 import { GpuLostError } from '../gpu/runtime';
+import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops } from '../model/config';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
-import { Trainer, type StepRecord } from '../train/trainer';
+import { loadCheckpoint } from '../train/checkpoint';
+import { TrainingSession, type SessionEvent } from '../train/session';
+import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
 import { Rng } from '../util/rng';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
@@ -34,6 +43,9 @@ const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while th
 const SAMPLES = 16; // images per sample grid (4 × 4)
 const NOISE_SEED = 0x5a3b1e; // fixed noise: frames of one run, and runs with one seed, are comparable
 const RENOISE_SEED = 0x2e2e;
+const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back of 4 parameter-sized buffers)
+const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
+const LOSS_WINDOW_MS = 5 * 60_000;
 
 /** Columnar metrics of drained steps, with per-sample quantities binned by t. */
 export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
@@ -72,9 +84,13 @@ export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
 }
 
 export class RunSession {
+  /** The device the next build starts on (kept across rebuilds of one shape, so pipelines stay compiled). */
   private gpu: Gpu | null = null;
   private gpuKey = '';
-  private trainer: Trainer | null = null;
+  /** The run: its Trainer, in-memory checkpoints and device-loss recovery. */
+  private session: TrainingSession | null = null;
+  /** A loss reported by the device's lost promise, not yet recovered from. */
+  private lossPending = false;
   private config: Config | null = null;
   private dataset: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
   private files: File[] = [];
@@ -101,6 +117,10 @@ export class RunSession {
     void this.loop();
   }
 
+  private get trainer(): Trainer | null {
+    return this.session?.trainer ?? null;
+  }
+
   receive(msg: ToWorker): void {
     if (msg.type === 'pause') {
       for (let i = this.inbox.length - 1; i >= 0; i--) if (this.inbox[i].type === 'start') this.inbox.splice(i, 1);
@@ -119,7 +139,7 @@ export class RunSession {
   async close(): Promise<void> {
     this.running = false;
     await this.dispose();
-    this.gpu?.destroy();
+    if (this.gpu && !this.gpu.lost) this.gpu.destroy();
     this.gpu = null;
   }
 
@@ -141,9 +161,11 @@ export class RunSession {
 
   private async loop(): Promise<void> {
     for (;;) {
-      const cmd = this.inbox.shift();
+      const lost = !!this.session && !this.failed && (this.lossPending || !!this.session.gpu.lost);
+      const cmd = lost ? undefined : this.inbox.shift();
       try {
-        if (cmd) await this.handle(cmd);
+        if (lost) await this.recover();
+        else if (cmd) await this.handle(cmd);
         else if (this.running && this.trainer && !this.failed) await this.trainOne();
         else if (!this.settled) await this.settle();
         else {
@@ -151,7 +173,14 @@ export class RunSession {
           this.wake = null;
         }
       } catch (e) {
-        this.fail(e, cmd && (cmd.type === 'save' || cmd.type === 'load') ? cmd.req : undefined);
+        const req = cmd && (cmd.type === 'save' || cmd.type === 'load' || cmd.type === 'profile') ? cmd.req : undefined;
+        // A read-back on a lost device (a sample grid, a save): recover, then the command is answered with the error.
+        if (!lost && this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
+          this.lossPending = true;
+          if (req !== undefined) this.host.post({ type: 'error', message: (e as Error).message, req, fatal: false });
+          continue;
+        }
+        this.fail(e, req);
       }
     }
   }
@@ -166,9 +195,9 @@ export class RunSession {
         await this.rebuild({ ...cmd.config }, true);
         return;
       case 'step': {
-        const t = this.need();
+        const s = this.needSession();
         this.running = false;
-        for (let i = 0; i < cmd.n && !this.running; i++) this.pending.push(...(await t.stepOnce()));
+        for (let i = 0; i < cmd.n && !this.running; i++) this.pending.push(...(await s.stepOnce()));
         this.settled = false;
         await this.settle();
         return;
@@ -190,6 +219,12 @@ export class RunSession {
         return this.load(cmd.req, cmd.bytes, cmd.name);
       case 'probe':
         return this.probe(cmd.files);
+      case 'profile':
+        return this.profile(cmd.req);
+      case 'lose-device':
+        // What a driver reset or device.destroy() elsewhere does: the lost promise fires, the loop recovers.
+        this.needSession().gpu.device.destroy();
+        return;
       case 'poison': {
         const t = this.need() as Trainer & { poisonNextStep?: (p: { name: string; index: number }) => void };
         if (typeof t.poisonNextStep !== 'function') throw new Error('this Trainer has no poisonNextStep test hook');
@@ -202,12 +237,74 @@ export class RunSession {
   }
 
   private need(): Trainer {
-    if (!this.trainer) throw new Error('this run has no trainer (it failed to build): fix the config and press Reset');
-    return this.trainer;
+    return this.needSession().trainer;
+  }
+
+  private needSession(): TrainingSession {
+    if (!this.session) throw new Error('this run has no trainer (it failed to build): fix the config and press Reset');
+    return this.session;
+  }
+
+  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover), then reports it. */
+  private async recover(): Promise<void> {
+    this.lossPending = false;
+    const s = this.session!;
+    await s.recover(); // `restored` (onEvent) does the rest
+  }
+
+  private onSessionEvent(s: TrainingSession, e: SessionEvent): void {
+    if (s !== this.session) return;
+    if (e.type === 'device-lost') {
+      this.lostInfo = { step: e.step, reason: e.reason };
+      this.lossPending = true;
+      this.wake?.();
+    } else if (e.type === 'restored') {
+      // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
+      this.lossPending = false;
+      this.pending = []; // the records of steps after the checkpoint belong to a history that is gone
+      this.inflight = [];
+      this.eventsSeen = 0; // a new Trainer
+      this.lastSampleStep = -1;
+      this.rateWindow = [];
+      this.settled = false;
+      const reason = this.lostInfo?.reason ?? 'unknown';
+      this.lostInfo = null;
+      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason, attempt: e.attempt, adapter: s.gpu.report });
+      this.postStatus();
+    }
+  }
+
+  private lostInfo: { step: number; reason: string } | null = null;
+
+  /** GPU time per kernel of the next training step (a step is taken when paused). */
+  private async profile(req: number): Promise<void> {
+    const s = this.needSession();
+    const gpu = s.gpu;
+    const t = s.trainer;
+    if (t.collapse) throw new Error(`this run collapsed at step ${t.collapse.step}: nothing to profile; Reset it or load a checkpoint`);
+    const wasRunning = this.running;
+    if (!gpu.startProfile()) {
+      this.host.post({ type: 'profiled', req, step: t.step, profile: null, features: gpu.report.features });
+      return;
+    }
+    let entries;
+    try {
+      await Promise.all(this.inflight.splice(0)); // earlier steps are not in the profile (queue order), but wait for them anyway
+      this.pending.push(...(await t.stepOnce())); // the Trainer, not the session: no checkpoint read-back in the profile
+    } finally {
+      entries = await gpu.stopProfile();
+    }
+    const step = t.step;
+    this.host.post({ type: 'profiled', req, step, profile: summarizeProfile(entries), features: gpu.report.features });
+    if (!wasRunning) {
+      this.settled = false;
+      await this.settle();
+    }
   }
 
   private async trainOne(): Promise<void> {
-    const t = this.trainer!;
+    const s = this.session!;
+    const t = s.trainer;
     if (t.collapse) {
       // Found by a drain inside stepOnce (or a Train after a collapse): report it once, and stop.
       await this.flushMetrics();
@@ -215,8 +312,9 @@ export class RunSession {
       this.postStatus();
       return;
     }
-    this.pending.push(...(await t.stepOnce()));
-    const done = this.gpu!.device.queue.onSubmittedWorkDone();
+    this.pending.push(...(await s.stepOnce()));
+    if (s.trainer !== t) return; // recovered from a device loss inside the step: the loop goes on from the checkpoint
+    const done = s.gpu.device.queue.onSubmittedWorkDone();
     done.catch(() => {}); // a lost device surfaces through the next read
     this.inflight.push(done);
     if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
@@ -226,9 +324,11 @@ export class RunSession {
 
   /** After a pause, a step or a collapse: every metric out, samples for the last step, final status. */
   private async settle(): Promise<void> {
-    if (this.trainer) {
+    if (this.session) {
+      // A pause or a Step is where a user expects to come back to: make it the restore point.
+      this.pending.push(...(await this.session.checkpointNow()).records);
       await this.flushMetrics();
-      if (this.trainer.step !== this.lastSampleStep) await this.refreshSamples();
+      if (this.session.step !== this.lastSampleStep) await this.refreshSamples();
     }
     this.inflight = [];
     this.settled = true;
@@ -236,8 +336,10 @@ export class RunSession {
   }
 
   private async flushMetrics(): Promise<void> {
-    const t = this.trainer!;
-    this.pending.push(...(await t.drain()));
+    const s = this.session!;
+    const drained = await s.drain();
+    const t = s.trainer; // a new one when the drain recovered from a device loss
+    this.pending.push(...drained);
     this.lastDrain = performance.now();
     if (this.pending.length) {
       const chunk = toChunk(this.pending, anchorOf(this.config!) !== null);
@@ -303,7 +405,28 @@ export class RunSession {
       }
       const data = await this.loadData(config);
       this.config = config;
-      this.trainer = new Trainer(this.gpu, train, data.ds);
+      this.lossPending = false;
+      this.lostInfo = null;
+      // Limits are checked before allocating; the step-0 state is the first restore point.
+      let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
+      const session: TrainingSession = await TrainingSession.create(train, data.ds, {
+        gpu: this.gpu,
+        acquire: async () => {
+          this.progress('the GPU device was lost: requesting a new one', null);
+          try {
+            return await this.host.openGpu();
+          } finally {
+            this.progress('', 1);
+          }
+        },
+        checkpointEvery: CHECKPOINT_EVERY,
+        maxRecoveries: MAX_LOSSES,
+        recoveryWindowMs: LOSS_WINDOW_MS,
+        run: { ...runMetadata(config, data.ds.name) },
+        onEvent: (e) => made && this.onSessionEvent(made, e),
+      });
+      made = session;
+      this.session = session;
       this.pending = [];
       this.inflight = [];
       this.collapseSent = false;
@@ -318,7 +441,7 @@ export class RunSession {
         type: 'ready',
         info: {
           adapter: this.gpu.report,
-          params: this.trainer.table.count,
+          params: session.trainer.table.count,
           flopsPerImage: forwardFlops(train.model),
           dataset: data.info,
           real: previewImages(data.ds, SAMPLES),
@@ -329,7 +452,7 @@ export class RunSession {
       this.building = false;
       if (sample) await this.refreshSamples();
     } catch (e) {
-      if (this.trainer) await this.dispose();
+      if (this.session) await this.dispose();
       else this.gpuKey = ''; // a constructor that threw may have left buffers behind: next build, fresh device
       throw e;
     } finally {
@@ -339,17 +462,16 @@ export class RunSession {
   }
 
   /**
-   * Frees the current trainer's GPU buffers. With a Trainer that has no `dispose()`, the next build
-   * takes a fresh device instead (destroying the old one frees everything).
+   * Frees the current run's GPU buffers. A device the session acquired after a loss is its own and
+   * is destroyed with it: the next build then takes a fresh one.
    */
   private async dispose(): Promise<void> {
-    const t = this.trainer;
-    this.trainer = null;
-    if (!t || !this.gpu) return;
-    if (!this.gpu.lost) await this.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
-    const d = (t as { dispose?: () => void }).dispose;
-    if (typeof d === 'function') d.call(t);
-    else this.gpuKey = '';
+    const s = this.session;
+    this.session = null;
+    this.lossPending = false;
+    if (!s) return;
+    if (!s.gpu.lost) await s.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
+    s.dispose();
   }
 
   private async loadData(config: Config): Promise<{ ds: Dataset; info: DatasetInfo }> {
@@ -372,20 +494,19 @@ export class RunSession {
   }
 
   private async save(req: number): Promise<void> {
-    const t = this.need();
+    const s = this.needSession();
     await this.flushMetrics(); // the page then has every step up to the checkpoint's
-    const state: Parameters<typeof saveCheckpoint>[0] = {
-      model: t.cfg.model,
-      run: runMetadata(this.config!, this.dataset?.ds.name ?? this.config!.dataset),
-      step: t.step,
-      params: await t.readParams('params'),
-      ema: await t.readParams('ema'),
-      ...(await t.readOptimizer()),
-    };
-    // Where the data and noise streams stand, where the Trainer can say (a resumed run then draws the same batches).
-    const resume = (t as { resumeState?: () => unknown }).resumeState?.();
-    const bytes = saveCheckpoint(resume ? ({ ...state, resume } as typeof state) : state);
-    this.host.post({ type: 'saved', req, bytes, step: t.step }, [bytes.buffer as ArrayBuffer]);
+    // Parameters, EMA, Adam moments, step, and where the data and noise streams stand (a resumed
+    // run draws the same batches). A clean state also becomes the restore point after a device loss.
+    let bytes: Uint8Array;
+    try {
+      bytes = await s.save();
+    } catch (e) {
+      if (await s.isLost(e)) throw e;
+      bytes = await s.snapshot(); // after a collapse: the state as it is
+    }
+    bytes = bytes.slice(); // the session keeps its copy; this one is transferred
+    this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
   private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
@@ -404,8 +525,9 @@ export class RunSession {
     }
     this.running = false;
     if (!this.trainer || !this.config || !sameRun(config, this.config)) await this.rebuild(config, false);
-    const t = this.need();
-    await t.drain(); // records of the steps before the load belong to another history
+    const session = this.needSession();
+    const t = session.trainer;
+    await session.drain(); // records of the steps before the load belong to another history
     this.pending = [];
     const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
     const resume = (st as { resume?: unknown }).resume;
@@ -418,6 +540,8 @@ export class RunSession {
     }
     t.collapse = null;
     this.collapseSent = false;
+    session.invalidateCheckpoint();
+    await session.checkpointNow(); // the loaded state is what a device loss restores
     this.host.post({ type: 'loaded', req, step: st.step, config, notes });
     await this.refreshSamples();
     this.postStatus();
@@ -443,7 +567,8 @@ export class RunSession {
   }
 
   private postStatus(message?: string): void {
-    const mem = this.gpu && !this.gpu.lost ? this.gpu.memory() : null;
+    const gpu = this.session?.gpu ?? this.gpu;
+    const mem = gpu && !gpu.lost ? gpu.memory() : null;
     const batch = this.trainer?.cfg.batch ?? 0;
     this.host.post({
       type: 'status',
@@ -460,7 +585,7 @@ export class RunSession {
 
   private fail(e: unknown, req?: number): void {
     const err = e instanceof Error ? e : new Error(String(e));
-    const fatal = err instanceof GpuLostError || !!this.gpu?.lost;
+    const fatal = err instanceof GpuLostError || !!(this.session?.gpu ?? this.gpu)?.lost;
     this.running = false;
     this.building = false;
     if (!fatal && req === undefined && this.trainer?.collapse && !this.collapseSent) {

@@ -122,3 +122,57 @@ test('run session: a poisoned step is a reported collapse, or a rollback under o
     await session.close();
   }
 });
+
+test('run session: a lost device is recovered from the latest checkpoint and training goes on; a step is profiled per kernel', { timeout: 240_000 }, async () => {
+  const got: FromWorker[] = [];
+  let wake: (() => void) | null = null;
+  let opened = 0;
+  const session = new RunSession({ post: (m) => (got.push(m), wake?.()), openGpu: async () => (opened++, new Gpu(await acquireDevice())) });
+  const until = async <T extends FromWorker>(what: string, pred: (m: FromWorker) => boolean, ms = 120_000): Promise<T> => {
+    const end = Date.now() + ms;
+    while (!got.some(pred)) {
+      const err = got.find((m) => m.type === 'error' && m.req === undefined);
+      if (err) throw new Error(`${what}: ${JSON.stringify(err)}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${got.slice(-4).map((m) => JSON.stringify(m).slice(0, 200)).join('\n')}`);
+      await new Promise<void>((r) => ((wake = r), setTimeout(r, 500)));
+    }
+    return got.find(pred)! as T;
+  };
+  const status = (m: FromWorker) => (m.type === 'status' ? m.status : null);
+  session.receive({ type: 'init', config: { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, euler: 0, sampleEvery: 1000 } });
+  session.receive({ type: 'step', n: 3 });
+  await until('3 steps, paused', (m) => status(m)?.step === 3 && status(m)?.state === 'paused');
+  assert.equal(opened, 1);
+
+  // Paused at step 3 (the pause is a restore point); train on, then lose the device mid-run.
+  got.splice(0);
+  session.receive({ type: 'start' });
+  await until('step 5', (m) => (status(m)?.step ?? 0) >= 5);
+  session.receive({ type: 'lose-device' });
+  const r = await until<Extract<FromWorker, { type: 'recovered' }>>('the recovery', (m) => m.type === 'recovered' || (m.type === 'error' && m.fatal));
+  assert.equal(r.type, 'recovered', JSON.stringify(r));
+  assert.equal(r.restoredFrom, 3, 'restored from the checkpoint taken at the pause');
+  assert.ok(r.lostAt >= 5, `lost at ${r.lostAt}`);
+  assert.equal(r.reason, 'destroyed');
+  assert.equal(opened, 2, 'a new device');
+  const after = got.indexOf(r);
+  assert.equal(status(got.slice(after).find((m) => m.type === 'status')!)?.step, 3, 'the step counter goes back to the checkpoint');
+  // Still running: the counter passes the step the device was lost at, with finite metrics.
+  await until('training past the loss', (m) => got.indexOf(m) > after && (status(m)?.step ?? 0) > r.lostAt && status(m)?.state === 'running');
+  const chunks = got.slice(after).filter((m): m is Extract<FromWorker, { type: 'metrics' }> => m.type === 'metrics');
+  assert.ok(chunks.length > 0 && chunks[0].chunk.step[0] === 4, `metrics continue at step 4 (got ${chunks[0]?.chunk.step[0]})`);
+  assert.ok(chunks.every((c) => c.chunk.loss.every(Number.isFinite)));
+  assert.ok(!got.some((m) => m.type === 'error'), 'no error reported');
+
+  // Profile one step while running: per-kernel GPU time from timestamp queries (Dawn on SwiftShader has them).
+  session.receive({ type: 'profile', req: 7 });
+  const p = await until<Extract<FromWorker, { type: 'profiled' }>>('the profile', (m) => (m.type === 'profiled' || m.type === 'error') && 'req' in m && m.req === 7);
+  assert.equal(p.type, 'profiled', JSON.stringify(p));
+  assert.ok(p.profile, `no profile: features ${p.features.join(', ')}`);
+  assert.ok(p.profile.kernels.length > 5 && p.profile.totalMs > 0);
+  assert.ok(p.profile.kernels.every((k, i, a) => k.dispatches > 0 && (i === 0 || a[i - 1].ms >= k.ms)), 'slowest first');
+  assert.equal(p.profile.kernels.reduce((a, k) => a + k.dispatches, 0), p.profile.dispatches);
+  assert.ok(Math.abs(p.profile.kernels.reduce((a, k) => a + k.share, 0) - 1) < 1e-9);
+  session.receive({ type: 'pause' });
+  await session.close();
+});
