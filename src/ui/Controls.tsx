@@ -9,6 +9,7 @@ import { download, metricsCsv } from './exporters';
 import { ConfigField } from './fields';
 import { GridCanvas } from './GridCanvas';
 import * as runner from './runner';
+import { recoveryText } from './runner';
 import { focused, say, shareUrl, useStore } from './store';
 import { StateBadge } from './panels/RunsPanel';
 
@@ -72,6 +73,13 @@ export function Controls() {
           <p className="collapse" data-testid="collapse-note">
             Collapsed at step {run.collapse.step}: <b>{run.collapse.quantity}</b> became non-finite. Training stopped; the
             parameters are those from before that step.
+          </p>
+        )}
+        {run.recoveries.length > 0 && (
+          <p className="recovery" data-testid="recovery-note">
+            {recoveryText(run.recoveries[run.recoveries.length - 1])}
+            {run.recoveries.length > 1 ? ` (${run.recoveries.length} losses so far)` : ''}. The steps after it were discarded
+            {run.state === 'running' ? '; training goes on.' : '.'}
           </p>
         )}
         {run.error && !run.collapse && (

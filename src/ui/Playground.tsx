@@ -6,19 +6,25 @@ import { initFromUrl, takeDatasetFiles } from './actions';
 import { Controls } from './Controls';
 import { ClampPanel } from './panels/ClampPanel';
 import { DevicePanel } from './panels/DevicePanel';
+import { ProfilePanel } from './panels/ProfilePanel';
 import { LossPanel } from './panels/LossPanel';
 import { RunsPanel } from './panels/RunsPanel';
 import { SamplesPanel } from './panels/SamplesPanel';
-import { poison, removeAll } from './runner';
+import { loseDevice, poison, removeAll } from './runner';
 import { dismiss, focused, useStore } from './store';
 
 let initialised = false;
 
-// For the end-to-end test: make the focused run's next step non-finite, to see a collapse marked.
+// For the end-to-end test: make the focused run's next step non-finite, to see a collapse marked;
+// destroy the focused run's GPU device (device.destroy() in its worker), to see it recover.
 (globalThis as { __facmTestHooks?: unknown }).__facmTestHooks = {
   poisonFocused: () => {
     const run = focused(useStore.getState());
     if (run) poison(run.id);
+  },
+  loseDeviceFocused: () => {
+    const run = focused(useStore.getState());
+    if (run) loseDevice(run.id);
   },
 };
 
@@ -58,6 +64,7 @@ export function Playground({ adapter }: { adapter: string }) {
             <SamplesPanel />
             <ClampPanel />
             <DevicePanel />
+            <ProfilePanel />
           </main>
         </div>
       )}

@@ -37,7 +37,7 @@ function ensure(id: string): { fresh: boolean } {
     ev.preventDefault();
     patchRun(id, { state: 'error', error: `the worker failed: ${ev.message || 'could not load its script'}`, fatal: true });
   };
-  patchRun(id, { state: 'starting', error: null, fatal: false, applied: run.config, step: 0 });
+  patchRun(id, { state: 'starting', error: null, fatal: false, applied: run.config, step: 0, recoveries: [], profile: null });
   clearMetrics(id);
   post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
   return { fresh: true };
@@ -69,6 +69,8 @@ function onMessage(id: string, m: FromWorker): void {
         progress: null,
         collapse: null,
         rollbacks: [],
+        recoveries: [],
+        profile: null,
         samples: null,
       });
       return;
@@ -90,6 +92,12 @@ function onMessage(id: string, m: FromWorker): void {
       say('warn', `${getRun(id)?.name ?? id}: ${m.quantity} became non-finite at step ${m.step}; rolled back to step ${m.restoredTo} and going on.`);
       return;
     }
+    case 'recovered': {
+      clearMetrics(id, m.restoredFrom); // the steps after the restored checkpoint never happened
+      patchRun(id, (r) => ({ recoveries: [...r.recoveries, { lostAt: m.lostAt, restoredFrom: m.restoredFrom, reason: m.reason, attempt: m.attempt }], adapter: m.adapter }));
+      say('warn', `${getRun(id)?.name ?? id}: ${recoveryText(m)}.`);
+      return;
+    }
     case 'error': {
       const req = m.req !== undefined ? requests.get(m.req) : undefined;
       if (req) {
@@ -101,7 +109,8 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     }
     case 'saved':
-    case 'loaded': {
+    case 'loaded':
+    case 'profiled': {
       const req = requests.get(m.req);
       requests.delete(m.req);
       req?.resolve(m);
@@ -142,7 +151,7 @@ export function step(id: string, n = 1): void {
 
 function rebuild(id: string): void {
   const run = getRun(id)!;
-  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null });
+  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, recoveries: [], profile: null });
   clearMetrics(id);
   post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
 }
@@ -154,7 +163,7 @@ export function reset(id: string): void {
   if (!workers.has(id) || run.fatal) {
     workers.get(id)?.terminate();
     workers.delete(id);
-    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, loadedFrom: null });
+    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, loadedFrom: null, recoveries: [], profile: null });
     clearMetrics(id);
     if (run.fatal) ensure(id);
     return;
@@ -182,6 +191,28 @@ export async function load(id: string, bytes: Uint8Array, name: string, metrics:
   // The metrics saved with it (IndexedDB) up to its step; an uploaded file starts a fresh plot.
   restoreMetrics(id, metrics);
   for (const n of m.notes) say('warn', `${name}: ${n}`);
+}
+
+/** "GPU device lost at step X (reason); restored from step Y on a new device" */
+export function recoveryText(r: { lostAt: number; restoredFrom: number; reason: string }): string {
+  return `GPU device lost at step ${r.lostAt} (${r.reason}); restored from step ${r.restoredFrom} on a new device`;
+}
+
+/** Per-kernel GPU time of the run's next step (a step is taken when paused); the result lands in the run's `profile`. */
+export async function profile(id: string): Promise<void> {
+  if (!workers.has(id) || getRun(id)?.fatal) throw new Error('nothing to profile yet: train at least one step first');
+  patchRun(id, (r) => ({ profile: { pending: true, step: null, summary: r.profile?.summary ?? null, features: [], error: null } }));
+  try {
+    const m = await request<Extract<FromWorker, { type: 'profiled' }>>(id, (req) => ({ type: 'profile', req }));
+    patchRun(id, { profile: { pending: false, step: m.step, summary: m.profile, features: m.features, error: null } });
+  } catch (e) {
+    patchRun(id, { profile: { pending: false, step: null, summary: null, features: [], error: (e as Error).message } });
+  }
+}
+
+/** Test hook (see the 'lose-device' message): destroys the run's GPU device; the worker recovers. */
+export function loseDevice(id: string): void {
+  post(id, { type: 'lose-device' });
 }
 
 /** Test hook (see the 'poison' message): the run's next step goes non-finite. */

@@ -4,6 +4,7 @@
 
 import { create } from 'zustand';
 import type { AdapterReport } from '../gpu/device';
+import type { ProfileSummary } from '../gpu/profile';
 import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../worker/protocol';
 import { toSearch, type Config } from '../worker/runConfig';
 import type { CheckpointMeta } from './idb';
@@ -36,6 +37,26 @@ export interface RunView {
   real: ImageSet | null;
   /** Where the weights came from, when loaded from a checkpoint. */
   loadedFrom: string | null;
+  /** Device losses the worker recovered from (newest last). */
+  recoveries: Recovery[];
+  /** The last "Profile one step" of this run. */
+  profile: ProfileView | null;
+}
+
+export interface Recovery {
+  lostAt: number;
+  restoredFrom: number;
+  reason: string;
+  attempt: number;
+}
+
+export interface ProfileView {
+  pending: boolean;
+  step: number | null;
+  /** null with `pending` false: the device has no timestamp-query (`features` lists what it has). */
+  summary: ProfileSummary | null;
+  features: string[];
+  error: string | null;
 }
 
 export interface Message {
@@ -98,6 +119,8 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     samples: null,
     real: null,
     loadedFrom: null,
+    recoveries: [],
+    profile: null,
   };
 }
 

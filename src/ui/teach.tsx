@@ -83,3 +83,17 @@ export const RUNS_NOTE = (
     </p>
   </Teach>
 );
+
+export const PROFILE_NOTE = (
+  <Teach title="Reading a profile">
+    <p>
+      <b>Profile one step</b> times every compute dispatch of the run's next optimizer step on the GPU itself, with
+      timestamp queries written at the start and end of each one (while profiling, each dispatch gets its own compute
+      pass, so the step runs a little slower than usual). Rows group the dispatches of one WGSL entry point.
+    </p>
+    <p>
+      In a FACM step the matrix multiplies of the forward, JVP and backward passes usually dominate; attention grows with
+      the number of patches (tokens²). Adapters without the <code>timestamp-query</code> feature cannot be profiled this way.
+    </p>
+  </Teach>
+);

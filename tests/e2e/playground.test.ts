@@ -1,6 +1,7 @@
 // The playground in headless Chromium on SwiftShader: a tiny FACM run trains in a worker (the step
 // counter and the loss plot advance, a sample grid appears), pauses within a second, saves a
-// checkpoint in IndexedDB and loads it back (also after a page reload); a shared link restores
+// checkpoint in IndexedDB and loads it back (also after a page reload); the profile panel times one
+// step per kernel; a destroyed device is recovered from the latest checkpoint; a shared link restores
 // the config controls, and a bad one is reported and falls back. Screenshots go to test-results/.
 
 import assert from 'node:assert/strict';
@@ -128,6 +129,49 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.getByTestId('ckpt-upload').setInputFiles((await file.path())!);
     await until('the uploaded step', async () => (await stepOf(page)) === stopped, 20_000, page);
     assert.ok(await page.getByTestId('btn-train').isEnabled());
+    assert.deepEqual(errors, []);
+  });
+
+  test('profiles one step per kernel; a destroyed GPU device is recovered from the latest checkpoint and training goes on', async () => {
+    const { page, errors } = await open(`?${TINY.replace('sampleEvery=4', 'sampleEvery=1000')}`);
+    await page.getByTestId('btn-train').click();
+    await until('the step counter to pass 2', async () => (await stepOf(page)) >= 2, 90_000, page);
+    await page.getByTestId('btn-pause').click();
+    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 1000 });
+    const paused = await stepOf(page);
+
+    // Profile one step (paused: it takes that step). Per-kernel GPU time where the adapter has timestamp-query.
+    await page.getByTestId('btn-profile').click();
+    const table = page.getByTestId('profile-table');
+    const none = page.getByTestId('profile-unavailable');
+    await Promise.race([table.waitFor({ timeout: 60_000 }), none.waitFor({ timeout: 60_000 })]);
+    if (await table.isVisible()) {
+      const rows = await page.getByTestId('profile-row').allTextContents();
+      const times = await page.locator('[data-testid="profile-row"] td:nth-child(3)').allTextContents();
+      assert.ok(rows.length > 0 && times.some((t) => Number(t) > 0), rows.join('\n'));
+      assert.match((await page.getByTestId('profile-total').textContent()) ?? '', new RegExp(`step ${paused + 1}: \\d+ dispatches, [\\d.]+ ms`));
+      console.log(`profile: ${rows.length} kernel rows; ${await page.getByTestId('profile-total').textContent()}; slowest: ${rows[0]}`);
+    } else console.log(`profile: ${await none.textContent()}`);
+    await until('the profiled step', async () => (await stepOf(page)) === paused + 1, 10_000, page);
+    const restorePoint = paused + 1; // a pause or a Step is a restore point
+
+    // Train on, then destroy the worker's device: it re-acquires one, restores the checkpoint and trains on.
+    await page.getByTestId('btn-train').click();
+    await until('two more steps', async () => (await stepOf(page)) >= restorePoint + 2, 60_000, page);
+    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { loseDeviceFocused(): void } }).__facmTestHooks.loseDeviceFocused());
+    const note = page.getByTestId('recovery-note');
+    await note.waitFor({ timeout: 60_000 });
+    const m = /GPU device lost at step (\d+) \(destroyed\); restored from step (\d+) on a new device/.exec((await note.textContent()) ?? '');
+    assert.ok(m, (await note.textContent()) ?? '');
+    const lostAt = Number(m[1]);
+    assert.equal(Number(m[2]), restorePoint);
+    assert.ok(lostAt >= restorePoint + 2, `lost at ${lostAt}`);
+    assert.match((await page.getByTestId('runs-table').textContent()) ?? '', new RegExp(`device lost, restored @ ${restorePoint}`));
+    await until('training past the step the device was lost at', async () => (await stepOf(page)) > lostAt, 90_000, page);
+    assert.equal(await page.getByTestId('run-state').textContent(), 'running');
+    assert.equal(await page.getByTestId('run-error').count(), 0);
+    await page.screenshot({ path: `${SHOTS}/playground-device-lost.png`, fullPage: true });
+    await page.getByTestId('btn-pause').click();
     assert.deepEqual(errors, []);
   });
 

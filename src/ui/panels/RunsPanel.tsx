@@ -9,7 +9,7 @@ import { focused, useStore, type RunView } from '../store';
 import { diffConfigs, formatValue } from '../../worker/runConfig';
 import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../actions';
 import { LABELS } from '../labels';
-import { pause, train } from '../runner';
+import { pause, recoveryText, train } from '../runner';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d)) : '—');
 
@@ -65,6 +65,11 @@ export function RunsPanel() {
                   <td>{r.config.objective}</td>
                   <td>
                     <StateBadge run={r} />
+                    {r.recoveries.length > 0 && (
+                      <span className="badge warn" title={r.recoveries.map((x) => recoveryText(x)).join('\n')} data-testid="recovery-badge">
+                        device lost{r.recoveries.length > 1 ? ` ×${r.recoveries.length}` : ''}, restored @ {r.recoveries[r.recoveries.length - 1].restoredFrom}
+                      </span>
+                    )}
                   </td>
                   <td className="num">{r.step}</td>
                   <td className="num">{fmt(s.last('loss'))}</td>
