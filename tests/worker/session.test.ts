@@ -1,5 +1,6 @@
 // The worker's run session on Dawn, without a browser: build a tiny run, train until metrics and
-// samples arrive, pause (the step counter stops at once), save, reset and load the checkpoint back.
+// samples arrive, pause (the step counter stops at once), save, reset and load the checkpoint back;
+// recover from a destroyed device (and give up after too many); profile one step per kernel.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -123,7 +124,7 @@ test('run session: a poisoned step is a reported collapse, or a rollback under o
   }
 });
 
-test('run session: a lost device is recovered from the latest checkpoint and training goes on; a step is profiled per kernel', { timeout: 240_000 }, async () => {
+test('run session: a lost device is recovered from the latest checkpoint and training goes on (a 4th loss within 5 min is fatal); a step is profiled per kernel', { timeout: 240_000 }, async () => {
   const got: FromWorker[] = [];
   let wake: (() => void) | null = null;
   let opened = 0;
@@ -173,6 +174,19 @@ test('run session: a lost device is recovered from the latest checkpoint and tra
   assert.ok(p.profile.kernels.every((k, i, a) => k.dispatches > 0 && (i === 0 || a[i - 1].ms >= k.ms)), 'slowest first');
   assert.equal(p.profile.kernels.reduce((a, k) => a + k.dispatches, 0), p.profile.dispatches);
   assert.ok(Math.abs(p.profile.kernels.reduce((a, k) => a + k.share, 0) - 1) < 1e-9);
-  session.receive({ type: 'pause' });
+
+  // Losses 2 and 3 are recovered from too; a 4th within the window ends the run with a fatal error.
+  for (const attempt of [2, 3]) {
+    session.receive({ type: 'lose-device' });
+    await until(`recovery ${attempt}`, (m) => m.type === 'recovered' && m.attempt === attempt);
+  }
+  got.splice(0);
+  session.receive({ type: 'lose-device' });
+  const end = Date.now() + 60_000;
+  while (!got.some((m) => m.type === 'error') && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+  const fatal = got.find((m) => m.type === 'error') as Extract<FromWorker, { type: 'error' }> | undefined;
+  assert.ok(fatal?.fatal, JSON.stringify(fatal));
+  assert.match(fatal.message, /lost 4 times within 300 s; giving up/);
+  assert.equal(opened, 4, 'no 5th device');
   await session.close();
 });
