@@ -174,7 +174,7 @@ export class RunSession {
         }
       } catch (e) {
         const req = cmd && (cmd.type === 'save' || cmd.type === 'load' || cmd.type === 'profile') ? cmd.req : undefined;
-        // A read-back on a lost device (a sample grid, a save): recover, then the command is answered with the error.
+        // A read-back on a lost device (a sample grid, a save): the request is answered with the error, and the loop recovers.
         if (!lost && this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
           this.lossPending = true;
           if (req !== undefined) this.host.post({ type: 'error', message: (e as Error).message, req, fatal: false });
