@@ -57,6 +57,11 @@ export const SAMPLES_NOTE = (
       own samples: the teacher hidden inside FACM. At step 0 the network outputs zero (adaLN-Zero), so the one-step
       sample is the noise itself.
     </p>
+    <p>
+      <b>Distance to the data</b>: for each sample, how far (RMS per pixel) the nearest real image is. Held-out real
+      images give the floor, the noise the ceiling. A collapsed run keeps its loss low while this stays near the noise
+      figure: without the anchor, the consistency objective can be satisfied by an output that ignores the data.
+    </p>
   </Teach>
 );
 

@@ -61,6 +61,21 @@ export interface SampleSet {
   twoStep: ImageSet;
   /** The FM anchor integrated with Euler (FM and FACM objectives), with its step count. */
   euler: (ImageSet & { steps: number }) | null;
+  /** How far the samples are from the data (src/data/nearest.ts), with the two figures to read it against. */
+  nearest: SampleDistances;
+}
+
+/**
+ * Mean RMS-per-pixel distance of each grid's images to their nearest image among the first
+ * (up to) 1024 of the dataset; `real`: the same for held-out real images (the floor), `noise`:
+ * for the input noise itself (where a model that learned nothing stays).
+ */
+export interface SampleDistances {
+  oneStep: number;
+  twoStep: number;
+  euler: number | null;
+  real: number;
+  noise: number;
 }
 
 /** Number of t bins of the per-sample views (t ∈ [0, 1] in equal bins). */

@@ -29,6 +29,7 @@ import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
 import { Rng } from '../util/rng';
+import { nearestDistance, referenceSplit } from '../data/nearest';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
 import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
 import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
@@ -43,6 +44,7 @@ const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while th
 const SAMPLES = 16; // images per sample grid (4 × 4)
 const NOISE_SEED = 0x5a3b1e; // fixed noise: frames of one run, and runs with one seed, are comparable
 const RENOISE_SEED = 0x2e2e;
+const NEAREST_REFS = 1024; // dataset images the samples' nearest-image distance is measured against
 const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back of 4 parameter-sized buffers)
 const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
 const LOSS_WINDOW_MS = 5 * 60_000;
@@ -112,6 +114,8 @@ export class RunSession {
   private eventsSeen = 0;
   private z: Float32Array = new Float32Array(0);
   private y: Float32Array | null = null;
+  /** The dataset images the samples are measured against, and the reference figures (held-out real, noise). */
+  private near: { refs: Float32Array; m: number; floor: number; noise: number } | null = null;
 
   constructor(private readonly host: Host) {
     void this.loop();
@@ -380,7 +384,10 @@ export class RunSession {
     const branch = anchorOf(c);
     const eul = branch && c.euler > 0 ? await sampleEuler(m.be, m, P, this.z, SAMPLES, c.euler, { y: this.y, branch }) : null;
     this.lastSampleStep = step;
-    const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null };
+    const near = this.near!;
+    const dist = (x: Float32Array) => nearestDistance(x, SAMPLES, near.refs, near.m).mean;
+    const nearest = { oneStep: dist(one), twoStep: dist(two), euler: eul ? dist(eul) : null, real: near.floor, noise: near.noise };
+    const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null, nearest };
     this.host.post({ type: 'samples', samples }, [one.buffer, two.buffer, ...(eul ? [eul.buffer] : [])] as ArrayBuffer[]);
   }
 
@@ -435,6 +442,8 @@ export class RunSession {
       this.sps = 0;
       const { C, H, W } = train.model;
       this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);
+      const ref = referenceSplit(data.ds, NEAREST_REFS, SAMPLES);
+      this.near = { ...ref, noise: nearestDistance(this.z, SAMPLES, ref.refs, ref.m).mean };
       const k = train.model.numClasses;
       this.y = k > 0 ? Float32Array.from({ length: SAMPLES }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
       this.host.post({

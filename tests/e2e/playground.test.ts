@@ -70,6 +70,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
       page,
     );
     assert.ok(await page.getByTestId('real-grid').isVisible(), 'real data next to the samples');
+    assert.match((await page.getByTestId('samples-nearest').textContent()) ?? '', /NFE 1 \d\.\d{3} · NFE 2 \d\.\d{3}.*held-out real images \d\.\d{3}, the input noise \d\.\d{3}/);
     assert.match((await page.getByTestId('run-adapter').textContent()) ?? '', /swiftshader/i);
     await page.screenshot({ path: `${SHOTS}/playground-running.png`, fullPage: true });
 

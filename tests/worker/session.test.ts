@@ -43,6 +43,11 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
   assert.ok(s0.samples.euler, 'FACM shows the anchor');
   // At init F ≡ 0 (adaLN-Zero), so the one-step sample is the noise itself.
   assert.ok(s0.samples.oneStep.pixels.some((v) => v !== 0));
+  // At step 0 the network outputs exactly 0 (adaLN-Zero), so the one-step samples are their noise:
+  // their distance to the data is the noise's own, far above held-out real images'.
+  const d0 = s0.samples.nearest;
+  assert.ok(Math.abs(d0.oneStep - d0.noise) < 1e-6 * d0.noise, `one-step ${d0.oneStep} vs noise ${d0.noise}`);
+  assert.ok(d0.real > 0 && d0.real < 0.5 * d0.noise, `held-out real ${d0.real} vs noise ${d0.noise}`);
 
   session.receive({ type: 'start' });
   await next((m) => m.type === 'samples' && m.samples.step >= 2);

@@ -10,6 +10,7 @@ import { diffConfigs, formatValue } from '../../worker/runConfig';
 import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../actions';
 import { LABELS } from '../labels';
 import { pause, recoveryText, train } from '../runner';
+import { dist } from './SamplesPanel';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d)) : '—');
 
@@ -47,6 +48,9 @@ export function RunsPanel() {
               <th className="num">loss</th>
               <th className="num">L_CM</th>
               <th className="num">clamped</th>
+              <th className="num" title="one-step samples' distance to the nearest real image (RMS per pixel); the noise's own distance after the slash">
+                NFE 1 → data
+              </th>
               <th className="num">steps/s</th>
               <th>differs from {ref ? ref.name : 'the first run'}</th>
               <th />
@@ -75,6 +79,16 @@ export function RunsPanel() {
                   <td className="num">{fmt(s.last('loss'))}</td>
                   <td className="num">{fmt(s.last('lossCM'))}</td>
                   <td className="num">{Number.isFinite(s.last('clampFrac')) ? `${(100 * s.last('clampFrac')).toFixed(0)}%` : '—'}</td>
+                  <td className="num" data-testid="run-nearest">
+                    {r.samples ? (
+                      <>
+                        {dist(r.samples.nearest.oneStep)}
+                        <span className="muted"> / {dist(r.samples.nearest.noise)}</span>
+                      </>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td className="num">{r.stepsPerSec ? r.stepsPerSec.toFixed(2) : '—'}</td>
                   <td className="diff">
                     {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{LABELS[k]}: {formatValue(k, r.config[k])}</code>)}

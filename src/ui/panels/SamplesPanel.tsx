@@ -11,6 +11,8 @@ import type { ImageSet } from '../../worker/protocol';
 
 const SIZE = 168;
 
+export const dist = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '∞');
+
 export function SamplesPanel() {
   const run = useStore(focused);
   const runs = useStore((s) => s.runs);
@@ -56,6 +58,18 @@ export function SamplesPanel() {
             <GridCanvas key={id} label={label} set={set} size={SIZE} testId={id} step={s?.step} />
           ))}
         </div>
+        {s && (
+          <p className="muted nearest" data-testid="samples-nearest">
+            distance to the nearest real image (RMS per pixel): NFE 1 <b>{dist(s.nearest.oneStep)}</b> · NFE 2 <b>{dist(s.nearest.twoStep)}</b>
+            {s.nearest.euler !== null && (
+              <>
+                {' '}
+                · Euler <b>{dist(s.nearest.euler)}</b>
+              </>
+            )}{' '}
+            — held-out real images {dist(s.nearest.real)}, the input noise {dist(s.nearest.noise)}
+          </p>
+        )}
         {runs.length > 1 && (
           <>
             <h5 className="sub">One-step samples of every run (same noise)</h5>
