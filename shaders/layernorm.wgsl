@@ -12,11 +12,17 @@
 //                                       (narrow rows: D = 32 would idle most of a 64-thread group,
 //                                       and barriers are slow on CPU-like adapters)
 // μ and ρ are recomputed from x in every entry (no saved statistics).
+// The lnmod_* entries at the end fuse the adaLN modulate that follows every LayerNorm of the DiT.
 
 struct Dims {
   R: u32,
   D: u32,
   eps: f32,
+  // lnmod_* only (LayerNorm passes 1, 0, 0, 0): row r belongs to sample r / T; mod has C chunks.
+  T: u32,
+  C: u32,
+  k0: u32, // the shift chunk
+  k1: u32, // the scale chunk
 }
 
 const WG = 64u;
@@ -203,4 +209,174 @@ fn backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   for (var i = 0u; i < dims.D; i++) {
     dX[base + i] = ln_local(g[base + i], xhat(st, x[base + i]), st.rstd, means);
   }
+}
+
+// ================================================================ LayerNorm + adaLN modulate (fused)
+// y = x̂·(1 + scale) + shift: LayerNorm, then the modulate of shaders/modulate.wgsl in the same
+// launch (no x̂ tensor in between). x, y (R = B·T, D); mod (B, C·D): shift = chunk k0 and
+// scale = chunk k1 of sample b = row / T, broadcast over its T tokens.
+//   forward   y  = x̂·k + shift                           k = 1 + scale
+//   jvp       tY = tx̂·k + x̂·tScale + tShift              tx̂ = ln_local(tX)
+//   backward  dX = ln_local(dY·k);  dShift = Σ_t dY;  dScale = Σ_t dY·x̂
+// The backward is two launches: lnmod_backward[_row] (dX, per row, as the layouts above; it also
+// writes each row's statistics to `lmStats`), then lnmod_backward_mod (one thread per (b, d)
+// looping over t, deterministic as modulate_backward, x̂ from those statistics).
+// Bindings: x at 1 (row_stats reads it) and mod at 2 in every entry but lnmod_backward_mod.
+
+@group(0) @binding(2) var<storage, read> lmMod: array<f32>;         // (B, C·D)
+// forward
+@group(0) @binding(3) var<storage, read_write> lmY: array<f32>;     // (R, D)
+// jvp: overwrites lmYJ and lmTY
+@group(0) @binding(3) var<storage, read> lmTX: array<f32>;          // (R, D)
+@group(0) @binding(4) var<storage, read> lmTMod: array<f32>;        // (B, C·D)
+@group(0) @binding(5) var<storage, read_write> lmYJ: array<f32>;    // (R, D)
+@group(0) @binding(6) var<storage, read_write> lmTY: array<f32>;    // (R, D)
+// backward: overwrites lmDX, lmStats (lnmod_backward[_row]) and the shift and scale chunks of
+// lmDMod (lnmod_backward_mod; other chunks untouched). Accumulates nothing.
+@group(0) @binding(3) var<storage, read> lmDY: array<f32>;          // (R, D)
+@group(0) @binding(4) var<storage, read_write> lmDX: array<f32>;    // (R, D)
+@group(0) @binding(5) var<storage, read_write> lmStats: array<Stats>; // (R)
+@group(0) @binding(2) var<storage, read> lmStatsIn: array<Stats>;   // (R) lnmod_backward_mod
+@group(0) @binding(4) var<storage, read_write> lmDMod: array<f32>;  // (B, C·D)
+
+// Offset of feature 0 of chunk k of this row's sample in mod.
+fn lm_col(row: u32, k: u32) -> u32 {
+  return (row / dims.T) * dims.C * dims.D + k * dims.D;
+}
+
+// ∂y/∂x̂ = 1 + scale (the modulate partial, as mod_dy_dx in shaders/modulate.wgsl).
+fn lm_k(sc: u32, i: u32) -> f32 {
+  return 1.0 + lmMod[sc + i];
+}
+
+// ---------------------------------------------------------------- workgroup per row
+@compute @workgroup_size(WG)
+fn lnmod_forward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_index(wid, nwg);
+  if (row >= dims.R) { return; }
+  let lid = lid3.x;
+  let base = row * dims.D;
+  let st = row_stats(base, lid);
+  let sh = lm_col(row, dims.k0);
+  let sc = lm_col(row, dims.k1);
+  for (var i = lid; i < dims.D; i += WG) { lmY[base + i] = xhat(st, x[base + i]) * lm_k(sc, i) + lmMod[sh + i]; }
+}
+
+@compute @workgroup_size(WG)
+fn lnmod_jvp(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_index(wid, nwg);
+  if (row >= dims.R) { return; }
+  let lid = lid3.x;
+  let base = row * dims.D;
+  let st = row_stats(base, lid);
+  var acc = vec2f(0.0);
+  for (var i = lid; i < dims.D; i += WG) {
+    let tv = lmTX[base + i];
+    acc += vec2f(tv, tv * xhat(st, x[base + i]));
+  }
+  let means = wg_sum(lid, acc) / f32(dims.D);
+  let sh = lm_col(row, dims.k0);
+  let sc = lm_col(row, dims.k1);
+  for (var i = lid; i < dims.D; i += WG) {
+    let xh = xhat(st, x[base + i]);
+    let k = lm_k(sc, i);
+    lmYJ[base + i] = xh * k + lmMod[sh + i];
+    lmTY[base + i] = ln_local(lmTX[base + i], xh, st.rstd, means) * k + xh * lmTMod[sc + i] + lmTMod[sh + i];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn lnmod_backward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_index(wid, nwg);
+  if (row >= dims.R) { return; }
+  let lid = lid3.x;
+  let base = row * dims.D;
+  let st = row_stats(base, lid);
+  let sc = lm_col(row, dims.k1);
+  var acc = vec2f(0.0);
+  for (var i = lid; i < dims.D; i += WG) {
+    let gn = lmDY[base + i] * lm_k(sc, i); // the cotangent of x̂
+    acc += vec2f(gn, gn * xhat(st, x[base + i]));
+  }
+  let means = wg_sum(lid, acc) / f32(dims.D);
+  for (var i = lid; i < dims.D; i += WG) {
+    lmDX[base + i] = ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means);
+  }
+  if (lid == 0u) { lmStats[row] = st; }
+}
+
+// ---------------------------------------------------------------- one thread per row
+@compute @workgroup_size(RWG)
+fn lnmod_forward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  let sh = lm_col(row, dims.k0);
+  let sc = lm_col(row, dims.k1);
+  for (var i = 0u; i < dims.D; i++) { lmY[base + i] = xhat(st, x[base + i]) * lm_k(sc, i) + lmMod[sh + i]; }
+}
+
+@compute @workgroup_size(RWG)
+fn lnmod_jvp_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  var acc = vec2f(0.0);
+  for (var i = 0u; i < dims.D; i++) {
+    let tv = lmTX[base + i];
+    acc += vec2f(tv, tv * xhat(st, x[base + i]));
+  }
+  let means = acc / f32(dims.D);
+  let sh = lm_col(row, dims.k0);
+  let sc = lm_col(row, dims.k1);
+  for (var i = 0u; i < dims.D; i++) {
+    let xh = xhat(st, x[base + i]);
+    let k = lm_k(sc, i);
+    lmYJ[base + i] = xh * k + lmMod[sh + i];
+    lmTY[base + i] = ln_local(lmTX[base + i], xh, st.rstd, means) * k + xh * lmTMod[sc + i] + lmTMod[sh + i];
+  }
+}
+
+@compute @workgroup_size(RWG)
+fn lnmod_backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = row_of(gid, nwg);
+  if (row >= dims.R) { return; }
+  let base = row * dims.D;
+  let st = row_stats1(base);
+  let sc = lm_col(row, dims.k1);
+  var acc = vec2f(0.0);
+  for (var i = 0u; i < dims.D; i++) {
+    let gn = lmDY[base + i] * lm_k(sc, i);
+    acc += vec2f(gn, gn * xhat(st, x[base + i]));
+  }
+  let means = acc / f32(dims.D);
+  for (var i = 0u; i < dims.D; i++) {
+    lmDX[base + i] = ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means);
+  }
+  lmStats[row] = st;
+}
+
+// ---------------------------------------------------------------- dShift, dScale
+// One thread per (b, d) (workgroups of 256), after lnmod_backward[_row] wrote lmStats.
+@compute @workgroup_size(256)
+fn lnmod_backward_mod(@builtin(global_invocation_id) gid: vec3u) {
+  let bd = gid.x; // (b, d) flat over (B, D)
+  let B = dims.R / dims.T;
+  if (bd >= B * dims.D) { return; }
+  let b = bd / dims.D;
+  let d = bd % dims.D;
+  var dShift = 0.0;
+  var dScale = 0.0;
+  for (var t = 0u; t < dims.T; t++) {
+    let row = b * dims.T + t;
+    let e = row * dims.D + d;
+    let g = lmDY[e];
+    dShift += g;
+    dScale += g * xhat(lmStatsIn[row], x[e]);
+  }
+  let col = b * dims.C * dims.D + d;
+  lmDMod[col + dims.k0 * dims.D] = dShift;
+  lmDMod[col + dims.k1 * dims.D] = dScale;
 }

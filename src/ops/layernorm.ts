@@ -1,9 +1,13 @@
 // LayerNorm family (no affine parameters, eps 1e-6, biased variance as in PyTorch): y = (x − μ)·ρ
 // over the last dimension. Its Jacobian is symmetric, so jvp (on tX) and backward (on dY) apply the
 // same local derivative ρ·(g − mean(g) − x̂·mean(g·x̂)); statistics are recomputed from x each time.
+//
+// lnModulate fuses the adaLN modulate that follows LayerNorm in the DiT (y = x̂·(1 + scale) + shift,
+// the modulate family's layout and semantics) into one launch per forward / jvp, two per backward.
 
 import code from '../../shaders/layernorm.wgsl?raw';
 import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import { modulateCpu, type ModDims, type ModulateOps } from './modulate';
 
 export const LN_EPS = 1e-6;
 
@@ -67,9 +71,34 @@ export const layernormCpu: LayerNormOps<Float64Array> = {
   },
 };
 
+/**
+ * LayerNorm then modulate, x (B·T, D): the same signatures as ModulateOps (x is the LayerNorm's
+ * input, not its output). backward returns dX (new) and overwrites the shift and scale chunks of
+ * dMod (B, chunks·D), leaving other chunks untouched.
+ */
+export type LnModulateOps<T> = ModulateOps<T>;
+
+const rowsOf = ({ B, T, D }: ModDims): RowDims => ({ rows: B * T, D });
+
+/** The f64 reference: the two tested references composed (the fused kernels must match their composition). */
+export const lnModulateCpu: LnModulateOps<Float64Array> = {
+  forward: (x, mod, d) => modulateCpu.forward(layernormCpu.forward(x, rowsOf(d)), mod, d),
+  jvp(x, tX, mod, tMod, d) {
+    const [n, tN] = layernormCpu.jvp(x, tX, rowsOf(d));
+    return modulateCpu.jvp(n, tN, mod, tMod, d);
+  },
+  backward(x, mod, dY, d, dMod) {
+    const dN = modulateCpu.backward(layernormCpu.forward(x, rowsOf(d)), mod, dY, d, dMod);
+    return layernormCpu.backward(x, dN, rowsOf(d));
+  },
+};
+
 // ------------------------------------------------------------------ GPU
 
-export const layernormKernel: KernelModule<'forward' | 'jvp' | 'backward' | 'forward_row' | 'jvp_row' | 'backward_row'> = {
+type LnEntry = 'forward' | 'jvp' | 'backward';
+type LnModEntry = 'lnmod_forward' | 'lnmod_jvp' | 'lnmod_backward';
+
+export const layernormKernel: KernelModule<LnEntry | `${LnEntry}_row` | LnModEntry | `${LnModEntry}_row` | 'lnmod_backward_mod'> = {
   name: 'layernorm',
   code,
   entries: {
@@ -79,6 +108,13 @@ export const layernormKernel: KernelModule<'forward' | 'jvp' | 'backward' | 'for
     forward_row: ['uniform', 'read', 'rw'],
     jvp_row: ['uniform', 'read', 'read', 'rw', 'rw'],
     backward_row: ['uniform', 'read', 'read', 'rw'],
+    lnmod_forward: ['uniform', 'read', 'read', 'rw'], //                         x, mod → y
+    lnmod_jvp: ['uniform', 'read', 'read', 'read', 'read', 'rw', 'rw'], //       x, mod, tX, tMod → y, tY
+    lnmod_backward: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //          x, mod, dY → dX, stats
+    lnmod_forward_row: ['uniform', 'read', 'read', 'rw'],
+    lnmod_jvp_row: ['uniform', 'read', 'read', 'read', 'read', 'rw', 'rw'],
+    lnmod_backward_row: ['uniform', 'read', 'read', 'read', 'rw', 'rw'],
+    lnmod_backward_mod: ['uniform', 'read', 'read', 'read', 'rw'], //            x, stats, dY → dMod
   },
 };
 
@@ -102,17 +138,21 @@ function rowWorkgroup(rows: number): number {
   return wg;
 }
 
+/** Dispatches `entry` (one of the per-row entries) in the layout `force` or chooseLayerNorm picks. */
+function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry | LnModEntry, params: ReturnType<typeof P>, d: RowDims, bindings: Tensor[]): void {
+  if ((force ?? chooseLayerNorm(gpu, d)) === 'group') {
+    gpu.dispatch(layernormKernel, entry, params, bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)]);
+  } else {
+    const wg = rowWorkgroup(d.rows);
+    const groups = Math.ceil(d.rows / wg);
+    gpu.dispatch(layernormKernel, `${entry}_row`, params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { RWG: wg });
+  }
+}
+
 export function layernormGpu(gpu: Gpu, force?: LayerNormVariant): LayerNormOps<Tensor> {
-  const params = ({ rows, D }: RowDims) => P().u(rows, D).f(LN_EPS);
-  const run = (entry: 'forward' | 'jvp' | 'backward', d: RowDims, bindings: Tensor[]) => {
-    if ((force ?? chooseLayerNorm(gpu, d)) === 'group') {
-      gpu.dispatch(layernormKernel, entry, params(d), bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)]);
-    } else {
-      const wg = rowWorkgroup(d.rows);
-      const groups = Math.ceil(d.rows / wg);
-      gpu.dispatch(layernormKernel, `${entry}_row`, params(d), bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { RWG: wg });
-    }
-  };
+  // T = 1, C = k0 = k1 = 0: the lnmod fields of the shared Dims, unused here.
+  const params = ({ rows, D }: RowDims) => P().u(rows, D).f(LN_EPS).u(1, 0, 0, 0);
+  const run = (entry: LnEntry, d: RowDims, bindings: Tensor[]) => runRows(gpu, force, entry, params(d), d, bindings);
   return {
     forward(x, d) {
       const y = gpu.alloc([d.rows, d.D], 'layernorm.y');
@@ -128,6 +168,32 @@ export function layernormGpu(gpu: Gpu, force?: LayerNormVariant): LayerNormOps<T
     backward(x, dY, d) {
       const dX = gpu.alloc([d.rows, d.D], 'layernorm.dX');
       run('backward', d, [x, dY, dX]);
+      return dX;
+    },
+  };
+}
+
+/** Fused LayerNorm + modulate; `force` pins the per-row layout (tests), as for layernormGpu. */
+export function lnModulateGpu(gpu: Gpu, force?: LayerNormVariant): LnModulateOps<Tensor> {
+  const params = ({ B, T, D, chunks, shift, scale }: ModDims) => P().u(B * T, D).f(LN_EPS).u(T, chunks, shift, scale);
+  return {
+    forward(x, mod, d) {
+      const y = gpu.alloc([d.B * d.T, d.D], 'lnModulate.y');
+      runRows(gpu, force, 'lnmod_forward', params(d), rowsOf(d), [x, mod, y]);
+      return y;
+    },
+    jvp(x, tX, mod, tMod, d) {
+      const y = gpu.alloc([d.B * d.T, d.D], 'lnModulate.y');
+      const tY = gpu.alloc([d.B * d.T, d.D], 'lnModulate.tY');
+      runRows(gpu, force, 'lnmod_jvp', params(d), rowsOf(d), [x, mod, tX, tMod, y, tY]);
+      return [y, tY];
+    },
+    backward(x, mod, dY, d, dMod) {
+      const dX = gpu.alloc([d.B * d.T, d.D], 'lnModulate.dX');
+      const stats = gpu.alloc([d.B * d.T, 3], 'lnModulate.stats'); // (shift, mean, ρ) per row
+      runRows(gpu, force, 'lnmod_backward', params(d), rowsOf(d), [x, mod, dY, dX, stats]);
+      gpu.dispatch(layernormKernel, 'lnmod_backward_mod', params(d), [x, stats, dY, dMod], [Math.ceil((d.B * d.D) / 256)]);
+      gpu.release(stats);
       return dX;
     },
   };

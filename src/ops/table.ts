@@ -7,7 +7,7 @@ import { attentionCpu, attentionGpu, type AttentionOps } from './attention';
 import { addCpu, addGpu, broadcastAddCpu, broadcastAddGpu, geluCpu, geluGpu, siluCpu, siluGpu, type ActivationOps, type AddOps, type BroadcastAddOps } from './elementwise';
 import { labelEmbedCpu, labelEmbedGpu, timeEmbedCpu, timeEmbedGpu, type LabelEmbedOps, type TimeEmbedOps } from './embed';
 import { patchifyCpu, patchifyGpu, unpatchifyCpu, unpatchifyGpu, type PatchifyOps, type UnpatchifyOps } from './patch';
-import { layernormCpu, layernormGpu, type LayerNormOps } from './layernorm';
+import { layernormCpu, layernormGpu, lnModulateCpu, lnModulateGpu, type LayerNormOps, type LnModulateOps } from './layernorm';
 import { gatedResidualCpu, gatedResidualGpu, modulateCpu, modulateGpu, type GatedResidualOps, type ModulateOps } from './modulate';
 
 export interface OpSet<T> {
@@ -23,6 +23,8 @@ export interface OpSet<T> {
   unpatchify: UnpatchifyOps<T>;
   layernorm: LayerNormOps<T>;
   modulate: ModulateOps<T>;
+  /** LayerNorm then modulate in one kernel (the DiT's adaLN pairs). */
+  lnModulate: LnModulateOps<T>;
   gatedResidual: GatedResidualOps<T>;
 }
 
@@ -42,6 +44,7 @@ export const cpuOps: Complete<OpSet<Float64Array>> = {
   unpatchify: unpatchifyCpu,
   layernorm: layernormCpu,
   modulate: modulateCpu,
+  lnModulate: lnModulateCpu,
   gatedResidual: gatedResidualCpu,
 };
 
@@ -59,6 +62,7 @@ export function gpuOps(gpu: Gpu): Complete<OpSet<Tensor>> {
     unpatchify: unpatchifyGpu(gpu),
     layernorm: layernormGpu(gpu),
     modulate: modulateGpu(gpu),
+    lnModulate: lnModulateGpu(gpu),
     gatedResidual: gatedResidualGpu(gpu),
   };
 }

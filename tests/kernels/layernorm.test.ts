@@ -1,5 +1,9 @@
+import { test } from 'node:test';
 import { opTests, withGpuOps, type OpCase, type OpSpec } from '../helpers/opcheck';
-import { layernormGpu, type RowDims } from '../../src/ops/layernorm';
+import { gpuForFile } from '../helpers/gpu';
+import { layernormGpu, lnModulateGpu, type RowDims } from '../../src/ops/layernorm';
+import type { ModDims } from '../../src/ops/modulate';
+import { Rng } from '../../src/util/rng';
 
 interface LnCase extends OpCase {
   d: RowDims;
@@ -41,3 +45,71 @@ const spec: OpSpec<LnCase> = {
 // Both kernel layouts on every case, whatever the adapter would pick (the model tests use the pick).
 opTests({ ...spec, name: 'layernorm (one thread per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ layernorm: layernormGpu(g, 'row') })) });
 opTests({ ...spec, name: 'layernorm (workgroup per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ layernorm: layernormGpu(g, 'group') })) });
+
+// ---------------------------------------------------------------- LayerNorm + modulate (fused)
+
+interface LnModCase extends OpCase {
+  d: ModDims;
+}
+
+const mkLm = (label: string, B: number, T: number, D: number, chunks: number, shift: number, scale: number, extra: Partial<LnModCase> = {}): LnModCase => ({
+  label,
+  d: { B, T, D, chunks, shift, scale },
+  inputs: { x: [B * T, D], mod: [B, chunks * D] },
+  ...extra,
+});
+
+const lnModSpec: OpSpec<LnModCase> = {
+  name: 'lnModulate',
+  cases: [
+    mkLm('aligned 2×16×64, chunks 6 (0, 1)', 2, 16, 64, 6, 0, 1),
+    mkLm('odd 3×7×13, chunks 6 (3, 4)', 3, 7, 13, 6, 3, 4),
+    mkLm('final layer 2×5×100, chunks 2 (0, 1)', 2, 5, 100, 2, 0, 1),
+    mkLm('odd 2×3×384 (DiT-S width), chunks 6 (3, 4)', 2, 3, 384, 6, 3, 4),
+    mkLm('many rows 5×64×33, chunks 6 (0, 1)', 5, 64, 33, 6, 0, 1),
+    mkLm('one token 5×1×17, chunks 6 (3, 4)', 5, 1, 17, 6, 3, 4),
+    mkLm('extreme ±300, chunks 6 (3, 4)', 2, 9, 33, 6, 3, 4, { scale: 300 }),
+    // Row 1 constant (variance 0), as the LayerNorm case above; mod stays N(0, 1).
+    mkLm('constant row (variance 0), chunks 2 (0, 1)', 1, 3, 100, 2, 0, 1, {
+      gen: { x: (rng, i) => (Math.floor(i / 100) === 1 ? 123.456 : rng.normal()) },
+      fdStep: 3e-7,
+    }),
+  ],
+  forward: (be, c, v) => [be.ops.lnModulate.forward(v.x, v.mod, c.d)],
+  jvp: (be, c, v, t) => {
+    const [y, tY] = be.ops.lnModulate.jvp(v.x, t.x, v.mod, t.mod, c.d);
+    return [[y], [tY]];
+  },
+  backward: (be, c, v, [dY]) => {
+    // Chunks other than shift and scale stay zero, so dMod is the whole mod cotangent.
+    const dMod = be.zeros([c.d.B, c.d.chunks * c.d.D]);
+    const dX = be.ops.lnModulate.backward(v.x, v.mod, dY, c.d, dMod);
+    return { x: dX, mod: dMod };
+  },
+};
+
+opTests({ ...lnModSpec, name: 'lnModulate (one thread per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ lnModulate: lnModulateGpu(g, 'row') })) });
+opTests({ ...lnModSpec, name: 'lnModulate (workgroup per row)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ lnModulate: lnModulateGpu(g, 'group') })) });
+
+// The DiT block passes one dMod (B, 6D) to all its backward calls; the fused backward must write only its chunks.
+const gpuLm = gpuForFile();
+test('lnModulate backward: chunks of dMod not its own are left untouched', async () => {
+  const g = await gpuLm();
+  const [B, T, D, chunks] = [2, 3, 5, 6];
+  const sentinel = 7;
+  const rng = new Rng(3);
+  const x = g.upload(rng.normals(B * T * D), [B * T, D]);
+  const mod = g.upload(new Array<number>(B * chunks * D).fill(1), [B, chunks * D]);
+  const dY = g.upload(new Array<number>(B * T * D).fill(1), [B * T, D]);
+  const dMod = g.upload(new Array<number>(B * chunks * D).fill(sentinel), [B, chunks * D]);
+  const dX = lnModulateGpu(g).backward(x, mod, dY, { B, T, D, chunks, shift: 3, scale: 4 }, dMod);
+  const got = await g.read(dMod);
+  for (let b = 0; b < B; b++)
+    for (let k = 0; k < chunks; k++)
+      for (let i = 0; i < D; i++) {
+        const v = got[(b * chunks + k) * D + i];
+        if (k === 3 ? Math.abs(v - T) > 1e-5 : k !== 4 && v !== sentinel) throw new Error(`dMod (b ${b}, chunk ${k}, d ${i}): got ${v}`);
+      }
+  g.release(x, mod, dY, dMod, dX);
+  g.checkErrors();
+});
