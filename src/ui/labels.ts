@@ -23,6 +23,7 @@ export const LABELS: Record<Key, string> = {
   sampleEvery: 'samples every',
   sampleWeights: 'sample with',
   euler: 'Euler steps',
+  autosaveEvery: 'autosave every',
 };
 
 export const OBJECTIVE_NAMES: Record<string, string> = {

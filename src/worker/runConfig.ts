@@ -37,11 +37,12 @@ const VIEW_KEYS = {
   sampleEvery: { kind: 'int', default: 50, min: 1, max: 1_000_000, why: 'refresh the sample grids every this many steps (sampling costs a few forward passes)', group: 'view' },
   sampleWeights: { kind: 'choice', default: 'online', values: ['online', 'ema'], why: 'sample with the online weights (short runs) or their EMA (long runs)', group: 'view' },
   euler: { kind: 'int', default: 16, min: 0, max: 256, why: "Euler steps for the FM anchor's own samples (0: off); shown for FM and FACM", group: 'view' },
+  autosaveEvery: { kind: 'int', default: 200, min: 0, max: 1_000_000, why: 'save every training run in this browser every this many steps and on pause, so a reload resumes it (0: off)', group: 'view' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ViewKey = keyof typeof VIEW_KEYS;
 export type Key = RunConfigKey | ViewKey;
-export type Config = RunConfig & { sampleEvery: number; sampleWeights: 'online' | 'ema'; euler: number };
+export type Config = RunConfig & { sampleEvery: number; sampleWeights: 'online' | 'ema'; euler: number; autosaveEvery: number };
 
 export const KEYS: Record<Key, KeySpec> = {
   ...(Object.fromEntries(Object.entries(RUN_CONFIG_KEYS).map(([k, s]) => [k, { ...s, group: 'run' }])) as Record<RunConfigKey, KeySpec>),
