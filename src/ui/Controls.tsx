@@ -20,6 +20,7 @@ export function Controls() {
   const custom = useStore((s) => s.custom);
   const checkpoints = useStore((s) => s.checkpoints);
   const runs = useStore((s) => s.runs);
+  const autosavedStep = useStore((s) => (run ? s.autosaved[run.id] : undefined));
   const fileInput = useRef<HTMLInputElement>(null);
   const ckInput = useRef<HTMLInputElement>(null);
   if (!run) return null;
@@ -159,6 +160,14 @@ export function Controls() {
           </button>
           <input ref={ckInput} type="file" accept=".safetensors" hidden data-testid="ckpt-upload" onChange={(e) => e.target.files?.[0] && void uploadCheckpoint(e.target.files[0])} />
         </div>
+        <ConfigField k="autosaveEvery" config={c} onChange={set} />
+        <p className="muted small" data-testid="autosave-status">
+          {c.autosaveEvery <= 0
+            ? 'Autosave is off.'
+            : autosavedStep !== undefined
+              ? `Autosaved at step ${autosavedStep}: a reload of this tab resumes from there.`
+              : `Autosaved every ${c.autosaveEvery} steps and on pause, once it trains.`}
+        </p>
         <ul className="ckpts" data-testid="checkpoints">
           {checkpoints.length === 0 && <li className="muted">none saved in this browser yet</li>}
           {checkpoints.map((k) => (

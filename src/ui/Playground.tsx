@@ -3,6 +3,8 @@
 
 import { useEffect } from 'react';
 import { initFromUrl, takeDatasetFiles } from './actions';
+import { AutosaveNotice } from './AutosaveNotice';
+import { restoreOnLoad } from './autosave';
 import { Controls } from './Controls';
 import { ClampPanel } from './panels/ClampPanel';
 import { DevicePanel } from './panels/DevicePanel';
@@ -33,7 +35,9 @@ export function Playground({ adapter }: { adapter: string }) {
     useStore.setState({ pageAdapter: adapter });
     if (!initialised) {
       initialised = true;
-      initFromUrl(location.search);
+      const search = location.search; // before initFromUrl rewrites it
+      initFromUrl(search);
+      void restoreOnLoad(search);
     }
     const bye = () => removeAll();
     addEventListener('pagehide', bye);
@@ -54,6 +58,7 @@ export function Playground({ adapter }: { adapter: string }) {
           FACM playground <span className="tag">flow-anchored consistency models, trained in your browser on WebGPU</span>
         </h1>
         <Messages />
+        <AutosaveNotice />
       </header>
       {hasRuns && (
         <div className="layout">

@@ -3,7 +3,7 @@
 // is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
 
 import type { FromWorker, ToWorker } from '../worker/protocol';
-import { CUSTOM_DATASET, sameRun, type Config } from '../worker/runConfig';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../worker/runConfig';
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../worker/protocol';
@@ -187,7 +187,9 @@ export async function save(id: string): Promise<{ bytes: Uint8Array; step: numbe
 export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null): Promise<void> {
   ensure(id);
   const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name }), [bytes.buffer as ArrayBuffer]);
-  patchRun(id, { config: m.config, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
+  // The page's view keys stay (the worker's copy of them may be older than the page's).
+  const view = Object.fromEntries(KEY_NAMES.filter((k) => KEYS[k].group === 'view').map((k) => [k, getRun(id)?.config[k] ?? m.config[k]]));
+  patchRun(id, { config: { ...m.config, ...view }, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
   // The metrics saved with it (IndexedDB) up to its step; an uploaded file starts a fresh plot.
   restoreMetrics(id, metrics);
   for (const n of m.notes) say('warn', `${name}: ${n}`);

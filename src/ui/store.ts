@@ -76,6 +76,14 @@ export interface CustomData {
   error: string | null;
 }
 
+/** Autosaved runs found on page load: restored (with a Discard), or only offered (a shared link won). */
+export interface AutosaveNotice {
+  kind: 'restored' | 'offered';
+  text: string;
+  /** The IndexedDB slots of that set (autosave.ts). */
+  slots: string[];
+}
+
 export interface PlaygroundState {
   runs: RunView[];
   focusId: string;
@@ -87,6 +95,9 @@ export interface PlaygroundState {
   pageAdapter: string;
   smoothing: number;
   show: { total: boolean; fm: boolean; cm: boolean };
+  autosave: AutosaveNotice | null;
+  /** Per run id: the step of its latest autosave in this browser. */
+  autosaved: Record<string, number>;
 }
 
 export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#dc2626', '#9333ea', '#0891b2', '#ca8a04', '#db2777'];
@@ -134,6 +145,8 @@ export const useStore = create<PlaygroundState>(() => ({
   pageAdapter: '',
   smoothing: 0.6,
   show: { total: true, fm: true, cm: true },
+  autosave: null,
+  autosaved: {},
 }));
 
 export const getRun = (id: string): RunView | undefined => useStore.getState().runs.find((r) => r.id === id);
