@@ -29,7 +29,7 @@ export interface DiTTangents<T> {
 }
 
 interface BlockTape<T> {
-  tokIn: T; mod: T; n1: T; m1: T; qkv: T; att: T; pr: T; tok1: T; n2: T; m2: T; f1: T; g: T; f2: T;
+  tokIn: T; mod: T; m1: T; qkv: T; att: T; pr: T; tok1: T; m2: T; f1: T; g: T; f2: T;
 }
 
 interface CondTape<T> {
@@ -40,7 +40,7 @@ export interface Tape<T> {
   B: number;
   cols: T; tEmb: CondTape<T>; rEmb: CondTape<T> | null; y: T | null; cvec: T; sc: T;
   blocks: BlockTape<T>[];
-  tokL: T; fmod: T; nf: T; mf: T; o: T;
+  tokL: T; fmod: T; mf: T; o: T;
   /** Every primal the run allocated (a superset of the named fields): what releaseTape frees. */
   own: T[];
 }
@@ -95,10 +95,10 @@ export class DiT<T> {
       return out;
     };
     const act = (f: 'silu' | 'gelu', x: Dv, n: number): Dv => (dual ? ops[f].jvp(x[0], x[1]!, n) : [ops[f].forward(x[0], n), null]);
-    const ln = (x: Dv, rows: number): Dv => (dual ? ops.layernorm.jvp(x[0], x[1]!, { rows, D }) : [ops.layernorm.forward(x[0], { rows, D }), null]);
-    const modulate = (x: Dv, mod: Dv, chunks: number, shift: number, scale: number): Dv => {
+    // LayerNorm then adaLN modulate, one fused kernel: LN(x)·(1 + scale) + shift.
+    const lnModulate = (x: Dv, mod: Dv, chunks: number, shift: number, scale: number): Dv => {
       const d = { B, T: this.T, D, chunks, shift, scale };
-      return dual ? ops.modulate.jvp(x[0], x[1]!, mod[0], mod[1]!, d) : [ops.modulate.forward(x[0], mod[0], d), null];
+      return dual ? ops.lnModulate.jvp(x[0], x[1]!, mod[0], mod[1]!, d) : [ops.lnModulate.forward(x[0], mod[0], d), null];
     };
     const gated = (x: Dv, h: Dv, mod: Dv, gate: number): Dv => {
       const d = { B, T: this.T, D, chunks: 6, gate };
@@ -154,30 +154,27 @@ export class DiT<T> {
     for (let i = 0; i < this.cfg.depth; i++) {
       const b = `blocks.${i}`;
       const mod = keep(lin(sc, `${b}.adaLN_modulation.1`, B, D, 6 * D)); // (B, 6D): shift1 scale1 gate1 shift2 scale2 gate2
-      const n1 = keep(ln(tok, R));
-      const m1 = keep(modulate(n1, mod, 6, 0, 1));
+      const m1 = keep(lnModulate(tok, mod, 6, 0, 1));
       const qkv = keep(lin(m1, `${b}.attn.qkv`, R, D, 3 * D));
       const att = keep(dual ? ops.attention.jvp(qkv[0], qkv[1]!, attn) : [ops.attention.forward(qkv[0], attn), null]);
       const pr = keep(lin(att, `${b}.attn.proj`, R, D, D));
       const tok1 = keep(gated(tok, pr, mod, 2)); // tok + gate1 ⊙ Attn(...)
-      const n2 = keep(ln(tok1, R));
-      const m2 = keep(modulate(n2, mod, 6, 3, 4));
+      const m2 = keep(lnModulate(tok1, mod, 6, 3, 4));
       const f1 = keep(lin(m2, `${b}.mlp.fc1`, R, D, 4 * D));
       const g = keep(act('gelu', f1, R * 4 * D));
       const f2 = keep(lin(g, `${b}.mlp.fc2`, R, 4 * D, D));
       const tok2 = keep(gated(tok1, f2, mod, 5)); // tok1 + gate2 ⊙ MLP(...)
-      blocks.push({ tokIn: tok[0], mod: mod[0], n1: n1[0], m1: m1[0], qkv: qkv[0], att: att[0], pr: pr[0], tok1: tok1[0], n2: n2[0], m2: m2[0], f1: f1[0], g: g[0], f2: f2[0] });
+      blocks.push({ tokIn: tok[0], mod: mod[0], m1: m1[0], qkv: qkv[0], att: att[0], pr: pr[0], tok1: tok1[0], m2: m2[0], f1: f1[0], g: g[0], f2: f2[0] });
       tok = tok2;
     }
 
     const fmod = keep(lin(sc, 'final_layer.adaLN_modulation.1', B, D, 2 * D));
-    const nf = keep(ln(tok, R));
-    const mf = keep(modulate(nf, fmod, 2, 0, 1));
+    const mf = keep(lnModulate(tok, fmod, 2, 0, 1));
     const o = keep(lin(mf, 'final_layer.linear', R, D, this.cfg.patch ** 2 * this.cfg.C));
     const F: [T, T | null] = dual ? ops.unpatchify.jvp(o[0], o[1]!, patch) : [ops.unpatchify.forward(o[0], patch), null];
 
     const tape: Tape<T> | null = keepTape
-      ? { B, cols: cols[0], tEmb: tC.tape, rEmb: rTape, y: inp.y ?? null, cvec: cvec[0], sc: sc[0], blocks, tokL: tok[0], fmod: fmod[0], nf: nf[0], mf: mf[0], o: o[0], own: primals }
+      ? { B, cols: cols[0], tEmb: tC.tape, rEmb: rTape, y: inp.y ?? null, cvec: cvec[0], sc: sc[0], blocks, tokL: tok[0], fmod: fmod[0], mf: mf[0], o: o[0], own: primals }
       : null;
     if (!keepTape) temps.push(...primals);
     this.be.release(...new Set(temps));
@@ -208,10 +205,8 @@ export class DiT<T> {
     const dmf = linB(tape.mf, 'final_layer.linear', dO, R, D, this.cfg.patch ** 2 * this.cfg.C);
     rel(dO);
     const dfmod = this.be.zeros([B, 2 * D]);
-    const dnf = ops.modulate.backward(tape.nf, tape.fmod, dmf, { B, T: this.T, D, chunks: 2, shift: 0, scale: 1 }, dfmod);
+    let dtok = ops.lnModulate.backward(tape.tokL, tape.fmod, dmf, { B, T: this.T, D, chunks: 2, shift: 0, scale: 1 }, dfmod);
     rel(dmf);
-    let dtok = ops.layernorm.backward(tape.tokL, dnf, { rows: R, D });
-    rel(dnf);
     let dsc = linB(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
     rel(dfmod);
 
@@ -226,19 +221,17 @@ export class DiT<T> {
       const dg = linB(k.g, `${b}.mlp.fc2`, df2, R, 4 * D, D);
       const df1 = ops.gelu.backward(k.f1, dg, R * 4 * D);
       const dm2 = linB(k.m2, `${b}.mlp.fc1`, df1, R, D, 4 * D);
-      const dn2 = ops.modulate.backward(k.n2, k.mod, dm2, md(3, 4), dmod);
-      const dln2 = ops.layernorm.backward(k.tok1, dn2, { rows: R, D });
+      const dln2 = ops.lnModulate.backward(k.tok1, k.mod, dm2, md(3, 4), dmod);
       const dtok1 = ops.add.forward(dtok, dln2, R * D);
-      rel(df2, dg, df1, dm2, dn2, dln2, dtok);
+      rel(df2, dg, df1, dm2, dln2, dtok);
       // tok1 = tok + gate1 ⊙ pr
       const dpr = ops.gatedResidual.backward(k.pr, k.mod, dtok1, gd(2), dmod);
       const datt = linB(k.att, `${b}.attn.proj`, dpr, R, D, D);
       const dqkv = ops.attention.backward(k.qkv, datt, attn);
       const dm1 = linB(k.m1, `${b}.attn.qkv`, dqkv, R, D, 3 * D);
-      const dn1 = ops.modulate.backward(k.n1, k.mod, dm1, md(0, 1), dmod);
-      const dln1 = ops.layernorm.backward(k.tokIn, dn1, { rows: R, D });
+      const dln1 = ops.lnModulate.backward(k.tokIn, k.mod, dm1, md(0, 1), dmod);
       dtok = ops.add.forward(dtok1, dln1, R * D);
-      rel(dpr, datt, dqkv, dm1, dn1, dln1, dtok1);
+      rel(dpr, datt, dqkv, dm1, dln1, dtok1);
       const dsci = linB(tape.sc, `${b}.adaLN_modulation.1`, dmod, B, D, 6 * D);
       const dsc2 = ops.add.forward(dsc, dsci, B * D);
       rel(dsc, dsci, dmod);
