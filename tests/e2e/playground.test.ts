@@ -13,7 +13,8 @@ import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
 // SwiftShader does 2–4 images/s on `tiny`: batch 4 on the 1024-image blobs8, no Euler samples.
-const TINY = 'preset=tiny&objective=facm&dataset=blobs8&batch=4&sampleEvery=4&euler=0';
+// Autosave off: these reloads test the named checkpoints by hand (tests/e2e/autosave.test.ts has autosave's).
+const TINY = 'preset=tiny&objective=facm&dataset=blobs8&batch=4&sampleEvery=4&euler=0&autosaveEvery=0';
 
 describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
   let served: Served | null = null;
