@@ -11,6 +11,11 @@
 //            db += colsum(dY)       colsum, ACC            (accumulates)
 // Kernels for C: `matmul` (workgroup tiles, TT override) and `matmul_reg` (registers only); the
 // same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
+// GELU epilogues (override EPI; gelu and gelu_grad come from shaders/gelu.wgsl, prepended):
+//   EPI 0  plain                        Aux unused (a dummy is bound)
+//   EPI 1  C = v [+ bias], Aux = gelu(C) linearGelu forward: fc1's pre-activation and activation
+//   EPI 2  C = v·gelu'(Aux)             Aux the pre-activation: linearGelu's JVP tangent
+//                                       (tX·Wᵀ ⊙ gelu'), and fc2's dX when its input was gelu(Aux)
 
 struct Dims {
   M: u32,
@@ -21,12 +26,14 @@ struct Dims {
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+override EPI: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> A: array<f32>;      // (M, K) or (K, M)
 @group(0) @binding(2) var<storage, read> B: array<f32>;      // (K, N) or (N, K)
 @group(0) @binding(3) var<storage, read> bias: array<f32>;   // (N), read only when flags bit 0
 @group(0) @binding(4) var<storage, read_write> C: array<f32>; // (M, N)
+@group(0) @binding(5) var<storage, read_write> Aux: array<f32>; // (M, N): EPI 1 writes it, EPI 2 reads it
 
 // ------------------------------------------------------------------ matmul (workgroup tiles)
 // One (4·TT)×(4·TT) tile of C per workgroup of TT×TT threads (TT = 16: 64×64, TT = 8: 32×32); each
@@ -52,13 +59,19 @@ fn loadB(k: u32, n: u32) -> f32 {
   return B[k * dims.N + n];
 }
 
-/** The epilogue shared by every variant: C[m, n] = v [+ bias[n]] [+ C[m, n]]. */
+/**
+ * The epilogue shared by every variant: C[m, n] = v [+ bias[n]] [+ C[m, n]], then EPI's GELU step
+ * (EPI 2 is used without flags: src/ops/linear.ts checks).
+ */
 fn store(m: u32, n: u32, v: f32) {
   if (m >= dims.M || n >= dims.N) { return; }
+  let i = m * dims.N + n;
   var o = v;
   if ((dims.flags & 1u) != 0u) { o += bias[n]; }
-  if ((dims.flags & 2u) != 0u) { o += C[m * dims.N + n]; }
-  C[m * dims.N + n] = o;
+  if ((dims.flags & 2u) != 0u) { o += C[i]; }
+  if (EPI == 2u) { o *= gelu_grad(Aux[i]); }
+  C[i] = o;
+  if (EPI == 1u) { Aux[i] = gelu(o); }
 }
 
 @compute @workgroup_size(TT, TT)

@@ -3,7 +3,8 @@
 // (siluGrad/geluGrad here, silu_grad/gelu_grad in the shader) shared by jvp and backward; add and
 // broadcast add are linear, so their tangents and cotangents are the forward kernel or copies.
 
-import code from '../../shaders/elementwise.wgsl?raw';
+import elementwiseCode from '../../shaders/elementwise.wgsl?raw';
+import geluCode from '../../shaders/gelu.wgsl?raw';
 import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
 
 /** y = f(x) elementwise over n elements. */
@@ -52,7 +53,7 @@ function siluGrad(x: number): number {
 const geluInner = (x: number) => GELU_K * (x + GELU_C * x * x * x);
 const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(geluInner(x)));
 /** d/dx gelu = ½(1 + t) + ½x(1 − t²)·K(1 + 3C·x²), t = tanh(K(x + C·x³)). */
-function geluGrad(x: number): number {
+export function geluGrad(x: number): number {
   const t = Math.tanh(geluInner(x));
   const sech2 = 1 - t * t;
   return 0.5 * (1 + t) + (sech2 === 0 ? 0 : 0.5 * x * sech2 * GELU_K * (1 + 3 * GELU_C * x * x));
@@ -120,7 +121,7 @@ type Entry =
 
 export const elementwiseKernel: KernelModule<Entry> = {
   name: 'elementwise',
-  code,
+  code: `${geluCode}\n${elementwiseCode}`,
   entries: {
     silu_forward: ['uniform', 'rw', 'read'],
     silu_jvp: ['uniform', 'rw', 'read', 'rw', 'read'],

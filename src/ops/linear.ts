@@ -3,9 +3,16 @@
 // transpose overrides serves all three, as in tfjs's "matmul backward = matmul forward"; it has
 // kernel variants (workgroup tiles of 64² or 32², or registers only) that `chooseMatmul` picks per
 // shape and adapter.
+//
+// linearGelu (y = gelu(x·Wᵀ + b), the DiT's fc1 + GELU) runs GELU in the matmul's epilogue: the
+// forward writes the pre-activation (kept for jvp/backward) and the activation in one launch, the
+// JVP tangent is tX·Wᵀ ⊙ gelu'(pre) in one launch, and linear.backward's `geluPre` gives the next
+// layer's dX already multiplied by gelu'(pre) (fc2's backward hands fc1 its pre-activation cotangent).
 
-import code from '../../shaders/linear.wgsl?raw';
+import linearCode from '../../shaders/linear.wgsl?raw';
+import geluCode from '../../shaders/gelu.wgsl?raw';
 import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import { geluCpu, geluGpu, geluGrad } from './elementwise';
 
 /** x (rows, inF) · W (outF, inF)ᵀ + b (outF) → y (rows, outF). */
 export interface LinearDims {
@@ -18,8 +25,22 @@ export interface LinearOps<T> {
   forward(x: T, w: T, b: T | null, d: LinearDims): T;
   /** Tangent w.r.t. x only: parameters carry no tangent. */
   jvp(x: T, tx: T, w: T, b: T | null, d: LinearDims): [T, T];
-  /** Returns dX (new); accumulates dW += dYᵀ·x and db += colsum(dY) where given. */
-  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null): T;
+  /**
+   * Returns dX (new); accumulates dW += dYᵀ·x and db += colsum(dY) where given. With `geluPre`
+   * (x = gelu(geluPre), e.g. fc2 after fc1's GELU) it returns dX ⊙ gelu'(geluPre) instead: the
+   * cotangent of the pre-activation, in the same launch.
+   */
+  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null, geluPre?: T | null): T;
+}
+
+/** y = gelu(x·Wᵀ + b) with the pre-activation kept: the fc1 + GELU of the DiT's MLP. */
+export interface LinearGeluOps<T> {
+  /** [pre, y]: pre = x·Wᵀ + b (for jvp/backward), y = gelu(pre). */
+  forward(x: T, w: T, b: T | null, d: LinearDims): [T, T];
+  /** [pre, y, tY]: tY = gelu'(pre) ⊙ (tX·Wᵀ) (parameters carry no tangent). */
+  jvp(x: T, tx: T, w: T, b: T | null, d: LinearDims): [T, T, T];
+  /** Returns dX (new) from dY (the cotangent of y) and pre; accumulates dW, db as linear does. */
+  backward(x: T, w: T, pre: T, dy: T, d: LinearDims, dW: T | null, db: T | null): T;
 }
 
 // ------------------------------------------------------------------ f64 reference
@@ -38,7 +59,7 @@ function matmulRef(x: Float64Array, w: Float64Array, b: Float64Array | null, { r
 export const linearCpu: LinearOps<Float64Array> = {
   forward: matmulRef,
   jvp: (x, tx, w, b, d) => [matmulRef(x, w, b, d), matmulRef(tx, w, null, d)],
-  backward(x, w, dy, { rows, inF, outF }, dW, db) {
+  backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
     const dx = new Float64Array(rows * inF);
     for (let r = 0; r < rows; r++)
       for (let o = 0; o < outF; o++) {
@@ -49,18 +70,33 @@ export const linearCpu: LinearOps<Float64Array> = {
           if (dW) dW[o * inF + i] += g * x[r * inF + i];
         }
       }
+    if (geluPre) for (let i = 0; i < rows * inF; i++) dx[i] *= geluGrad(geluPre[i]);
     return dx;
   },
+};
+
+/** The reference: linear then GELU, composed from the two tested references. */
+export const linearGeluCpu: LinearGeluOps<Float64Array> = {
+  forward(x, w, b, d) {
+    const pre = linearCpu.forward(x, w, b, d);
+    return [pre, geluCpu.forward(pre, d.rows * d.outF)];
+  },
+  jvp(x, tx, w, b, d) {
+    const [pre, tPre] = linearCpu.jvp(x, tx, w, b, d);
+    const [y, tY] = geluCpu.jvp(pre, tPre, d.rows * d.outF);
+    return [pre, y, tY];
+  },
+  backward: (x, w, pre, dy, d, dW, db) => linearCpu.backward(x, w, geluCpu.backward(pre, dy, d.rows * d.outF), d, dW, db),
 };
 
 // ------------------------------------------------------------------ GPU
 
 export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
   name: 'linear',
-  code,
+  code: `${geluCode}\n${linearCode}`,
   entries: {
-    matmul: ['uniform', 'read', 'read', 'read', 'rw'],
-    matmul_reg: ['uniform', 'read', 'read', 'read', 'rw'],
+    matmul: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //     A, B, bias, C, Aux
+    matmul_reg: ['uniform', 'read', 'read', 'read', 'rw', 'rw'],
     colsum: ['uniform', 'read', 'rw'],
   },
 };
@@ -81,6 +117,11 @@ export interface MatmulOpts {
   transB?: boolean;
   bias?: Tensor | null;
   accumulate?: boolean;
+  /**
+   * GELU epilogue (shaders/linear.wgsl EPI): 'gelu' also writes gelu(C) into `aux`; 'geluGrad'
+   * multiplies C by gelu'(aux) (no bias, no accumulate). `aux` is (M, N).
+   */
+  epilogue?: { kind: 'gelu' | 'geluGrad'; aux: Tensor };
   /** Force a kernel (tests and the bench); by default `chooseMatmul` picks one. */
   variant?: MatmulVariant;
 }
@@ -124,10 +165,13 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const transA = !!opts.transA;
   const transB = !!opts.transB;
   const flags = (opts.bias ? BIAS : 0) | (opts.accumulate ? ACC : 0);
+  const epi = opts.epilogue;
+  if (epi && epi.aux.size < M * N) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${M}×${N}`);
+  if (epi?.kind === 'geluGrad' && flags) throw new Error('matmul: the geluGrad epilogue takes no bias and no accumulate');
   const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
   const params = P().u(M, N, K, flags);
-  const bindings = [A, B, opts.bias ?? gpu.dummy, C];
-  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+  const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
+  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
   if (v.kind === 'reg') {
     if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
     const groups = Math.ceil((Math.ceil(M / 4) * Math.ceil(N / 4)) / v.wg);
@@ -136,6 +180,14 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
     const tile = 4 * v.tt;
     gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt });
   }
+}
+
+const auxDummies = new WeakMap<Gpu, Tensor>();
+/** Bound as Aux when there is no epilogue: its own buffer (gpu.dummy may be bound read-only as the bias, and a buffer bound writable may not alias another binding). */
+function auxDummy(gpu: Gpu): Tensor {
+  let t = auxDummies.get(gpu);
+  if (!t) auxDummies.set(gpu, (t = gpu.view(gpu.persistent(64, 'linear.aux-dummy'), 0, [64])));
+  return t;
 }
 
 /** out (N) (+)= Σ_m X (M, N). */
@@ -159,11 +211,42 @@ export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
   return {
     forward: (x, w, b, d) => fwd(x, w, b, d, 'linear.y'),
     jvp: (x, tx, w, b, d) => [fwd(x, w, b, d, 'linear.y'), fwd(tx, w, null, d, 'linear.tY')],
-    backward(x, w, dy, { rows, inF, outF }, dW, db) {
+    backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
       const dx = gpu.alloc([rows, inF], 'linear.dX');
-      mm(dy, w, dx, rows, inF, outF, {});
+      mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : {});
       if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true });
       if (db) colsum(gpu, dy, db, rows, outF, true);
+      return dx;
+    },
+  };
+}
+
+/** linearGelu on the GPU; `force` pins the matmul kernel as for linearGpu. */
+export function linearGeluGpu(gpu: Gpu, force?: MatmulVariant): LinearGeluOps<Tensor> {
+  const mm = (A: Tensor, B: Tensor, C: Tensor, M: number, N: number, K: number, o: MatmulOpts) => {
+    const fits = force && (force.kind === 'tile' || regFits(M, N, K, !!o.transA, !!o.transB));
+    matmul(gpu, A, B, C, M, N, K, fits ? { ...o, variant: force } : o);
+  };
+  const lin = linearGpu(gpu, force);
+  const gelu = geluGpu(gpu);
+  const fwd = (x: Tensor, w: Tensor, b: Tensor | null, { rows, inF, outF }: LinearDims): [Tensor, Tensor] => {
+    const pre = gpu.alloc([rows, outF], 'linearGelu.pre');
+    const y = gpu.alloc([rows, outF], 'linearGelu.y');
+    mm(x, w, pre, rows, outF, inF, { transB: true, bias: b, epilogue: { kind: 'gelu', aux: y } });
+    return [pre, y];
+  };
+  return {
+    forward: fwd,
+    jvp(x, tx, w, b, d) {
+      const [pre, y] = fwd(x, w, b, d);
+      const tY = gpu.alloc([d.rows, d.outF], 'linearGelu.tY');
+      mm(tx, w, tY, d.rows, d.outF, d.inF, { transB: true, epilogue: { kind: 'geluGrad', aux: pre } });
+      return [pre, y, tY];
+    },
+    backward(x, w, pre, dy, d, dW, db) {
+      const dPre = gelu.backward(pre, dy, d.rows * d.outF);
+      const dx = lin.backward(x, w, dPre, d, dW, db);
+      gpu.release(dPre);
       return dx;
     },
   };

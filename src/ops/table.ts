@@ -2,7 +2,7 @@
 // `Complete` turns a family missing any of the three into `never`, so it fails to type-check.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
-import { linearCpu, linearGpu, type LinearOps } from './linear';
+import { linearCpu, linearGeluCpu, linearGeluGpu, linearGpu, type LinearGeluOps, type LinearOps } from './linear';
 import { attentionCpu, attentionGpu, type AttentionOps } from './attention';
 import { addCpu, addGpu, broadcastAddCpu, broadcastAddGpu, geluCpu, geluGpu, siluCpu, siluGpu, type ActivationOps, type AddOps, type BroadcastAddOps } from './elementwise';
 import { labelEmbedCpu, labelEmbedGpu, timeEmbedCpu, timeEmbedGpu, type LabelEmbedOps, type TimeEmbedOps } from './embed';
@@ -12,6 +12,8 @@ import { gatedResidualCpu, gatedResidualGpu, modulateCpu, modulateGpu, type Gate
 
 export interface OpSet<T> {
   linear: LinearOps<T>;
+  /** gelu(x·Wᵀ + b), GELU in the matmul's epilogue (the DiT's fc1). */
+  linearGelu: LinearGeluOps<T>;
   attention: AttentionOps<T>;
   silu: ActivationOps<T>;
   gelu: ActivationOps<T>;
@@ -33,6 +35,7 @@ type Complete<S> = { [K in keyof S]: S[K] extends Differentiable ? S[K] : never 
 
 export const cpuOps: Complete<OpSet<Float64Array>> = {
   linear: linearCpu,
+  linearGelu: linearGeluCpu,
   attention: attentionCpu,
   silu: siluCpu,
   gelu: geluCpu,
@@ -51,6 +54,7 @@ export const cpuOps: Complete<OpSet<Float64Array>> = {
 export function gpuOps(gpu: Gpu): Complete<OpSet<Tensor>> {
   return {
     linear: linearGpu(gpu),
+    linearGelu: linearGeluGpu(gpu),
     attention: attentionGpu(gpu),
     silu: siluGpu(gpu),
     gelu: geluGpu(gpu),

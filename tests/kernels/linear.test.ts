@@ -1,5 +1,5 @@
 import { opTests, withGpuOps, type OpSpec } from '../helpers/opcheck';
-import { linearGpu, type LinearDims, type MatmulVariant } from '../../src/ops/linear';
+import { linearGeluGpu, linearGpu, type LinearDims, type MatmulVariant } from '../../src/ops/linear';
 import type { OpCase } from '../helpers/opcheck';
 
 interface LinearCase extends OpCase {
@@ -44,3 +44,71 @@ const pinned = (label: string, v: MatmulVariant) => opTests({ ...spec, name: `li
 pinned('64×64 tile', { kind: 'tile', tt: 16 });
 pinned('32×32 tile', { kind: 'tile', tt: 8 });
 pinned('register, 16-thread groups', { kind: 'reg', wg: 16 });
+
+// ---------------------------------------------------------------- GELU epilogues
+// linearGelu: y = gelu(x·Wᵀ + b) (forward: one matmul writing pre and y; JVP tangent: one matmul
+// multiplied by gelu'(pre)). The checked output is y; pre is what the backward is handed.
+const geluCases: LinearCase[] = [
+  mk('DiT-like 36×32→128 (fc1)', 36, 32, 128),
+  mk('odd 7×13→5', 7, 13, 5),
+  mk('odd 67×33→70 (crosses tiles)', 67, 33, 70),
+  mk('no bias 9×16→12', 9, 16, 12, false),
+  mk('extreme ±300', 5, 8, 12, true, { scale: 300, fwdTol: { rtol: 1e-4 } }),
+];
+
+const geluSpec: OpSpec<LinearCase> = {
+  name: 'linearGelu',
+  cases: geluCases,
+  forward: (be, c, v) => {
+    const [pre, y] = be.ops.linearGelu.forward(v.x, v.w, c.bias ? v.b : null, c.d);
+    be.release(pre);
+    return [y];
+  },
+  jvp: (be, c, v, t) => {
+    const [pre, y, tY] = be.ops.linearGelu.jvp(v.x, t.x, v.w, c.bias ? v.b : null, c.d);
+    be.release(pre);
+    return [[y], [tY]];
+  },
+  backward: (be, c, v, [dy], grads) => {
+    const [pre, y] = be.ops.linearGelu.forward(v.x, v.w, c.bias ? v.b : null, c.d);
+    const dx = be.ops.linearGelu.backward(v.x, v.w, pre, dy, c.d, grads.w, c.bias ? grads.b : null);
+    be.release(pre, y);
+    return { x: dx };
+  },
+};
+opTests(geluSpec);
+opTests({ ...geluSpec, name: 'linearGelu (64×64 tile)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linearGelu: linearGeluGpu(g, { kind: 'tile', tt: 16 }) })) });
+opTests({ ...geluSpec, name: 'linearGelu (register, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linearGelu: linearGeluGpu(g, { kind: 'reg', wg: 16 }) })) });
+
+// linear.backward with geluPre: the layer after a GELU (fc2), y = gelu(p)·Wᵀ + b, differentiated in p
+// (its dX matmul multiplies by gelu'(p) in the epilogue).
+const afterGeluSpec: OpSpec<LinearCase> = {
+  name: 'linear after GELU (backward geluPre)',
+  cases: [
+    mk('DiT-like 36×128→32 (fc2)', 36, 128, 32),
+    mk('odd 7×13→5', 7, 13, 5),
+    mk('odd 67×33→70 (crosses tiles)', 67, 33, 70),
+    mk('extreme ±300', 5, 12, 8, true, { scale: 300, fwdTol: { rtol: 1e-4 } }),
+  ],
+  forward: (be, c, v) => {
+    const g = be.ops.gelu.forward(v.x, c.d.rows * c.d.inF);
+    const y = be.ops.linear.forward(g, v.w, c.bias ? v.b : null, c.d);
+    be.release(g);
+    return [y];
+  },
+  jvp: (be, c, v, t) => {
+    const [g, tg] = be.ops.gelu.jvp(v.x, t.x, c.d.rows * c.d.inF);
+    const [y, ty] = be.ops.linear.jvp(g, tg, v.w, c.bias ? v.b : null, c.d);
+    be.release(g, tg);
+    return [[y], [ty]];
+  },
+  backward: (be, c, v, [dy], grads) => {
+    const g = be.ops.gelu.forward(v.x, c.d.rows * c.d.inF);
+    const dx = be.ops.linear.backward(g, v.w, dy, c.d, grads.w, c.bias ? grads.b : null, v.x);
+    be.release(g);
+    return { x: dx };
+  },
+};
+opTests(afterGeluSpec);
+opTests({ ...afterGeluSpec, name: 'linear after GELU (64×64 tile)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, { kind: 'tile', tt: 16 }) })) });
+opTests({ ...afterGeluSpec, name: 'linear after GELU (register, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, { kind: 'reg', wg: 16 }) })) });
