@@ -9,6 +9,7 @@
 
 import type { Backend } from '../ops/backend';
 import { TIME_DIM } from '../ops/embed';
+import { geluCpu } from '../ops/elementwise';
 import { posEmbed2d } from '../ops/patch';
 import { tokens, validateConfig, type DiTConfig } from './config';
 import type { ParamTable } from './params';
@@ -94,7 +95,23 @@ export class DiT<T> {
       if (this.debugPoison?.name === name) this.be.poke(out[0], this.debugPoison.index, this.debugPoison.value ?? NaN);
       return out;
     };
-    const act = (f: 'silu' | 'gelu', x: Dv, n: number): Dv => (dual ? ops[f].jvp(x[0], x[1]!, n) : [ops[f].forward(x[0], n), null]);
+    const act = (f: 'silu', x: Dv, n: number): Dv => (dual ? ops[f].jvp(x[0], x[1]!, n) : [ops[f].forward(x[0], n), null]);
+    // Linear then GELU, GELU in the matmul's epilogue: [pre-activation, activation]. The
+    // pre-activation carries no tangent (only the activation is used downstream).
+    const linGelu = (x: Dv, name: string, rows: number, inF: number, outF: number): [Dv, Dv] => {
+      const d = { rows, inF, outF };
+      const [w, bias] = [P(`${name}.weight`), P(`${name}.bias`)];
+      let pre: T, y: T, tY: T | null = null;
+      if (dual) [pre, y, tY] = ops.linearGelu.jvp(x[0], x[1]!, w, bias, d);
+      else [pre, y] = ops.linearGelu.forward(x[0], w, bias, d);
+      if (this.debugPoison?.name === name) {
+        // As if the unfused GELU had read the poisoned pre-activation.
+        const v = this.debugPoison.value ?? NaN;
+        this.be.poke(pre, this.debugPoison.index, v);
+        this.be.poke(y, this.debugPoison.index, geluCpu.forward(Float64Array.of(v), 1)[0]);
+      }
+      return [[pre, null], [y, tY]];
+    };
     // LayerNorm then adaLN modulate, one fused kernel: LN(x)·(1 + scale) + shift.
     const lnModulate = (x: Dv, mod: Dv, chunks: number, shift: number, scale: number): Dv => {
       const d = { B, T: this.T, D, chunks, shift, scale };
@@ -160,8 +177,7 @@ export class DiT<T> {
       const pr = keep(lin(att, `${b}.attn.proj`, R, D, D));
       const tok1 = keep(gated(tok, pr, mod, 2)); // tok + gate1 ⊙ Attn(...)
       const m2 = keep(lnModulate(tok1, mod, 6, 3, 4));
-      const f1 = keep(lin(m2, `${b}.mlp.fc1`, R, D, 4 * D));
-      const g = keep(act('gelu', f1, R * 4 * D));
+      const [f1, g] = linGelu(m2, `${b}.mlp.fc1`, R, D, 4 * D).map(keep);
       const f2 = keep(lin(g, `${b}.mlp.fc2`, R, 4 * D, D));
       const tok2 = keep(gated(tok1, f2, mod, 5)); // tok1 + gate2 ⊙ MLP(...)
       blocks.push({ tokIn: tok[0], mod: mod[0], m1: m1[0], qkv: qkv[0], att: att[0], pr: pr[0], tok1: tok1[0], m2: m2[0], f1: f1[0], g: g[0], f2: f2[0] });
@@ -198,8 +214,8 @@ export class DiT<T> {
     const B = tape.B;
     const { D, R, patch, attn } = this.dims(B);
     const rel = (...ts: T[]) => this.be.release(...ts);
-    const linB = (x: T, name: string, dy: T, rows: number, inF: number, outF: number): T =>
-      ops.linear.backward(x, P(`${name}.weight`), dy, { rows, inF, outF }, G(`${name}.weight`), G(`${name}.bias`));
+    const linB = (x: T, name: string, dy: T, rows: number, inF: number, outF: number, geluPre: T | null = null): T =>
+      ops.linear.backward(x, P(`${name}.weight`), dy, { rows, inF, outF }, G(`${name}.weight`), G(`${name}.bias`), geluPre);
 
     const dO = ops.unpatchify.backward(dF, patch);
     const dmf = linB(tape.mf, 'final_layer.linear', dO, R, D, this.cfg.patch ** 2 * this.cfg.C);
@@ -218,12 +234,12 @@ export class DiT<T> {
       const gd = (gate: number) => ({ B, T: this.T, D, chunks: 6, gate });
       // tok2 = tok1 + gate2 ⊙ f2: dtok1 = dtok (+ the LN path below)
       const df2 = ops.gatedResidual.backward(k.f2, k.mod, dtok, gd(5), dmod);
-      const dg = linB(k.g, `${b}.mlp.fc2`, df2, R, 4 * D, D);
-      const df1 = ops.gelu.backward(k.f1, dg, R * 4 * D);
+      // g = gelu(f1): fc2's dX matmul multiplies by gelu'(f1), giving df1 directly.
+      const df1 = linB(k.g, `${b}.mlp.fc2`, df2, R, 4 * D, D, k.f1);
       const dm2 = linB(k.m2, `${b}.mlp.fc1`, df1, R, D, 4 * D);
       const dln2 = ops.lnModulate.backward(k.tok1, k.mod, dm2, md(3, 4), dmod);
       const dtok1 = ops.add.forward(dtok, dln2, R * D);
-      rel(df2, dg, df1, dm2, dln2, dtok);
+      rel(df2, df1, dm2, dln2, dtok);
       // tok1 = tok + gate1 ⊙ pr
       const dpr = ops.gatedResidual.backward(k.pr, k.mod, dtok1, gd(2), dmod);
       const datt = linB(k.att, `${b}.attn.proj`, dpr, R, D, D);
