@@ -42,7 +42,7 @@ test('limits: a binding past maxStorageBufferBindingSize (fake limits) is refuse
   const limits = { maxStorageBufferBindingSize: 1 * MiB, maxBufferSize: 256 * MiB };
   const r = await checkLimits(c, limits, { presetName: 'tiny' });
   assert.equal(r.ok, false);
-  assert.match(r.message!, /^preset tiny at batch 512 does not fit this adapter: its largest buffer \('linear\.y', 4\.00 MiB\) exceeds this adapter's maxStorageBufferBindingSize \(1\.00 MiB\)\. Use a smaller batch: 128 is the largest that fits\.$/);
+  assert.match(r.message!, /^preset tiny at batch 512 does not fit this adapter: its largest buffer \('linearGelu\.pre', 4\.00 MiB\) exceeds this adapter's maxStorageBufferBindingSize \(1\.00 MiB\)\. Use a smaller batch: 128 is the largest that fits\.$/);
   assert.equal(r.suggestedBatch, 128);
   // The suggestion is the boundary: it fits, one more does not.
   assert.ok((await estimateMemory({ ...c, batch: 128 })).largest.bytes <= 1 * MiB);
@@ -53,7 +53,7 @@ test('limits: a binding past maxStorageBufferBindingSize (fake limits) is refuse
 test('limits: maxBufferSize, workgroup memory, a memory budget, and a model no batch can fit', async () => {
   const c = cfg(PRESETS.tiny.config, 512);
   const buf = await checkLimits({ ...c, batch: 4096 }, { maxStorageBufferBindingSize: 64 * MiB, maxBufferSize: 16 * MiB });
-  assert.match(buf.message!, /its largest buffer \('linear\.y', 32\.0 MiB\) exceeds this adapter's maxBufferSize \(16\.0 MiB\)\. Use a smaller batch: 2048 is the largest/);
+  assert.match(buf.message!, /its largest buffer \('linearGelu\.pre', 32\.0 MiB\) exceeds this adapter's maxBufferSize \(16\.0 MiB\)\. Use a smaller batch: 2048 is the largest/);
   const wg = await checkLimits(cfg(small, 2), { maxComputeWorkgroupStorageSize: 8192 });
   assert.match(wg.message!, /the kernels need 16384 bytes of workgroup memory but this adapter's maxComputeWorkgroupStorageSize is 8192\. This adapter cannot run the kernels/);
   const budget = await checkLimits(c, {}, { budgetBytes: 64 * MiB });
