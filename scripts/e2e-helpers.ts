@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -68,4 +68,31 @@ export async function buildAndServe(root = process.cwd()): Promise<Served> {
       await rm(outDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Opens the playground at `url` in a new tab of `context`, collecting page errors and console errors. */
+export async function openPlayground(context: BrowserContext, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  await page.goto(url);
+  await page.getByTestId('btn-train').waitFor({ timeout: 30_000 });
+  return { page, errors };
+}
+
+/** The focused run's step counter. */
+export const stepOf = async (page: Page): Promise<number> => Number(await page.getByTestId('step-counter').textContent());
+
+/** Polls `f` until it holds; after `ms`, saves `shot` (a full-page screenshot) and throws naming what and the step. */
+export async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page, shot: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) {
+      await page.screenshot({ path: shot, fullPage: true });
+      const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
+      throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
+    }
+    await page.waitForTimeout(200);
+  }
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../../scripts/e2e-helpers';
+import { buildAndServe, chromiumMissing, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
@@ -31,30 +31,11 @@ describe('playground autosave (headless chromium)', { skip, timeout: 240_000 }, 
     await served?.close();
   });
 
-  async function open(search: string): Promise<{ page: Page; errors: string[] }> {
-    const page = await context!.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-    await page.goto(`${served!.url}${search}`);
-    await page.getByTestId('btn-train').waitFor({ timeout: 30_000 });
-    return { page, errors };
-  }
+  const open = (search: string) => openPlayground(context!, `${served!.url}${search}`);
 
-  const stepOf = async (page: Page) => Number(await page.getByTestId('step-counter').textContent());
   const autosavedOf = async (page: Page) => Number(/Autosaved at step (\d+)/.exec((await page.getByTestId('autosave-status').textContent()) ?? '')?.[1] ?? -1);
 
-  async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await f())) {
-      if (Date.now() > end) {
-        await page.screenshot({ path: `${SHOTS}/playground-autosave-timeout.png`, fullPage: true });
-        const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
-        throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
-      }
-      await page.waitForTimeout(200);
-    }
-  }
+  const until = (what: string, f: () => Promise<boolean>, ms: number, page: Page) => waitUntil(what, f, ms, page, `${SHOTS}/playground-autosave-timeout.png`);
 
   test('a reload resumes the autosaved run paused at its step; a shared link only offers it; Discard deletes it', async () => {
     const { page, errors } = await open(`?${TINY}`);
@@ -64,7 +45,7 @@ describe('playground autosave (headless chromium)', { skip, timeout: 240_000 }, 
 
     // A pause saves the step it stopped at.
     await page.getByTestId('btn-pause').click();
-    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 2000 });
+    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 10_000 });
     const stopped = await stepOf(page);
     await until('the autosave on pause', async () => (await autosavedOf(page)) === stopped, 20_000, page);
 
@@ -94,7 +75,7 @@ describe('playground autosave (headless chromium)', { skip, timeout: 240_000 }, 
     await page.getByTestId('btn-train').click();
     await until('training past the restored step', async () => (await stepOf(page)) > stopped, 60_000, page);
     await page.getByTestId('btn-pause').click();
-    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 2000 });
+    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 10_000 });
     const later = await stepOf(page);
     await until('the autosave after training on', async () => (await autosavedOf(page)) === later, 20_000, page);
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../../scripts/e2e-helpers';
+import { buildAndServe, chromiumMissing, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
@@ -32,29 +32,12 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
 
   async function open(search: string): Promise<{ page: Page; errors: string[] }> {
     const context = await browser!.newContext({ viewport: { width: 1440, height: 1000 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-    await page.goto(`${served!.url}${search}`);
-    await page.getByTestId('btn-train').waitFor({ timeout: 30_000 });
-    return { page, errors };
+    return openPlayground(context, `${served!.url}${search}`);
   }
 
-  const stepOf = async (page: Page) => Number(await page.getByTestId('step-counter').textContent());
   const pointsOf = async (page: Page) => Number(await page.getByTestId('loss-plot').getAttribute('data-points'));
 
-  async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await f())) {
-      if (Date.now() > end) {
-        await page.screenshot({ path: `${SHOTS}/playground-timeout.png`, fullPage: true });
-        const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
-        throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
-      }
-      await page.waitForTimeout(200);
-    }
-  }
+  const until = (what: string, f: () => Promise<boolean>, ms: number, page: Page) => waitUntil(what, f, ms, page, `${SHOTS}/playground-timeout.png`);
 
   test('trains a tiny FACM run, pauses within a second, saves and reloads a checkpoint', async () => {
     const { page, errors } = await open(`?${TINY}`);
@@ -153,7 +136,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.getByTestId('btn-train').click();
     await until('the step counter to pass 2', async () => (await stepOf(page)) >= 2, 90_000, page);
     await page.getByTestId('btn-pause').click();
-    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 1000 });
+    await page.getByTestId('run-state').filter({ hasText: 'paused' }).waitFor({ timeout: 10_000 });
     const paused = await stepOf(page);
 
     // Profile one step (paused: it takes that step). Per-kernel GPU time where the adapter has timestamp-query.
