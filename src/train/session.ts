@@ -276,12 +276,20 @@ export class TrainingSession {
    * of the restored checkpoint. Throws CollapseError once the run has stopped on a non-finite value.
    */
   stepOnce(): Promise<StepRecord[]> {
+    return this.guarded(async () => {
+      const recs = await this._trainer.stepOnce();
+      const every = this.opts.checkpointEvery ?? 100;
+      if (this._trainer.step % every === 0 && this._trainer.step !== this.latest?.step) recs.push(...(await this.checkpoint()));
+      return recs;
+    });
+  }
+
+  /** Runs `f` exclusively on an open session and reports; a lost device is recovered instead (no records). */
+  private guarded(f: () => Promise<StepRecord[]>): Promise<StepRecord[]> {
     return this.exclusive(async () => {
       this.assertOpen();
       try {
-        const recs = await this._trainer.stepOnce();
-        const every = this.opts.checkpointEvery ?? 100;
-        if (this._trainer.step % every === 0 && this._trainer.step !== this.latest?.step) recs.push(...(await this.checkpoint()));
+        const recs = await f();
         this.report();
         return recs;
       } catch (e) {
@@ -302,18 +310,7 @@ export class TrainingSession {
 
   /** The metrics of steps not read back yet (see Trainer.drain); recovers from a device loss. */
   drain(): Promise<StepRecord[]> {
-    return this.exclusive(async () => {
-      this.assertOpen();
-      try {
-        const recs = await this._trainer.drain();
-        this.report();
-        return recs;
-      } catch (e) {
-        if (!(await this.isLost(e))) throw e;
-        await this.recoverNow();
-        return [];
-      }
-    });
+    return this.guarded(() => this._trainer.drain());
   }
 
   /** Re-acquires a device and restores the latest checkpoint now (the UI's "retry"). */
