@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nearestDistance, referenceSplit } from '../../src/data/nearest';
+import { nearestDistance, noiseLike, referenceSplit } from '../../src/data/nearest';
 import { BUILTIN } from '../../src/data/procedural';
 import { Rng } from '../../src/util/rng';
 
@@ -41,4 +41,12 @@ test('referenceSplit: held-out real images sit far closer to the data than noise
   const noise = new Rng(1).normals(32 * ds.C * ds.H * ds.W);
   const far = nearestDistance(noise, 32, ref.refs, ref.m).mean;
   assert.ok(ref.floor > 0 && ref.floor < 0.5 * far, `held-out ${ref.floor} vs noise ${far}`);
+});
+
+test('noiseLike: judged only after the first steps; far (or non-finite) samples are noise-like, near ones not', () => {
+  assert.equal(noiseLike(0, 1.05, 1.05), false, 'step 0: samples are their noise by construction');
+  assert.equal(noiseLike(300, 0.883, 1.052), true);
+  assert.equal(noiseLike(300, 0.339, 1.052), false);
+  assert.equal(noiseLike(300, Infinity, 1.052), true);
+  assert.equal(noiseLike(300, NaN, 1.052), true);
 });

@@ -11,6 +11,7 @@ import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../actio
 import { LABELS } from '../labels';
 import { pause, recoveryText, train } from '../runner';
 import { dist } from './SamplesPanel';
+import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d)) : '—');
 
@@ -72,6 +73,15 @@ export function RunsPanel() {
                     {r.recoveries.length > 0 && (
                       <span className="badge warn" title={r.recoveries.map((x) => recoveryText(x)).join('\n')} data-testid="recovery-badge">
                         device lost{r.recoveries.length > 1 ? ` ×${r.recoveries.length}` : ''}, restored @ {r.recoveries[r.recoveries.length - 1].restoredFrom}
+                      </span>
+                    )}
+                    {r.samples && noiseLike(r.samples.step, r.samples.nearest.oneStep, r.samples.nearest.noise) && (
+                      <span
+                        className="badge warn"
+                        data-testid="noise-like-badge"
+                        title={`A heuristic: after ${NOISE_LIKE_AFTER} steps, the one-step samples are still more than ${100 * NOISE_LIKE_FRACTION} % of the input noise's distance from the data (${dist(r.samples.nearest.oneStep)} vs ${dist(r.samples.nearest.noise)}): the run is not learning the data, whatever its loss says.`}
+                      >
+                        samples ≈ noise
                       </span>
                     )}
                   </td>
