@@ -394,13 +394,18 @@ export class TrainingSession {
   checkpointNow(): Promise<{ records: StepRecord[]; step: number | null }> {
     return this.exclusive(async () => {
       this.assertOpen();
-      const records = this.latest?.step === this._trainer.step && !this.stale ? [] : await this.checkpoint();
+      const records = this.latestIsCurrent() ? [] : await this.checkpoint();
       this.stale = false;
       return { records, step: this.checkpointStep };
     });
   }
 
-  /** The next checkpointNow() takes a checkpoint even at the latest one's step (the trainer's state was replaced). */
+  /** The latest checkpoint holds the trainer's current state (same step, state not replaced since). */
+  private latestIsCurrent(): boolean {
+    return this.latest?.step === this._trainer.step && !this.stale;
+  }
+
+  /** The next checkpointNow() or save() takes a checkpoint even at the latest one's step (the trainer's state was replaced). */
   invalidateCheckpoint(): void {
     this.stale = true;
   }
@@ -417,7 +422,9 @@ export class TrainingSession {
   save(): Promise<Uint8Array> {
     return this.exclusive(async () => {
       this.assertOpen();
-      await this.checkpoint();
+      // A pause already took this step's checkpoint (and the page's autosave asks right after): reuse it.
+      if (!this.latestIsCurrent()) await this.checkpoint();
+      this.stale = false;
       if (!this.latest || this.latest.step !== this._trainer.step) throw new Error(`no clean state to save at step ${this._trainer.step} (a non-finite step is pending)`);
       return this.latest.bytes;
     });
