@@ -143,14 +143,20 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.getByTestId('btn-profile').click();
     const table = page.getByTestId('profile-table');
     const none = page.getByTestId('profile-unavailable');
+    // Which of the two must appear is the adapter's to say (the worker asks the same adapter for the feature).
+    const hasTimestamps = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.features.has('timestamp-query') ?? false);
     await Promise.race([table.waitFor({ timeout: 60_000 }), none.waitFor({ timeout: 60_000 })]);
-    if (await table.isVisible()) {
+    assert.equal(await table.isVisible(), hasTimestamps, `the adapter ${hasTimestamps ? 'has' : 'lacks'} timestamp-query, yet the panel shows ${(await none.isVisible()) ? `"${await none.textContent()}"` : 'a table'}`);
+    if (hasTimestamps) {
       const rows = await page.getByTestId('profile-row').allTextContents();
       const times = await page.locator('[data-testid="profile-row"] td:nth-child(3)').allTextContents();
       assert.ok(rows.length > 0 && times.some((t) => Number(t) > 0), rows.join('\n'));
       assert.match((await page.getByTestId('profile-total').textContent()) ?? '', new RegExp(`step ${paused + 1}: \\d+ dispatches, [\\d.]+ ms`));
       console.log(`profile: ${rows.length} kernel rows; ${await page.getByTestId('profile-total').textContent()}; slowest: ${rows[0]}`);
-    } else console.log(`profile: ${await none.textContent()}`);
+    } else {
+      assert.doesNotMatch((await none.textContent())?.split('device features:')[1] ?? '', /timestamp-query/);
+      console.log(`profile: ${await none.textContent()}`);
+    }
     await until('the profiled step', async () => (await stepOf(page)) === paused + 1, 10_000, page);
     const restorePoint = paused + 1; // a pause or a Step is a restore point
 
