@@ -2,7 +2,7 @@
 // `vite preview` on 127.0.0.1, and launch Debian's chromium (no browser downloads) with or
 // without a WebGPU adapter. See /work/shared/docs/webgpu-without-a-gpu.md, section 2.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,14 +38,21 @@ export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
 
 export interface Served {
   url: string;
+  /** The built files. */
+  outDir: string;
   close(): Promise<void>;
 }
 
-/** `vite build` into a temp dir with the project config, then `vite preview` it on a free port. */
-export async function buildAndServe(root = process.cwd()): Promise<Served> {
+/**
+ * `vite build` into a temp dir with the project config, then `vite preview` it on a free port.
+ * Mode 'e2e' builds the worker with the tests' fault injector (see vite.config.ts and `injectFault`).
+ */
+export async function buildAndServe(opts: { mode?: 'production' | 'e2e'; root?: string } = {}): Promise<Served> {
+  const root = opts.root ?? process.cwd();
+  const mode = opts.mode ?? 'production';
   const outDir = await mkdtemp(join(tmpdir(), 'facm-e2e-'));
   const configFile = resolve(root, 'vite.config.ts');
-  await build({ root, configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  await build({ root, configFile, mode, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   let server: PreviewServer;
   try {
     server = await preview({
@@ -63,6 +70,7 @@ export async function buildAndServe(root = process.cwd()): Promise<Served> {
   if (!url) throw new Error('vite preview reported no local URL');
   return {
     url,
+    outDir,
     async close() {
       await server.close();
       await rm(outDir, { recursive: true, force: true });
@@ -96,3 +104,36 @@ export async function until(what: string, f: () => Promise<boolean>, ms: number,
     await page.waitForTimeout(200);
   }
 }
+
+/**
+ * In a page of the e2e build: a fault in the page's one run worker (tests/e2e/faulty-host.ts):
+ * 'poison' makes its next step non-finite, 'loseDevice' destroys its GPU device.
+ */
+export async function injectFault(page: Page, fault: 'poison' | 'loseDevice'): Promise<void> {
+  const hooked: Awaited<ReturnType<Page['workers']>>[number][] = [];
+  for (const w of page.workers())
+    if (await w.evaluate(() => '__facmFaults' in self).catch(() => false)) hooked.push(w);
+  if (hooked.length !== 1) throw new Error(`injectFault: want one run worker with the fault hook (an e2e build), found ${hooked.length} among ${page.workers().length} workers`);
+  await hooked[0].evaluate((f) => (self as unknown as { __facmFaults: Record<string, () => void> }).__facmFaults[f](), fault);
+}
+
+/** Names of the test-only fault hooks (tests/helpers/faults.ts, tests/e2e/faulty-host.ts) found in a build's JavaScript. */
+export function hooksIn(outDir: string): { files: number; found: string[] } {
+  const found = new Set<string>();
+  let files = 0;
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (f.name.endsWith('.js')) {
+        files++;
+        const text = readFileSync(p, 'utf8');
+        for (const hook of FAULT_HOOKS) if (text.includes(hook)) found.add(`${hook} (${f.name})`);
+      }
+    }
+  };
+  walk(outDir);
+  return { files, found: [...found] };
+}
+
+const FAULT_HOOKS = ['__facmFaults', 'poisonNextStep', 'loseDevice', '__facmTestHooks', 'debugPoison'];

@@ -19,7 +19,7 @@ import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOpt
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
-import { nearestDistance, referenceSplit } from '../data/nearest';
+import { distanceScale, distanceTo } from '../train/samples';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 
@@ -309,9 +309,9 @@ async function sample(): Promise<void> {
       return null;
     });
     if (ds) {
-      const ref = referenceSplit(ds, 1024, n);
-      const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
-      console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+      const scale = distanceScale(ds, z, n);
+      const d = (x: Float32Array) => distanceTo(x, n, scale).toFixed(3);
+      console.log(`nearest ${ds.name} image (RMS per pixel, ${scale.m} references): samples ${d(imgs)}, held-out real ${scale.floor.toFixed(3)}, input noise ${scale.noise.toFixed(3)}`);
     }
   }
 }

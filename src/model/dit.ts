@@ -13,7 +13,7 @@ import type { Backend } from '../ops/backend';
 import { TIME_DIM } from '../ops/embed';
 import { posEmbed2d } from '../ops/patch';
 import { tokens, validateConfig, type DiTConfig } from './config';
-import { DualRun, GradRun, type Chunks, type Dual, type Params, type Poison } from './dual';
+import { DualRun, GradRun, type Chunks, type Dual, type Params } from './dual';
 import type { ParamTable } from './params';
 
 export type { Params } from './dual';
@@ -77,8 +77,6 @@ export interface DiTOutput<T> {
 export class DiT<T> {
   readonly T: number;
   private readonly pos: T;
-  /** Test hook: write `value` (default NaN) into element `index` of the output of linear layer `name` (e.g. 'blocks.0.attn.qkv') in every run. */
-  debugPoison: Poison | null = null;
 
   constructor(
     readonly be: Backend<T>,
@@ -104,7 +102,7 @@ export class DiT<T> {
     const { ops } = this.be;
     const { C, patch: p } = this.cfg;
     const { T, D, R, patch } = this.dims(B);
-    const f = new DualRun(this.be, P, { B, T, D }, tangents !== null, this.debugPoison);
+    const f = new DualRun(this.be, P, { B, T, D }, tangents !== null);
 
     // x_embedder (a p×p conv of stride p as patchify + linear), then the fixed 2-D sin-cos pos_embed.
     const cols = f.keep(f.patchify(inp.x, tangents?.tX ?? null, patch)); // (R, C·p²)

@@ -10,7 +10,6 @@
 // Dimension legend: B batch, T tokens, D width, R = B·T token rows.
 
 import type { Backend } from '../ops/backend';
-import { geluCpu } from '../ops/elementwise';
 import type { AttnDims } from '../ops/attention';
 import type { PatchDims } from '../ops/patch';
 
@@ -27,13 +26,6 @@ export interface Chunks {
   gate?: number;
 }
 
-/** Test hook: write `value` (default NaN) into element `index` of linear layer `name`'s output. */
-export interface Poison {
-  name: string;
-  index: number;
-  value?: number;
-}
-
 export class DualRun<T> {
   /** Every primal the run allocated: the tape's to free, or freed by `end`. */
   readonly primals: T[] = [];
@@ -46,7 +38,6 @@ export class DualRun<T> {
     /** (B, T, D) of the token rows the modulate ops broadcast over. */
     private readonly rows: { B: number; T: number; D: number },
     tangents: boolean,
-    private readonly poison: Poison | null = null,
   ) {
     this.dual = tangents;
   }
@@ -84,9 +75,7 @@ export class DualRun<T> {
     const { ops } = this.be;
     const d = { rows, inF, outF };
     const [w, b] = [this.P(`${name}.weight`), this.P(`${name}.bias`)];
-    const out: Dual<T> = this.dual ? ops.linear.jvp(x[0], this.tangent(x), w, b, d) : [ops.linear.forward(x[0], w, b, d), null];
-    if (this.poison?.name === name) this.be.poke(out[0], this.poison.index, this.poison.value ?? NaN);
-    return out;
+    return this.dual ? ops.linear.jvp(x[0], this.tangent(x), w, b, d) : [ops.linear.forward(x[0], w, b, d), null];
   }
 
   /**
@@ -100,12 +89,6 @@ export class DualRun<T> {
     let pre: T, y: T, tY: T | null = null;
     if (this.dual) [pre, y, tY] = ops.linearGelu.jvp(x[0], this.tangent(x), w, b, d);
     else [pre, y] = ops.linearGelu.forward(x[0], w, b, d);
-    if (this.poison?.name === name) {
-      // As if the unfused GELU had read the poisoned pre-activation.
-      const v = this.poison.value ?? NaN;
-      this.be.poke(pre, this.poison.index, v);
-      this.be.poke(y, this.poison.index, geluCpu.forward(Float64Array.of(v), 1)[0]);
-    }
     return [[pre, null], [y, tY]];
   }
 

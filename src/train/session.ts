@@ -6,7 +6,8 @@
 // Everything that happens is reported as a SessionEvent, for the UI to show.
 
 import { acquireDevice } from '../gpu/device';
-import { Gpu, GpuLostError } from '../gpu/runtime';
+import { Gpu, GpuLostError, type Tensor } from '../gpu/runtime';
+import type { Backend } from '../ops/backend';
 import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
 import { OBJECTIVES, objectiveConfig } from '../objectives/objectives';
@@ -22,8 +23,8 @@ export type SessionEvent =
   | { type: 'autosave-failed'; step: number; key: string; message: string }
   /** The device is gone; `step` is the last step submitted to it. */
   | { type: 'device-lost'; step: number; reason: string; message: string }
-  /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"). */
-  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number }
+  /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"); `reason` is the loss's. */
+  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number; reason: string }
   /** A non-finite loss / gradient, and what the policy did (rolled back or stopped). */
   | { type: 'non-finite'; event: NonFiniteEvent }
   /** The run stopped on a non-finite value: further steps throw CollapseError. */
@@ -44,6 +45,8 @@ export interface SessionOptions {
   onEvent?: (e: SessionEvent) => void;
   /** How a device is obtained, first and after a loss. Default: `new Gpu(await acquireDevice())`. */
   acquire?: () => Promise<Gpu>;
+  /** The op backend on each device (default gpuBackend; tests/helpers/faults.ts wraps it to inject faults). */
+  backend?: (gpu: Gpu) => Backend<Tensor>;
   /**
    * A device to start on, shared with its owner (e.g. a worker that keeps one device across runs,
    * so pipelines stay compiled): dispose() frees only this run's buffers on it. Devices acquired
@@ -242,7 +245,7 @@ export class TrainingSession {
   }
 
   private build(initParams?: Float32Array): void {
-    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: initParams, teacher: this.teacher ?? undefined });
+    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: initParams, teacher: this.teacher ?? undefined, backend: this.opts.backend?.(this._gpu) });
     this.seenNonFinite = 0;
   }
 
@@ -323,6 +326,7 @@ export class TrainingSession {
     const lostAt = this._trainer.step;
     const old = this._gpu;
     if (!old.lost) this.emit({ type: 'device-lost', step: lostAt, reason: 'unknown', message: 'the device stopped answering' });
+    const reason = old.lost?.reason ?? 'unknown';
     const now = Date.now();
     const win = this.opts.recoveryWindowMs;
     this.lossTimes = [...this.lossTimes.filter((t) => win === undefined || now - t < win), now];
@@ -340,7 +344,7 @@ export class TrainingSession {
     this.build(st.params);
     this._trainer.loadState(st);
     this.collapseReported = false;
-    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries });
+    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries, reason });
   }
 
   /**
@@ -396,7 +400,37 @@ export class TrainingSession {
       this.assertOpen();
       const records = this.latestIsCurrent() ? [] : await this.checkpoint();
       this.stale = false;
+      this.report();
       return { records, step: this.checkpointStep };
+    });
+  }
+
+  /**
+   * Replaces the run's state by a checkpoint's (a user's load): the collapse, if any, is over, and
+   * the loaded state becomes the restore point. The data and noise streams follow `st.resume` when
+   * it fits this dataset; otherwise the weights alone, and the returned note says so.
+   */
+  loadState(st: CheckpointState): Promise<string | null> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const tr = this._trainer;
+      await tr.drain(); // records of the steps before the load belong to another history
+      this.report();
+      const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
+      let note: string | null = null;
+      try {
+        tr.loadState({ ...s, resume: st.resume });
+      } catch (e) {
+        if (!st.resume) throw e;
+        tr.loadState(s);
+        note = `batches continue from a fresh data order (${(e as Error).message})`;
+      }
+      this.seenNonFinite = tr.nonFiniteEvents.length;
+      this.collapseReported = false;
+      this.stale = true;
+      await this.checkpoint(); // the loaded state is what a device loss restores
+      this.stale = false;
+      return note;
     });
   }
 
@@ -425,6 +459,7 @@ export class TrainingSession {
       // A pause already took this step's checkpoint (and the page's autosave asks right after): reuse it.
       if (!this.latestIsCurrent()) await this.checkpoint();
       this.stale = false;
+      this.report();
       if (!this.latest || this.latest.step !== this._trainer.step) throw new Error(`no clean state to save at step ${this._trainer.step} (a non-finite step is pending)`);
       return this.latest.bytes;
     });

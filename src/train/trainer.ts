@@ -9,7 +9,7 @@
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { ResumeState } from './checkpoint';
-import { gpuBackend } from '../ops/backend';
+import { gpuBackend, type Backend } from '../ops/backend';
 import { adamw, emaUpdate, gradNorm, type AdamWConfig } from '../ops/optim';
 import { DiT, type Params } from '../model/dit';
 import { validateConfig, type DiTConfig } from '../model/config';
@@ -97,13 +97,6 @@ export class CollapseError extends Error {
   }
 }
 
-/** Test hook: poison element `index` of the output of linear layer `name` in the model's forward. */
-export interface PoisonSpec {
-  name: string;
-  index: number;
-  value?: number;
-}
-
 const HISTORY = 64; // steps between forced drains
 const ROW = 64; // floats per history row (256-byte aligned views)
 
@@ -137,14 +130,18 @@ export class Trainer {
   private readonly snap: { params: Tensor; ema: Tensor; m: Tensor; v: Tensor } | null = null;
   private snapStep = 0;
   private rollbacksFromSnap = 0;
-  private poisonOnce: PoisonSpec | null = null;
   private readonly owned: GPUBuffer[] = [];
 
   constructor(
     readonly gpu: Gpu,
     readonly cfg: TrainConfig,
     readonly data: Dataset,
-    init?: { params?: Float32Array; teacher?: { cfg: DiTConfig; params: Float32Array } },
+    init?: {
+      params?: Float32Array;
+      teacher?: { cfg: DiTConfig; params: Float32Array };
+      /** The op backend on `gpu` (default gpuBackend(gpu); tests wrap it to inject faults). */
+      backend?: Backend<Tensor>;
+    },
   ) {
     validateConfig(cfg.model);
     const mc = cfg.model;
@@ -179,7 +176,7 @@ export class Trainer {
     // Checked before anything is allocated: a refused config leaves the device as it was.
     const flat = init?.params ?? initParams(this.table, cfg.seed);
     if (flat.length !== n) throw new Error(`initial parameters have ${flat.length} values, the model needs ${n}`);
-    const be = gpuBackend(gpu);
+    const be = init?.backend ?? gpuBackend(gpu);
     this.model = new DiT(be, mc, this.table);
     const own = (elements: number, label: string) => {
       const b = gpu.persistent(elements, label);
@@ -238,14 +235,7 @@ export class Trainer {
     const batch = this.batcher.next();
     const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR }, batch.x, cfg.model.numClasses > 0 ? batch.y : null, B, this.rng);
     gpu.clear(this.grads);
-    this.model.debugPoison = this.poisonOnce;
-    this.poisonOnce = null;
-    let results;
-    try {
-      results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
-    } finally {
-      this.model.debugPoison = null;
-    }
+    const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
     this.step++;
     adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adam, this.step, this.mask);
@@ -351,18 +341,6 @@ export class Trainer {
   /** Rollback: the step of the snapshot a collapse would restore (null under 'stop'). */
   get snapshotStep(): number | null {
     return this.snap ? this.snapStep : null;
-  }
-
-  /**
-   * Test hook: the next step writes `value` (default NaN) into element `index` of linear layer
-   * `name`'s output (e.g. 'blocks.0.attn.qkv'), on the GPU in the forward, as a diverging activation would.
-   */
-  poisonNextStep(p: PoisonSpec): void {
-    const w = this.table.byName.get(`${p.name}.weight`);
-    if (!w || !this.table.byName.has(`${p.name}.bias`)) throw new Error(`poisonNextStep: '${p.name}' is not a linear layer of this model`);
-    const limit = this.cfg.batch * w.shape[0];
-    if (!Number.isInteger(p.index) || p.index < 0 || p.index >= limit) throw new Error(`poisonNextStep: index ${p.index} outside [0, ${limit})`);
-    this.poisonOnce = { ...p };
   }
 
   /** Where the data and noise streams stand (for checkpoints). */

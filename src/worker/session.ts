@@ -19,64 +19,33 @@
 // was); the page gets a 'recovered' message naming both steps. MAX_LOSSES losses within
 // LOSS_WINDOW_MS end the run with a fatal error instead.
 
-import type { Gpu } from '../gpu/runtime';
+import type { Gpu, Tensor } from '../gpu/runtime';
+import type { Backend } from '../ops/backend';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops } from '../model/config';
-import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import { loadCheckpoint } from '../train/checkpoint';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
-import { Rng } from '../util/rng';
-import { nearestDistance, referenceSplit } from '../data/nearest';
+import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, type DistanceScale } from '../train/samples';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
-import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
+import { chunkBuffers, toChunk } from '../train/metrics';
+import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
 import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
   openGpu(): Promise<Gpu>;
+  /** The op backend on a device (default gpuBackend; a test build wraps it to inject faults). */
+  backend?(gpu: Gpu): Backend<Tensor>;
 }
 
 const DRAIN_MS = 250; // metrics reach the page four times a second at most
 const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while the next one is recorded
-const SAMPLES = 16; // images per sample grid (4 × 4)
-const NOISE_SEED = 0x5a3b1e; // fixed noise: frames of one run, and runs with one seed, are comparable
-const RENOISE_SEED = 0x2e2e;
-const NEAREST_REFS = 1024; // dataset images the samples' nearest-image distance is measured against
 const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back of 4 parameter-sized buffers)
 const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
 const LOSS_WINDOW_MS = 5 * 60_000;
-
-/** Columnar metrics of drained steps, with per-sample quantities binned by t. */
-export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
-  const n = recs.length;
-  const f = () => new Float32Array(n);
-  const c: MetricsChunk = {
-    n,
-    step: new Float64Array(n),
-    loss: f(), lossFM: f(), lossCM: f(), gradNorm: f(), clampFrac: f(), rmsG: f(), rmsDFdt: f(), rmsV: f(), rmsKdFdt: f(),
-    binCount: new Float32Array(n * T_BINS),
-    binClamp: new Float32Array(n * T_BINS),
-    binG2: new Float32Array(n * T_BINS),
-  };
-  recs.forEach((r, i) => {
-    c.step[i] = r.step;
-    for (const k of METRIC_FIELDS) c[k][i] = r[k];
-    if (!hasFM) c.lossFM[i] = NaN; // the objective has no anchor: absent, not zero
-    for (let b = 0; b < r.t.length; b++) {
-      const j = i * T_BINS + Math.min(T_BINS - 1, Math.max(0, Math.floor(r.t[b] * T_BINS)));
-      c.binCount[j]++;
-      if (r.clampByT) c.binClamp[j] += r.clampByT[b];
-      if (r.rmsGByT) c.binG2[j] += r.rmsGByT[b] ** 2;
-    }
-  });
-  return c;
-}
-
-const transferOf = (c: MetricsChunk): Transferable[] =>
-  [c.step, ...METRIC_FIELDS.map((k) => c[k]), c.binCount, c.binClamp, c.binG2].map((a) => a.buffer as ArrayBuffer);
 
 /** Does the objective train an FM anchor, and through which condition does Euler integrate it? */
 export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
@@ -115,7 +84,7 @@ export class RunSession {
   private z: Float32Array = new Float32Array(0);
   private y: Float32Array | null = null;
   /** The dataset images the samples are measured against, and the reference figures (held-out real, noise). */
-  private near: { refs: Float32Array; m: number; floor: number; noise: number } | null = null;
+  private near: DistanceScale | null = null;
 
   constructor(private readonly host: Host) {
     void this.loop();
@@ -225,23 +194,9 @@ export class RunSession {
         return this.probe(cmd.files);
       case 'profile':
         return this.profile(cmd.req);
-      case 'lose-device':
-        // What a driver reset or device.destroy() elsewhere does: the lost promise fires, the loop recovers.
-        this.needSession().gpu.device.destroy();
-        return;
-      case 'poison': {
-        const t = this.need() as Trainer & { poisonNextStep?: (p: { name: string; index: number }) => void };
-        if (typeof t.poisonNextStep !== 'function') throw new Error('this Trainer has no poisonNextStep test hook');
-        t.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 0 });
-        return;
-      }
       default:
         return;
     }
-  }
-
-  private need(): Trainer {
-    return this.needSession().trainer;
   }
 
   private needSession(): TrainingSession {
@@ -348,7 +303,7 @@ export class RunSession {
     if (this.pending.length) {
       const chunk = toChunk(this.pending, anchorOf(this.config!) !== null);
       this.pending = [];
-      this.host.post({ type: 'metrics', chunk }, transferOf(chunk));
+      this.host.post({ type: 'metrics', chunk }, chunkBuffers(chunk));
     }
     const events = (t as { nonFiniteEvents?: { step: number; quantity: string; action: string; restoredTo: number | null }[] }).nonFiniteEvents ?? [];
     for (const e of events.slice(this.eventsSeen))
@@ -376,19 +331,12 @@ export class RunSession {
     const m = t.model;
     const { C, H, W } = m.cfg;
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-    const opts = { y: this.y, meanflow: c.objective === 'meanflow' };
-    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
+    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLE_COUNT, C, H, W, pixels });
     const step = t.step;
-    const one = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 1, new Rng(c.seed ^ RENOISE_SEED), opts);
-    const two = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 2, new Rng(c.seed ^ RENOISE_SEED), opts);
-    const branch = anchorOf(c);
-    const eul = branch && c.euler > 0 ? await sampleEuler(m.be, m, P, this.z, SAMPLES, c.euler, { y: this.y, branch }) : null;
+    const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: c.objective === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
     this.lastSampleStep = step;
-    const near = this.near!;
-    const dist = (x: Float32Array) => nearestDistance(x, SAMPLES, near.refs, near.m).mean;
-    const nearest = { oneStep: dist(one), twoStep: dist(two), euler: eul ? dist(eul) : null, real: near.floor, noise: near.noise };
-    const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null, nearest };
-    this.host.post({ type: 'samples', samples }, [one.buffer, two.buffer, ...(eul ? [eul.buffer] : [])] as ArrayBuffer[]);
+    const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
+    this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
   }
 
   // ------------------------------------------------------------------ build, save, load
@@ -418,6 +366,7 @@ export class RunSession {
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
         gpu: this.gpu,
+        backend: this.host.backend?.bind(this.host),
         acquire: async () => {
           this.progress('the GPU device was lost: requesting a new one', null);
           try {
@@ -440,12 +389,10 @@ export class RunSession {
       this.eventsSeen = 0;
       this.lastSampleStep = -1;
       this.sps = 0;
-      const { C, H, W } = train.model;
-      this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);
-      const ref = referenceSplit(data.ds, NEAREST_REFS, SAMPLES);
-      this.near = { ...ref, noise: nearestDistance(this.z, SAMPLES, ref.refs, ref.m).mean };
+      this.z = sampleNoise(config.seed, train.model);
+      this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
       const k = train.model.numClasses;
-      this.y = k > 0 ? Float32Array.from({ length: SAMPLES }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
+      this.y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
       this.host.post({
         type: 'ready',
         info: {
@@ -453,7 +400,7 @@ export class RunSession {
           params: session.trainer.table.count,
           flopsPerImage: forwardFlops(train.model),
           dataset: data.info,
-          real: previewImages(data.ds, SAMPLES),
+          real: previewImages(data.ds, SAMPLE_COUNT),
           config,
         },
       });
@@ -558,7 +505,7 @@ export class RunSession {
 
   private async probe(files: File[]): Promise<void> {
     const ds = await userDataset(files, (stage, fraction) => this.progress(stage, fraction));
-    this.host.post({ type: 'probed', info: describeDataset(ds), preview: previewImages(ds, SAMPLES) });
+    this.host.post({ type: 'probed', info: describeDataset(ds), preview: previewImages(ds, SAMPLE_COUNT) });
   }
 
   // ------------------------------------------------------------------ reporting

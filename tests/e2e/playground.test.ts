@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
+import { buildAndServe, chromiumMissing, hooksIn, injectFault, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
@@ -21,7 +21,8 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
   let browser: Browser | null = null;
 
   before(async () => {
-    served = await buildAndServe();
+    served = await buildAndServe({ mode: 'e2e' }); // faults are injected through the e2e build's worker host
+    assert.ok(hooksIn(served.outDir).found.some((h) => h.startsWith('__facmFaults')), 'the e2e build carries the fault hook (smoke.test.ts checks the production build has none)');
     browser = await launchChromium({ webgpu: true });
     mkdirSync(SHOTS, { recursive: true });
   });
@@ -111,7 +112,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.screenshot({ path: `${SHOTS}/playground-loaded.png`, fullPage: true });
 
     // A non-finite step is a marked collapse (step and quantity), not an exception.
-    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { poisonFocused(): void } }).__facmTestHooks.poisonFocused());
+    await injectFault(page, 'poison');
     await page.getByTestId('btn-step').click();
     const note = page.getByTestId('collapse-note');
     await note.waitFor({ timeout: 30_000 });
@@ -163,7 +164,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     // Train on, then destroy the worker's device: it re-acquires one, restores the checkpoint and trains on.
     await page.getByTestId('btn-train').click();
     await until('two more steps', async () => (await stepOf(page)) >= restorePoint + 2, 60_000, page);
-    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { loseDeviceFocused(): void } }).__facmTestHooks.loseDeviceFocused());
+    await injectFault(page, 'loseDevice');
     const note = page.getByTestId('recovery-note');
     await note.waitFor({ timeout: 60_000 });
     const m = /GPU device lost at step (\d+) \(destroyed\); restored from step (\d+) on a new device/.exec((await note.textContent()) ?? '');

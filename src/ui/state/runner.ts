@@ -212,17 +212,6 @@ export async function profile(id: string): Promise<void> {
   }
 }
 
-/** Test hook (see the 'lose-device' message): destroys the run's GPU device; the worker recovers. */
-export function loseDevice(id: string): void {
-  post(id, { type: 'lose-device' });
-}
-
-/** Test hook (see the 'poison' message): the run's next step goes non-finite. */
-export function poison(id: string): void {
-  ensure(id);
-  post(id, { type: 'poison' });
-}
-
 export function remove(id: string): void {
   workers.get(id)?.terminate();
   workers.delete(id);
