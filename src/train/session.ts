@@ -23,8 +23,8 @@ export type SessionEvent =
   | { type: 'autosave-failed'; step: number; key: string; message: string }
   /** The device is gone; `step` is the last step submitted to it. */
   | { type: 'device-lost'; step: number; reason: string; message: string }
-  /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"); `reason` is the loss's. */
-  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number; reason: string }
+  /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"). */
+  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number }
   /** A non-finite loss / gradient, and what the policy did (rolled back or stopped). */
   | { type: 'non-finite'; event: NonFiniteEvent }
   /** The run stopped on a non-finite value: further steps throw CollapseError. */
@@ -326,7 +326,6 @@ export class TrainingSession {
     const lostAt = this._trainer.step;
     const old = this._gpu;
     if (!old.lost) this.emit({ type: 'device-lost', step: lostAt, reason: 'unknown', message: 'the device stopped answering' });
-    const reason = old.lost?.reason ?? 'unknown';
     const now = Date.now();
     const win = this.opts.recoveryWindowMs;
     this.lossTimes = [...this.lossTimes.filter((t) => win === undefined || now - t < win), now];
@@ -344,7 +343,7 @@ export class TrainingSession {
     this.build(st.params);
     this._trainer.loadState(st);
     this.collapseReported = false;
-    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries, reason });
+    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries });
   }
 
   /**
@@ -437,11 +436,6 @@ export class TrainingSession {
   /** The latest checkpoint holds the trainer's current state (same step, state not replaced since). */
   private latestIsCurrent(): boolean {
     return this.latest?.step === this._trainer.step && !this.stale;
-  }
-
-  /** The next checkpointNow() or save() takes a checkpoint even at the latest one's step (the trainer's state was replaced). */
-  invalidateCheckpoint(): void {
-    this.stale = true;
   }
 
   /** The current state as checkpoint bytes, clean or not (e.g. a download after a collapse); not a restore point. */

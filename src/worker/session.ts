@@ -79,8 +79,9 @@ export class RunSession {
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
-  /** Trainer.nonFiniteEvents already reported. */
-  private eventsSeen = 0;
+  private lostReason = 'unknown';
+  /** The session's rollback / collapse events, posted after the metrics of the steps they concern. */
+  private verdicts: FromWorker[] = [];
   private z: Float32Array = new Float32Array(0);
   private y: Float32Array | null = null;
   /** The dataset images the samples are measured against, and the reference figures (held-out real, noise). */
@@ -211,29 +212,29 @@ export class RunSession {
     await s.recover(); // `restored` (onEvent) does the rest
   }
 
+  /** Maps the session's events to messages. */
   private onSessionEvent(s: TrainingSession, e: SessionEvent): void {
     if (s !== this.session) return;
-    if (e.type === 'device-lost') {
-      this.lostInfo = { step: e.step, reason: e.reason };
-      this.lossPending = true;
+    if (e.type === 'non-finite' && e.event.action === 'rolled-back' && e.event.restoredTo !== null)
+      this.verdicts.push({ type: 'rollback', step: e.event.step, quantity: e.event.quantity, restoredTo: e.event.restoredTo });
+    else if (e.type === 'collapse') this.verdicts.push({ type: 'collapse', step: e.step, quantity: e.quantity });
+    else if (e.type === 'device-lost') {
+      this.lostReason = e.reason;
+      this.lossPending = true; // recovered by the loop, even while paused
       this.wake?.();
     } else if (e.type === 'restored') {
       // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
       this.lossPending = false;
       this.pending = []; // the records of steps after the checkpoint belong to a history that is gone
       this.inflight = [];
-      this.eventsSeen = 0; // a new Trainer
+      this.verdicts = [];
       this.lastSampleStep = -1;
       this.rateWindow = [];
       this.settled = false;
-      const reason = this.lostInfo?.reason ?? 'unknown';
-      this.lostInfo = null;
-      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason, attempt: e.attempt, adapter: s.gpu.report });
+      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: this.lostReason, attempt: e.attempt, adapter: s.gpu.report });
       this.postStatus();
     }
   }
-
-  private lostInfo: { step: number; reason: string } | null = null;
 
   /** GPU time per kernel of the next training step (a step is taken when paused). */
   private async profile(req: number): Promise<void> {
@@ -305,22 +306,20 @@ export class RunSession {
       this.pending = [];
       this.host.post({ type: 'metrics', chunk }, chunkBuffers(chunk));
     }
-    const events = (t as { nonFiniteEvents?: { step: number; quantity: string; action: string; restoredTo: number | null }[] }).nonFiniteEvents ?? [];
-    for (const e of events.slice(this.eventsSeen))
-      if (e.action === 'rolled-back' && e.restoredTo !== null) this.host.post({ type: 'rollback', step: e.step, quantity: e.quantity, restoredTo: e.restoredTo });
-    this.eventsSeen = events.length;
+    for (const v of this.verdicts.splice(0)) {
+      this.host.post(v);
+      if (v.type === 'collapse') {
+        this.collapseSent = true;
+        if (this.running) this.settled = false;
+        this.running = false; // stop, as the CLI does; the user may resume (non-finite steps are skipped)
+      }
+    }
     if (this.running) {
       const now = performance.now();
       this.rateWindow.push({ t: now, step: t.step });
       while (this.rateWindow.length > 2 && now - this.rateWindow[0].t > 3000) this.rateWindow.shift();
       const a = this.rateWindow[0];
       if (now - a.t > 200) this.sps = Math.max(0, ((t.step - a.step) * 1000) / (now - a.t)); // ≥ 0 across a rollback
-    }
-    if (t.collapse && !this.collapseSent) {
-      this.collapseSent = true;
-      this.host.post({ type: 'collapse', step: t.collapse.step, quantity: t.collapse.quantity });
-      if (this.running) this.settled = false;
-      this.running = false; // stop, as the CLI does; the user may resume (non-finite steps are skipped)
     }
     this.postStatus();
   }
@@ -361,7 +360,6 @@ export class RunSession {
       const data = await this.loadData(config);
       this.config = config;
       this.lossPending = false;
-      this.lostInfo = null;
       // Limits are checked before allocating; the step-0 state is the first restore point.
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
@@ -386,7 +384,7 @@ export class RunSession {
       this.pending = [];
       this.inflight = [];
       this.collapseSent = false;
-      this.eventsSeen = 0;
+      this.verdicts = [];
       this.lastSampleStep = -1;
       this.sps = 0;
       this.z = sampleNoise(config.seed, train.model);
@@ -481,23 +479,11 @@ export class RunSession {
     }
     this.running = false;
     if (!this.trainer || !this.config || !sameRun(config, this.config)) await this.rebuild(config, false);
-    const session = this.needSession();
-    const t = session.trainer;
-    await session.drain(); // records of the steps before the load belong to another history
+    const note = await this.needSession().loadState(st);
+    if (note) notes.push(note);
     this.pending = [];
-    const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
-    const resume = (st as { resume?: unknown }).resume;
-    try {
-      t.loadState(resume ? ({ ...s, resume } as typeof s) : s);
-    } catch (e) {
-      if (!resume) throw e;
-      t.loadState(s); // the saved data stream does not fit this dataset: weights only
-      notes.push(`batches continue from a fresh data order (${(e as Error).message})`);
-    }
-    t.collapse = null;
+    this.verdicts = [];
     this.collapseSent = false;
-    session.invalidateCheckpoint();
-    await session.checkpointNow(); // the loaded state is what a device loss restores
     this.host.post({ type: 'loaded', req, step: st.step, config, notes });
     await this.refreshSamples();
     this.postStatus();
