@@ -1,9 +1,10 @@
-// A training run that survives its device: owns the Gpu and the Trainer, checks the adapter's
-// limits before allocating, keeps the latest checkpoint (safetensors bytes) in memory every N
-// steps and hands it to a CheckpointStore (autosave). When the device is lost (driver reset,
-// backgrounded tab, device.destroy()) it acquires a new one, rebuilds the Trainer, restores the
-// latest checkpoint (parameters, EMA, Adam moments, step count, data and noise streams) and goes on.
-// Everything that happens is reported as a SessionEvent, for the UI to show.
+// One job: a training run's lifecycle, so that it survives its device. Owns the Gpu and the
+// Trainer, checks the adapter's limits before allocating, keeps the latest checkpoint (safetensors
+// bytes) in memory every N steps and hands it to a CheckpointStore (autosave), loads a user's
+// checkpoint into the run. When the device is lost (driver reset, backgrounded tab,
+// device.destroy()) it acquires a new one, rebuilds the Trainer, restores the latest checkpoint
+// (parameters, EMA, Adam moments, step count, data and noise streams) and goes on. Everything that
+// happens (non-finite steps and collapses included, counted here once) is a SessionEvent.
 
 import { acquireDevice } from '../gpu/device';
 import { Gpu, GpuLostError, type Tensor } from '../gpu/runtime';

@@ -1,5 +1,5 @@
-// The trainer: one GPU-resident training run (parameters, gradients, AdamW state, EMA) stepping an
-// objective over a dataset. A step is recorded into one command buffer with no read-back; per-step
+// One job: the optimizer step. A GPU-resident run (parameters, gradients, AdamW state, EMA) stepping
+// an objective over a dataset; checkpoints, device loss and autosave are the session's (session.ts). A step is recorded into one command buffer with no read-back; per-step
 // metrics land in a GPU history ring that `drain()` reads asynchronously, a few times a second at most.
 //
 // Non-finite values are caught on the GPU (the grad-norm kernel flags them and AdamW skips that

@@ -1,4 +1,7 @@
-// One training run, owned by one worker: its device, dataset, Trainer and the loop that steps it.
+// One job: drive one run's TrainingSession from the page's messages, and map what happens to it
+// (metrics, samples, rollbacks, collapses, device losses) to messages back. The run's lifecycle
+// (checkpoints, device loss, the non-finite policy) is the session's (src/train/session.ts); sample
+// grids and distances are src/train/samples.ts's, metric binning src/train/metrics.ts's.
 //
 // Why one worker (and one device) per run, not one worker round-robining several runs: a run is
 // then isolated: a collapse, a validation error or a lost device in one ablation run cannot stall
@@ -12,12 +15,12 @@
 // keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains metrics every DRAIN_MS and
 // refreshes the samples every `sampleEvery` steps.
 //
-// The Trainer lives inside a TrainingSession (src/train/session.ts), which keeps an in-memory
-// checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step, a save and a load). When the
-// device is lost (driver reset, backgrounded tab, device.destroy()) the session acquires a new one
-// through host.openGpu(), restores that checkpoint and this loop goes on (training again if it
-// was); the page gets a 'recovered' message naming both steps. MAX_LOSSES losses within
-// LOSS_WINDOW_MS end the run with a fatal error instead.
+// The session keeps an in-memory checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step,
+// a save and a load). When the device is lost (driver reset, backgrounded tab, device.destroy())
+// the session acquires a new one through host.openGpu() and restores that checkpoint; this loop
+// asks it to as soon as the loss is known, and goes on (training again if it was); the page gets a
+// 'recovered' message naming both steps. MAX_LOSSES losses within LOSS_WINDOW_MS end the run with
+// a fatal error instead.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { Backend } from '../ops/backend';
@@ -60,8 +63,6 @@ export class RunSession {
   private gpuKey = '';
   /** The run: its Trainer, in-memory checkpoints and device-loss recovery. */
   private session: TrainingSession | null = null;
-  /** A loss reported by the device's lost promise, not yet recovered from. */
-  private lossPending = false;
   private config: Config | null = null;
   private dataset: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
   private files: File[] = [];
@@ -135,7 +136,7 @@ export class RunSession {
 
   private async loop(): Promise<void> {
     for (;;) {
-      const lost = !!this.session && !this.failed && (this.lossPending || !!this.session.gpu.lost);
+      const lost = !!this.session && !this.failed && !!this.session.gpu.lost; // the session's to recover from
       const cmd = lost ? undefined : this.inbox.shift();
       try {
         if (lost) await this.recover();
@@ -150,7 +151,6 @@ export class RunSession {
         const req = cmd && (cmd.type === 'save' || cmd.type === 'load' || cmd.type === 'profile') ? cmd.req : undefined;
         // A read-back on a lost device (a sample grid, a save): the request is answered with the error, and the loop recovers.
         if (!lost && this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
-          this.lossPending = true;
           if (req !== undefined) this.host.post({ type: 'error', message: (e as Error).message, req, fatal: false });
           continue;
         }
@@ -205,11 +205,9 @@ export class RunSession {
     return this.session;
   }
 
-  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover), then reports it. */
+  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover); `restored` reports it. */
   private async recover(): Promise<void> {
-    this.lossPending = false;
-    const s = this.session!;
-    await s.recover(); // `restored` (onEvent) does the rest
+    await this.session!.recover();
   }
 
   /** Maps the session's events to messages. */
@@ -220,11 +218,9 @@ export class RunSession {
     else if (e.type === 'collapse') this.verdicts.push({ type: 'collapse', step: e.step, quantity: e.quantity });
     else if (e.type === 'device-lost') {
       this.lostReason = e.reason;
-      this.lossPending = true; // recovered by the loop, even while paused
-      this.wake?.();
+      this.wake?.(); // the loop recovers, even while paused
     } else if (e.type === 'restored') {
       // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
-      this.lossPending = false;
       this.pending = []; // the records of steps after the checkpoint belong to a history that is gone
       this.inflight = [];
       this.verdicts = [];
@@ -359,8 +355,7 @@ export class RunSession {
       }
       const data = await this.loadData(config);
       this.config = config;
-      this.lossPending = false;
-      // Limits are checked before allocating; the step-0 state is the first restore point.
+        // Limits are checked before allocating; the step-0 state is the first restore point.
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
         gpu: this.gpu,
@@ -422,7 +417,6 @@ export class RunSession {
   private async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
-    this.lossPending = false;
     if (!s) return;
     if (!s.gpu.lost) await s.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
     s.dispose();
