@@ -4,60 +4,46 @@
 // intervals; exits 1 when they grow after the first interval. A diagnostic, not part of the product:
 // --poison-at injects a NaN through the tests' fault wrapper (tests/helpers/faults.ts).
 
-import { parseArgs } from 'node:util';
 import { describeAdapter } from '../src/gpu/device';
-import { PRESETS } from '../src/model/config';
-import { objectiveConfig, OBJECTIVES, needsR, type ObjectiveName } from '../src/objectives/objectives';
 import { BUILTIN } from '../src/data/procedural';
 import { resizeDataset } from '../src/data/dataset';
-import { DEFAULT_TRAIN, type TrainConfig } from '../src/train/trainer';
 import { TrainingSession } from '../src/train/session';
 import { soak, flatAfter } from '../src/train/soak';
+import { parseCli, type OptionSpec } from '../src/config/cli';
+import { int } from '../src/config/spec';
+import { modelOf, toTrainConfig } from '../src/config';
 import { Faults } from '../tests/helpers/faults';
 
-const { values: opt } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '3000' },
-    every: { type: 'string', default: '100' },
-    preset: { type: 'string', default: 'tiny' },
-    batch: { type: 'string', default: '4' },
-    D: { type: 'string' },
-    depth: { type: 'string' },
-    objective: { type: 'string', default: 'facm' },
-    'checkpoint-every': { type: 'string', default: '500' },
-    'poison-at': { type: 'string' },
-  },
-});
-
-const int = (name: string, v: string | undefined): number | undefined => {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer, got '${v}'`);
-  return x;
+const OPTIONS: Record<string, OptionSpec> = {
+  steps: int(3000, 1, 1e9, 'steps', 'steps to run'),
+  every: int(100, 1, 1e9, 'every', 'sample the live buffers every this many steps'),
+  D: int(0, 0, 4096, 'D', 'override the preset width (0: the preset\'s)'),
+  depth: int(0, 0, 64, 'depth', 'override the preset depth (0: the preset\'s)'),
+  'checkpoint-every': int(500, 1, 1e9, 'checkpoint every', 'in-memory checkpoints every this many steps'),
+  'poison-at': int(0, 0, 1e9, 'poison at', 'poison one activation with NaN at this step (0: never), to exercise the rollback'),
 };
 
 async function main(): Promise<void> {
-  const preset = PRESETS[opt.preset!];
-  if (!preset) throw new Error(`unknown preset '${opt.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
-  const name = opt.objective as ObjectiveName;
-  if (!OBJECTIVES.includes(name)) throw new Error(`unknown objective '${name}'`);
-  const objective = objectiveConfig(name);
-  const model = { ...preset.config, useR: needsR(objective), D: int('D', opt.D) ?? preset.config.D, depth: int('depth', opt.depth) ?? preset.config.depth };
-  const steps = int('steps', opt.steps)!;
-  const every = Math.max(1, int('every', opt.every)!);
-  const cfg: TrainConfig = { ...DEFAULT_TRAIN, model, objective, batch: int('batch', opt.batch)!, onNonFinite: 'rollback', snapshotEvery: 50 };
+  // Soak defaults: a small batch and the rollback policy (the poisoned step must roll back, not stop).
+  const p = parseCli(process.argv.slice(2), OPTIONS);
+  const config = { ...p.config, batch: p.given.has('batch') ? p.config.batch : 4, onNonFinite: p.given.has('onNonFinite') ? p.config.onNonFinite : ('rollback' as const) };
+  const opt = p.opts as { steps: number; every: number; D: number; depth: number; 'checkpoint-every': number; 'poison-at': number };
+  const base = modelOf(config);
+  const model = { ...base, D: opt.D || base.D, depth: opt.depth || base.depth };
+  const { steps, every } = opt;
+  const cfg = { ...toTrainConfig(config, model), snapshotEvery: 50 };
+  const name = config.objective;
   let data = BUILTIN.shapes8.make(0);
   if (data.H !== model.H) data = resizeDataset(data, model.H, model.W, { C: model.C });
   const faults = new Faults();
-  const session = await TrainingSession.create(cfg, data, { checkpointEvery: int('checkpoint-every', opt['checkpoint-every']), presetName: opt.preset, backend: faults.backend });
-  const poisonAt = int('poison-at', opt['poison-at']);
-  console.log(`soak: ${steps} steps of ${opt.preset} (D ${model.D}, depth ${model.depth}), ${name}, batch ${cfg.batch} on ${describeAdapter(session.gpu.report)}`);
+  const session = await TrainingSession.create(cfg, data, { checkpointEvery: opt['checkpoint-every'], presetName: config.preset, backend: faults.backend });
+  console.log(`soak: ${steps} steps of ${config.preset} (D ${model.D}, depth ${model.depth}), ${name}, batch ${cfg.batch} on ${describeAdapter(session.gpu.report)}`);
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   const t0 = performance.now();
   const r = await soak(session, steps, {
     every,
     drainEvery: 10,
-    beforeStep: (i) => i === poisonAt && faults.poisonNextStep(session.trainer, { name: 'blocks.0.attn.qkv', index: 0 }),
+    beforeStep: (i) => i === opt['poison-at'] && faults.poisonNextStep(session.trainer, { name: 'blocks.0.attn.qkv', index: 0 }),
     heap: () => process.memoryUsage().heapUsed,
     onSample: (s) =>
       console.log(`step ${String(s.step).padStart(6)}  buffers ${s.buffers}  bytes ${s.bytes} (${mib(s.bytes)} MiB)  pooled-free ${s.pooledFree}  heap ${mib(s.heap ?? 0)} MiB  ${s.stepsPerSec.toFixed(2)} steps/s`),

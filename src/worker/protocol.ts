@@ -5,7 +5,7 @@
 import type { MetricsChunk } from '../train/metrics';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
-import type { Config } from './runConfig';
+import type { Config } from '../config';
 
 // ------------------------------------------------------------------ page → worker
 

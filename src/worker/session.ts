@@ -26,7 +26,7 @@ import type { Gpu, Tensor } from '../gpu/runtime';
 import type { Backend } from '../ops/backend';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
-import { forwardFlops } from '../model/config';
+import { forwardFlops, PRESETS } from '../model/config';
 import { loadCheckpoint } from '../train/checkpoint';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
@@ -35,7 +35,8 @@ import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, type DistanceSca
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
 import { chunkBuffers, toChunk } from '../train/metrics';
 import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
-import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
+import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
+import { objectiveSpec } from '../objectives/table';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -50,12 +51,8 @@ const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back
 const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
 const LOSS_WINDOW_MS = 5 * 60_000;
 
-/** Does the objective train an FM anchor, and through which condition does Euler integrate it? */
-export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
-  if (c.objective === 'fm') return 'fm';
-  if (c.objective === 'facm' && c.lambdaFM > 0) return c.interval === 'extended' ? 'fm' : 'cm-time';
-  return null;
-}
+/** Does the run's objective train an FM anchor, and through which condition does Euler integrate it? */
+const anchorOf = (c: Config) => objectiveSpec(c.objective).anchor(objectiveOf(c));
 
 export class RunSession {
   /** The device the next build starts on (kept across rebuilds of one shape, so pipelines stay compiled). */
@@ -328,7 +325,7 @@ export class RunSession {
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
     const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLE_COUNT, C, H, W, pixels });
     const step = t.step;
-    const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: c.objective === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
+    const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
     this.lastSampleStep = step;
     const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
     this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
@@ -371,7 +368,7 @@ export class RunSession {
         checkpointEvery: CHECKPOINT_EVERY,
         maxRecoveries: MAX_LOSSES,
         recoveryWindowMs: LOSS_WINDOW_MS,
-        run: { ...runMetadata(config, data.ds.name) },
+        config,
         onEvent: (e) => made && this.onSessionEvent(made, e),
       });
       made = session;
@@ -465,7 +462,8 @@ export class RunSession {
       throw new Error(`${name}: ${(e as Error).message}`);
     }
     const base = this.config ?? defaults();
-    const { config, notes } = configFromCheckpoint(st.run, st.model, base);
+    const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
+    if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);

@@ -7,7 +7,7 @@
 import { paramTable } from '../../src/model/params';
 import { workerHost as productionHost } from '../../src/worker/host';
 import type { FromWorker } from '../../src/worker/protocol';
-import { toTrainConfig, type Config } from '../../src/worker/runConfig';
+import { modelOf, type Config } from '../../src/config';
 import type { Host } from '../../src/worker/session';
 import { Faults } from '../helpers/faults';
 
@@ -18,7 +18,7 @@ export function workerHost(scope: DedicatedWorkerGlobalScope): Host {
   (scope as unknown as { __facmFaults: unknown }).__facmFaults = {
     poison: () => {
       if (!config) throw new Error('poison: this worker has no run yet');
-      faults.poisonNextStep({ table: paramTable(toTrainConfig(config).model), cfg: config }, { name: 'blocks.0.attn.qkv', index: 0 });
+      faults.poisonNextStep({ table: paramTable(modelOf(config)), cfg: config }, { name: 'blocks.0.attn.qkv', index: 0 });
     },
     loseDevice: () => faults.loseDevice(),
   };

@@ -8,10 +8,9 @@ import { acquireDevice } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { RunSession } from '../../src/worker/session';
 import type { FromWorker } from '../../src/worker/protocol';
-import { defaults } from '../../src/worker/runConfig';
+import { configFromMetadata, defaults, modelOf } from '../../src/config';
 import { loadCheckpoint } from '../../src/train/checkpoint';
 import { paramTable } from '../../src/model/params';
-import { toTrainConfig } from '../../src/worker/runConfig';
 import { sampleNoise } from '../../src/train/samples';
 import { Faults } from '../helpers/faults';
 
@@ -76,11 +75,12 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
   session.receive({ type: 'save', req: 1 });
   const saved = await next<Extract<FromWorker, { type: 'saved' }>>((m) => m.type === 'saved');
   assert.equal(saved.step, stepAtPause);
-  // The CLI's metadata (TrainConfig + dataset) plus the playground's keys: `npm run facm -- sample` reads it.
-  const meta = loadCheckpoint(saved.bytes.slice()).run as { objective: { name: string }; dataset: string; playground: { batch: number } };
-  assert.equal(meta.objective.name, 'facm');
-  assert.equal(meta.dataset, 'blobs8');
-  assert.equal(meta.playground.batch, 2);
+  // The run's keys and the dataset as loaded (src/config/metadata.ts): the CLI's `sample` and `--resume` read the same.
+  const ck = loadCheckpoint(saved.bytes.slice());
+  const meta = configFromMetadata(ck.run, ck.model);
+  assert.equal(meta.config.objective, 'facm');
+  assert.equal(meta.config.batch, 2);
+  assert.equal((ck.run as { dataset: string }).dataset, 'blobs8');
 
   clear();
   session.receive({ type: 'init', config });
@@ -119,7 +119,7 @@ test('run session: a poisoned step is a reported collapse, or a rollback under o
     session.receive({ type: 'init', config });
     session.receive({ type: 'step', n: 2 });
     await until((m) => m.type === 'status' && m.status.step === 2 && m.status.state === 'paused');
-    faults.poisonNextStep({ table: paramTable(toTrainConfig(config).model), cfg: config }, { name: 'blocks.0.attn.qkv', index: 0 });
+    faults.poisonNextStep({ table: paramTable(modelOf(config)), cfg: config }, { name: 'blocks.0.attn.qkv', index: 0 });
     session.receive({ type: 'step', n: 1 });
     if (policy === 'stop') {
       const c = (await until((m) => m.type === 'collapse')) as Extract<FromWorker, { type: 'collapse' }>;
