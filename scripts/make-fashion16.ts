@@ -16,7 +16,7 @@ import { resizeDataset, type Dataset } from '../src/data/dataset';
 import { SHIPPED, sha256Hex, type ShippedFile } from '../src/data/shipped';
 
 const SRC = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-const OUT = 'public';
+const OUT = process.env.FASHION16_OUT ?? 'public'; // another folder to check that the script remakes the shipped files
 const SIZE = 16;
 const spec = SHIPPED.fashion16;
 

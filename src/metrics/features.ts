@@ -118,7 +118,7 @@ export function fitFeatureSpace(ds: Dataset, K = FEATURE_COMPONENTS, opts: { ima
     }
   // Subspace iteration on cov with m = K + 16 vectors (the extra ones speed convergence of the K-th).
   const m = Math.min(D, K + 16);
-  let q = new Float64Array(D * m);
+  let q: Float64Array = new Float64Array(D * m);
   const rng = new Rng(FIT_SEED);
   for (let i = 0; i < q.length; i++) q[i] = rng.normal();
   orthonormalise(q, D, m);

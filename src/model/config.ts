@@ -38,6 +38,12 @@ export const PRESETS: Record<string, Preset> = {
     config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
     dataset: 'shapes16',
   },
+  'mnist-16': {
+    name: 'mnist-16',
+    why: '16×16 grayscale (Fashion-MNIST, shipped with the app): one channel, so grey data trains a grey model; 16 tokens of 4×4 patches',
+    config: { C: 1, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
+    dataset: 'fashion16',
+  },
   'cifar-s': {
     name: 'cifar-s',
     why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',
