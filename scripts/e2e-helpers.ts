@@ -1,6 +1,6 @@
 // Shared by the browser tests: build the app with the project's vite config, serve it with
 // `vite preview` on 127.0.0.1, and launch Debian's chromium (no browser downloads) with or
-// without a WebGPU adapter. See /work/shared/docs/webgpu-without-a-gpu.md, section 2.
+// without a WebGPU adapter.
 
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
