@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter } from '../gpu/device';
 import { Gpu, type Tensor } from '../gpu/runtime';
 import { gpuBackend } from '../ops/backend';
-import { PRESETS, forwardFlops, type DiTConfig } from '../model/config';
+import { PRESETS, forwardFlops, presetHint, type DiTConfig } from '../model/config';
 import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
 import { OBJECTIVES, needsR, objectiveConfig, planStep, type ObjectiveName } from '../objectives/objectives';
@@ -32,6 +32,12 @@ const USAGE = `usage: npm run facm -- <command> [options]
   sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema] [--dataset D (default: the run's)]
   dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
   info    (the adapter and its limits)
+--dataset takes a built-in name (${Object.keys(BUILTIN).join(', ')}; default: the one of the preset's size),
+          a folder holding your images, or image files separated by commas; archives are unpacked:
+            CIFAR-10 binary: cifar-10-binary.tar.gz, the .tar inside it, or data_batch_*.bin / test_batch.bin
+            MNIST / Fashion-MNIST IDX: an images file with its labels file, gzip or not
+              (train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz; give the folder or both paths)
+          Images are resized and converted to the preset's channels × size; a one-line hint names a preset that fits better.
 objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
 
 const { positionals, values: opt } = parseArgs({
@@ -77,27 +83,40 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 
 const AUTOSAVE = 'autosave';
 
-async function openGpu(): Promise<Gpu> {
+// Progress and information go to stdout; stderr is for errors and warnings only.
+async function openGpu(quiet = false): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
-  console.error(`adapter: ${describeAdapter(gpu.report)}`);
+  if (!quiet) console.log(`adapter: ${describeAdapter(gpu.report)}`);
   return gpu;
+}
+
+/** A file named by an option, or an error that names the option and the path. */
+function readInput(path: string, option: string): Uint8Array {
+  if (!existsSync(path)) throw new Error(`${option} ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new Error(`${option} ${path}: a folder; pass the .safetensors file (e.g. ${join(path, 'checkpoint.safetensors')})`);
+  return new Uint8Array(readFileSync(path));
 }
 
 function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
   if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${Object.keys(BUILTIN).join(', ')}) nor an existing file or folder`);
   if (statSync(path).isDirectory())
-    return readdirSync(path).filter((f) => statSync(join(path, f)).isFile()).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(path, f))) }));
+    // Named folder/file: the folder's name can say what the files are (e.g. fashion-mnist/).
+    return readdirSync(path)
+      .filter((f) => statSync(join(path, f)).isFile())
+      .map((f) => ({ name: join(basename(path), f), bytes: new Uint8Array(readFileSync(join(path, f))) }));
   return [{ name: basename(path), bytes: new Uint8Array(readFileSync(path)) }];
 }
 
 /** A built-in name, or files (comma-separated paths / a folder): resized to the model's shape if needed. */
-async function loadData(spec: string, model: DiTConfig, seed: number): Promise<Dataset> {
+async function loadData(spec: string, model: DiTConfig, seed: number, preset?: string): Promise<Dataset> {
   let ds: Dataset;
   const name = spec || (model.H <= 8 ? 'shapes8' : model.H <= 16 ? 'shapes16' : 'shapes32');
   if (BUILTIN[name]) ds = BUILTIN[name].make(seed);
   else ds = await loadDatasetFromFiles(name.split(',').flatMap(readFiles));
+  const hint = preset && !BUILTIN[name] ? presetHint(ds, preset) : null;
+  if (hint) console.log(`hint: ${hint.replace(/ suits it better\.$/, ' suits it better (--preset).')}`);
   if (ds.H !== model.H || ds.W !== model.W || ds.C !== model.C) {
-    console.error(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
+    console.log(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
     ds = resizeDataset(ds, model.H, model.W, { C: model.C });
   }
   return ds;
@@ -148,19 +167,19 @@ async function train(): Promise<void> {
     if (!existsSync(opt.resume)) throw new Error(`--resume: '${opt.resume}' does not exist`);
     resumeBytes = await store.load(AUTOSAVE);
     if (!resumeBytes) throw new Error(`--resume: no autosave in '${opt.resume}' (looked for ${store.path(AUTOSAVE)}); runs autosave every --autosave-every steps unless it is 0`);
-    const st = loadCheckpoint(resumeBytes);
+    const st = loadCheckpoint(resumeBytes, undefined, store.path(AUTOSAVE));
     const run = (st.run ?? {}) as { cli?: CliRun };
     if (!run.cli) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
     cfg = trainConfigFromRun(st.run, st.model);
     cli = { ...run.cli, steps: opt.steps !== undefined ? num('steps', opt.steps, run.cli.steps) : run.cli.steps };
     teacherPath = cli.teacher;
-    console.error(`resuming ${out} at step ${st.step} of ${cli.steps}`);
+    console.log(`resuming ${out} at step ${st.step} of ${cli.steps}`);
   } else {
     const objective = objectiveFromArgs();
     let model = modelFor(opt.preset!, objective.name);
     const seed = num('seed', opt.seed, 0);
     if (opt.init) {
-      initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+      initState = loadCheckpoint(readInput(opt.init, '--init'), undefined, opt.init);
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
@@ -183,9 +202,9 @@ async function train(): Promise<void> {
     teacher = { bytes: new Uint8Array(readFileSync(teacherPath)), name: teacherPath };
   }
   const logEvery = Math.max(1, num('log-every', opt['log-every'], 10));
-  const data = await loadData(cli.dataset, cfg.model, cfg.seed);
+  const data = await loadData(cli.dataset, cfg.model, cfg.seed, cli.preset);
   const table = paramTable(cfg.model);
-  console.error(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
+  console.log(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
   const onEvent = (e: SessionEvent) => {
     if (e.type === 'device-lost') console.log(`DEVICE LOST at step ${e.step} (${e.reason}: ${e.message})`);
     else if (e.type === 'restored') console.log(`device lost at step ${e.lostAt}, restored from step ${e.restoredFrom} on a new device (attempt ${e.attempt})`);
@@ -273,7 +292,7 @@ function nonFinitePolicy(): NonFinitePolicy {
 
 async function sample(): Promise<void> {
   if (!opt.ckpt) throw new Error('sample needs --ckpt');
-  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
+  const st = loadCheckpoint(readInput(opt.ckpt, '--ckpt'), undefined, opt.ckpt);
   const cfg = st.model;
   const gpu = await openGpu();
   const table = paramTable(cfg);
@@ -375,7 +394,7 @@ async function dump(): Promise<void> {
 }
 
 async function info(): Promise<void> {
-  const gpu = await openGpu();
+  const gpu = await openGpu(true); // the JSON below holds the adapter
   console.log(JSON.stringify(gpu.report, null, 2));
   gpu.destroy();
 }

@@ -1,6 +1,8 @@
 // What the controls do: edits of the focused run's config (kept in the URL), runs added and removed,
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
+import { fileError } from '../util/errors';
+import { presetHint } from '../model/config';
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
 import { download } from './exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from './idb';
@@ -155,7 +157,7 @@ export async function uploadCheckpoint(file: File): Promise<void> {
     syncUrl();
     say('info', `loaded ${file.name} into ${run.name}`);
   } catch (e) {
-    say('error', `could not load ${file.name}: ${(e as Error).message}`);
+    say('error', fileError(file.name, e).message);
   }
 }
 
@@ -174,6 +176,9 @@ export async function takeDatasetFiles(files: File[]): Promise<void> {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, info, preview, progress: null } } : {}));
     updateConfig('dataset', CUSTOM_DATASET);
     say('info', `${label}: ${info.name}, ${info.count.toLocaleString()} images ${info.C}×${info.H}×${info.W}; press Reset or Train to use it`);
+    const preset = focused(useStore.getState())?.config.preset;
+    const hint = preset ? presetHint(info, preset) : null;
+    if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
   } catch (e) {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));
   }

@@ -519,12 +519,7 @@ export class RunSession {
   }
 
   private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    let st;
-    try {
-      st = loadCheckpoint(bytes);
-    } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}`);
-    }
+    const st = loadCheckpoint(bytes, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes } = configFromCheckpoint(st.run, st.model, base);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
