@@ -28,6 +28,7 @@ const USAGE = `usage: npm run facm -- <command> [options]
           [--out runs/x] [--init ckpt] [--teacher ckpt] [--lambda-fm 1] [--no-alpha] [--no-clamp]
           [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
           [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
+          [--memory-budget GiB (default: 75 % of the memory this process can use; a discrete GPU's own memory is not visible)]
   train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
   sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema] [--dataset D (default: the run's)]
   dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
@@ -70,6 +71,7 @@ const { positionals, values: opt } = parseArgs({
     'on-non-finite': { type: 'string' },
     'autosave-every': { type: 'string' },
     resume: { type: 'string' },
+    'memory-budget': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -220,6 +222,7 @@ async function train(): Promise<void> {
     presetName: cli.preset,
     run: { cli },
     acquire: openGpu,
+    ...(opt['memory-budget'] !== undefined && { budgetBytes: num('memory-budget', opt['memory-budget'], 0) * 2 ** 30, budgetWhy: `--memory-budget ${opt['memory-budget']}` }),
     initState: initState ? (teacherPath || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
   };
   const session = resumeBytes ? await TrainingSession.resume(resumeBytes, data, opts) : await TrainingSession.create(cfg, data, opts);

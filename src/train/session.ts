@@ -11,7 +11,7 @@ import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
 import { OBJECTIVES, objectiveConfig } from '../objectives/objectives';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
-import { assertWithinLimits, limitsOf } from './limits';
+import { assertWithinLimits, limitsOf, machineMemoryBudget } from './limits';
 import type { CheckpointStore } from './store';
 import { DEFAULT_TRAIN, Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
 
@@ -61,8 +61,10 @@ export interface SessionOptions {
   initState?: CheckpointState;
   /** Extra metadata merged into every checkpoint's `run` (e.g. the UI's config). */
   run?: Record<string, unknown>;
-  /** Refuse runs whose buffers add up to more than this (bytes). */
+  /** Refuse runs whose buffers add up to more than this (bytes). Default: machineMemoryBudget(). */
   budgetBytes?: number;
+  /** Where budgetBytes comes from, for the refusal's message. */
+  budgetWhy?: string;
   /** Preset name for limit messages. */
   presetName?: string;
 }
@@ -171,7 +173,9 @@ export class TrainingSession {
       s.watch(opts.gpu);
     } else s._gpu = await s.acquire();
     try {
-      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: opts.budgetBytes, presetName: opts.presetName });
+      // Buffers against the adapter's limits and the memory there is (the machine's unless a budget is given).
+      const budget = opts.budgetBytes !== undefined ? { bytes: opts.budgetBytes, why: opts.budgetWhy ?? '' } : await machineMemoryBudget();
+      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: budget?.bytes, budgetWhy: budget?.why || undefined, presetName: opts.presetName });
       s.build(state?.params ?? opts.initParams);
       if (state) {
         s._trainer.loadState(state);
