@@ -1,6 +1,6 @@
 // One-click ablation presets: each is a set of runs that share the focused run's model, data,
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
-// toy scale, the stability findings of the FACM paper (facm-math.md, "Baselines").
+// toy scale, the stability findings of the FACM paper (docs/math.md, "Baselines").
 
 import { defaults, type Config } from '../../worker/runConfig';
 

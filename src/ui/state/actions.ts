@@ -1,8 +1,8 @@
 // What the controls do: edits of the focused run's config (kept in the URL), runs added and removed,
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
-import { fileError } from '../util/errors';
-import { presetHint } from '../model/config';
+import { fileError } from '../../util/errors';
+import { presetHint } from '../../model/config';
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
 import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';

@@ -1,5 +1,5 @@
 // The teaching notes beside each panel: what is plotted and why it matters, for someone meeting
-// consistency models for the first time. Kept short; the math is in facm-math.md.
+// consistency models for the first time. Kept short; the math is in docs/math.md.
 
 import type { ReactNode } from 'react';
 
