@@ -31,7 +31,7 @@ export function SamplesPanel() {
     download(`facm-samples-${run.config.objective}-step${s?.step ?? 0}.png`, png, 'image/png');
   };
   return (
-    <section className="panel" data-testid="samples-panel">
+    <section className="panel fit-teach" data-testid="samples-panel">
       <div className="panel-main">
         <header className="panel-head">
           <h3>Samples</h3>

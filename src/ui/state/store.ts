@@ -100,7 +100,8 @@ export interface PlaygroundState {
   autosaved: Record<string, number>;
 }
 
-export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#dc2626', '#9333ea', '#0891b2', '#ca8a04', '#db2777'];
+/** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
+export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#0891b2', '#ca8a04', '#92400e', '#db2777'];
 
 let nextId = 1;
 let nextMsg = 1;

@@ -26,7 +26,7 @@ export const LOSS_NOTE = (
     <p>
       Consistency losses divide the error by a stop-gradient of its own size: L_CM reads about √error and MeanFlow&apos;s
       loss stays near 1 whatever its error, so compare runs by their samples and residuals too. Watch for a loss that
-      goes non-finite (a red line) or an L_CM that sinks while the samples turn to mush.
+      goes non-finite (a black long-dashed line, in the legend as “collapse”) or an L_CM that sinks while the samples turn to mush.
     </p>
   </Teach>
 );
