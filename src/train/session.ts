@@ -65,6 +65,8 @@ export interface SessionOptions {
   budgetBytes?: number;
   /** Where budgetBytes comes from, for the refusal's message. */
   budgetWhy?: string;
+  /** Called once the run has passed the limit check, before its buffers are allocated (progress reports). */
+  onAllocate?: () => void;
   /** Preset name for limit messages. */
   presetName?: string;
 }
@@ -176,6 +178,7 @@ export class TrainingSession {
       // Buffers against the adapter's limits and the memory there is (the machine's unless a budget is given).
       const budget = opts.budgetBytes !== undefined ? { bytes: opts.budgetBytes, why: opts.budgetWhy ?? '' } : await machineMemoryBudget();
       await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: budget?.bytes, budgetWhy: budget?.why || undefined, presetName: opts.presetName });
+      opts.onAllocate?.();
       s.build(state?.params ?? opts.initParams);
       if (state) {
         s._trainer.loadState(state);

@@ -38,11 +38,13 @@ const VIEW_KEYS = {
   sampleWeights: { kind: 'choice', default: 'online', values: ['online', 'ema'], why: 'sample with the online weights (short runs) or their EMA (long runs)', group: 'view' },
   euler: { kind: 'int', default: 16, min: 0, max: 256, why: "Euler steps for the FM anchor's own samples (0: off); shown for FM and FACM", group: 'view' },
   autosaveEvery: { kind: 'int', default: 200, min: 0, max: 1_000_000, why: 'save every training run in this browser every this many steps and on pause, so a reload resumes it (0: off)', group: 'view' },
+  memoryBudget: { kind: 'int', default: 0, min: 0, max: 1_048_576, why: "MiB a run's GPU buffers may take (0: 75 % of the memory the browser reports; WebGPU cannot see a GPU's own memory, so set it for a discrete GPU)", group: 'view' },
+  stopAt: { kind: 'int', default: 0, min: 0, max: 10_000_000, why: 'train every run to this step and stop there (0: no cap), so runs are compared at the same step', group: 'view' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ViewKey = keyof typeof VIEW_KEYS;
 export type Key = RunConfigKey | ViewKey;
-export type Config = RunConfig & { sampleEvery: number; sampleWeights: 'online' | 'ema'; euler: number; autosaveEvery: number };
+export type Config = RunConfig & { sampleEvery: number; sampleWeights: 'online' | 'ema'; euler: number; autosaveEvery: number; stopAt: number; memoryBudget: number };
 
 export const KEYS: Record<Key, KeySpec> = {
   ...(Object.fromEntries(Object.entries(RUN_CONFIG_KEYS).map(([k, s]) => [k, { ...s, group: 'run' }])) as Record<RunConfigKey, KeySpec>),

@@ -67,7 +67,15 @@ export function Controls() {
           <button data-testid="btn-reset" className={pendingEdits(run.id) ? 'attention' : ''} disabled={busy && !run.fatal} onClick={() => runner.reset(run.id)} title="Back to step 0 with the settings below">
             ↺ Reset
           </button>
+          {/* Starting (device, data, memory check, allocation) or inside a first step that can take long: never a dead end. */}
+          {(busy || (running && run.step === 0)) && (
+            <button data-testid="btn-cancel" className="attention" onClick={() => runner.cancel(run.id)} title="Stop starting this run (its worker and device are closed; the settings stay)">
+              ✕ Cancel
+            </button>
+          )}
         </div>
+        {busy && !run.progress && <p className="hint">starting: waiting for the run's worker…</p>}
+        {running && run.step === 0 && <p className="hint">first step in progress (the first step compiles the kernels; a large batch on a slow adapter takes long)</p>}
         {pendingEdits(run.id) && <p className="hint">Settings changed: press Reset to restart with them (Train continues the current run).</p>}
         {run.progress && <Progress stage={run.progress.stage} fraction={run.progress.fraction} />}
         {run.collapse && (
@@ -144,6 +152,7 @@ export function Controls() {
         </div>
         <ConfigField k="onNonFinite" config={c} onChange={set} />
         <ConfigField k="euler" config={c} onChange={set} />
+        <ConfigField k="memoryBudget" config={c} onChange={set} />
       </section>
 
       <section className="ctl">

@@ -73,12 +73,13 @@ export function applyAblation(id: string): void {
   const base = focused(s);
   if (!base) return;
   runner.removeAll();
-  const runs = ablationRuns(id, base.config).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
+  // A click takes the preset's own step cap (a link's stopAt, read at load, wins there).
+  const runs = ablationRuns(id, { ...base.config, stopAt: 0 }).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
   useStore.setState({ runs, focusId: runs[0].id, ablation: id });
   syncUrl();
   for (const r of runs) runner.train(r.id);
   const a = ABLATIONS.find((x) => x.id === id)!;
-  say('info', `${a.title}: ${runs.length} runs started with one seed and dataset.`);
+  say('info', `${a.title}: ${runs.length} runs started on one dataset, each to step ${runs[0].config.stopAt} (“train all to step”).`);
 }
 
 export function togglePlay(id: string): void {

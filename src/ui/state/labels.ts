@@ -24,6 +24,8 @@ export const LABELS: Record<Key, string> = {
   sampleWeights: 'sample with',
   euler: 'Euler steps',
   autosaveEvery: 'autosave every',
+  stopAt: 'train to step',
+  memoryBudget: 'memory budget, MiB',
 };
 
 export const OBJECTIVE_NAMES: Record<string, string> = {

@@ -34,6 +34,8 @@ export interface RunView {
   /** Non-finite steps undone by onNonFinite = 'rollback'. */
   rollbacks: { step: number; quantity: string; restoredTo: number }[];
   samples: SampleSet | null;
+  /** Recent sample sets, oldest first (state/compare.ts): runs are compared at a step they all have. */
+  sampleHistory: SampleSet[];
   real: ImageSet | null;
   /** Where the weights came from, when loaded from a checkpoint. */
   loadedFrom: string | null;
@@ -129,6 +131,7 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     collapse: null,
     rollbacks: [],
     samples: null,
+    sampleHistory: [],
     real: null,
     loadedFrom: null,
     recoveries: [],
