@@ -149,7 +149,8 @@ export class RunSession {
 
   private begin(): void {
     if (!this.trainer) {
-      this.host.post({ type: 'error', message: 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
+      // A Train queued behind a build that failed: the build's own message stays the one shown.
+      this.host.post({ type: 'error', message: this.failed ?? 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
       return;
     }
     if (this.trainer.collapse && this.collapseSent) {
