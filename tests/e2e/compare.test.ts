@@ -5,33 +5,15 @@
 // the message suggests then trains.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
 
 describe('comparisons and starting runs (headless chromium)', { skip, timeout: 300_000 }, () => {
-  let served: Served | null = null;
-  let browser: Browser | null = null;
-
-  before(async () => {
-    served = await buildAndServe();
-    browser = await launchChromium({ webgpu: true });
-    mkdirSync(SHOTS, { recursive: true });
-  });
-  after(async () => {
-    await browser?.close();
-    await served?.close();
-  });
-
-  async function open(search: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser!.newContext({ viewport: { width: 1440, height: 1000 } });
-    return openPlayground(context, `${served!.url}${search}`);
-  }
-  const until = (what: string, f: () => Promise<boolean>, ms: number, page: Page) => waitUntil(what, f, ms, page, `${SHOTS}/compare-timeout.png`);
+  const { open, until } = playgroundSuite({ before, after }, SHOTS, 'compare');
   const rows = (page: Page) => page.locator('[data-testid^="run-row-"]');
   const cells = async (page: Page, col: number) => rows(page).locator(`td:nth-of-type(${col})`).allTextContents();
 

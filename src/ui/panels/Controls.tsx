@@ -1,5 +1,6 @@
 // The control column: the focused run's commands and settings, data, checkpoints and exports.
 
+import { fileError } from '../../util/errors';
 import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
@@ -118,7 +119,7 @@ export function Controls() {
         {custom?.progress && <Progress stage={custom.progress.stage} fraction={custom.progress.fraction} />}
         {custom?.error && (
           <p className="error" data-testid="dataset-error">
-            {custom.label}: {custom.error}
+            {fileError(custom.label, custom.error).message}
           </p>
         )}
         {custom?.info && (

@@ -16,7 +16,7 @@ export interface Ablation {
 
 /** The high-learning-rate preset's seeds: each objective on each, side by side (a distribution, not one run). */
 export const HIGH_LR_SEEDS = [0, 1, 2];
-const HIGH_LR = { preset: 'tiny', dataset: 'shapes8', batch: 8, lr: 0.03 } as const;
+const HIGH_LR = { preset: 'tiny', dataset: 'shapes8', batch: 8, lr: 0.07 } as const;
 
 export const ABLATIONS: Ablation[] = [
   {
