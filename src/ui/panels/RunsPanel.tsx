@@ -6,11 +6,10 @@ import { ABLATIONS } from '../state/ablations';
 import { metricsStore, seriesOf } from '../state/metrics';
 import { RUNS_NOTE } from '../widgets/teach';
 import { focused, useStore, type RunView } from '../state/store';
-import { diffConfigs, formatValue, KEYS } from '../../worker/runConfig';
+import { diffConfigs, formatKey, specOf } from '../../config';
 import { commonSampleStep, meanUpTo, sampleAt } from '../state/compare';
 import { NumberField } from '../widgets/fields';
 import { addRun, applyAblation, removeRun, setFocus, togglePlay, updateConfig } from '../state/actions';
-import { LABELS } from '../state/labels';
 import { pause, recoveryText, train } from '../state/runner';
 import { dist } from './SamplesPanel';
 import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
@@ -42,7 +41,7 @@ export function RunsPanel() {
             <button onClick={() => runs.forEach((r) => train(r.id))} title="Start every run">▶ Train all</button>
             <button onClick={() => runs.forEach((r) => pause(r.id))} title="Pause every run">‖ Pause all</button>
             <button onClick={addRun} title="A new run with the focused run's settings">+ Add run</button>
-            <label className="inline" title={KEYS.stopAt.why}>
+            <label className="inline" title={specOf('stopAt').why}>
               train all to step
               <NumberField k="stopAt" value={stopAt} onCommit={(v) => updateConfig('stopAt', v)} width={64} />
               <span className="muted">{stopAt ? '' : '(no cap)'}</span>
@@ -121,7 +120,7 @@ export function RunsPanel() {
                   </td>
                   <td className="num">{r.stepsPerSec ? r.stepsPerSec.toFixed(2) : '—'}</td>
                   <td className="diff">
-                    {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{LABELS[k]}: {formatValue(k, r.config[k])}</code>)}
+                    {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{specOf(k).label}: {formatKey(k, r.config[k])}</code>)}
                   </td>
                   <td className="actions" onClick={(e) => e.stopPropagation()}>
                     <button className="icon" onClick={() => togglePlay(r.id)} title={r.state === 'running' ? 'Pause' : 'Train'}>

@@ -3,7 +3,7 @@
 // is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
 
 import type { FromWorker, ToWorker } from '../../worker/protocol';
-import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../worker/runConfig';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../config';
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';

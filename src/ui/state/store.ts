@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import type { AdapterReport } from '../../gpu/device';
 import type { ProfileSummary } from '../../gpu/profile';
 import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../../worker/protocol';
-import { toSearch, type Config } from '../../worker/runConfig';
+import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
 
 export interface RunView {
