@@ -6,6 +6,7 @@
 
 import { PRESETS, type DiTConfig } from '../model/config';
 import { BUILTIN } from '../data/procedural';
+import { SHIPPED } from '../data/shipped';
 import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
 import type { TrainConfig } from '../train/trainer';
 import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type NumSpec } from './spec';
@@ -22,7 +23,7 @@ export const KEYS = {
   objective: choice('facm', OBJECTIVES, 'objective', 'the method this playground is about; the others are its baselines', {
     names: Object.fromEntries(OBJECTIVES.map((o) => [o, OBJECTIVE_TABLE[o].label])),
   }),
-  dataset: choice('shapes8', [...Object.keys(BUILTIN), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural, no download", {
+  dataset: choice('shapes8', [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural or shipped with the app, no download", {
     names: { [CUSTOM_DATASET]: 'your files' },
   }),
   // objective knobs (which objective reads which: src/objectives/table.ts)
@@ -60,6 +61,8 @@ export const KEYS = {
   }),
   euler: int(16, 0, 256, 'Euler steps', "Euler steps for the FM anchor's own samples (0: off); shown for objectives that train an anchor", view),
   autosaveEvery: int(200, 0, 1_000_000, 'autosave every', 'save every training run every this many steps and on pause (the page: this browser; the CLI: its --out folder), so a reload or --resume continues it (0: off)', view),
+  stopAt: int(0, 0, 10_000_000, 'train to step', 'train every run to this step and stop there (0: no cap), so runs are compared at the same step', view),
+  memoryBudget: int(0, 0, 1_048_576, 'memory budget, MiB', "MiB a run's GPU buffers may take (0: 75 % of the memory the machine or browser reports; WebGPU cannot see a discrete GPU's own memory, so set it there)", view),
 } as const satisfies Record<string, KeySpec>;
 
 export type Key = keyof typeof KEYS;

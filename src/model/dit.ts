@@ -1,4 +1,4 @@
-// The small DiT (facm-math.md, "The small DiT"; facebookresearch/DiT's models.py, parameter names
+// The small DiT (docs/math.md, "The small DiT"; facebookresearch/DiT's models.py, parameter names
 // and layouts included), written once against Backend<T>, so the same code runs on WebGPU kernels
 // and on the f64 CPU reference.
 //
