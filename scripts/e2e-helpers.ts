@@ -133,14 +133,19 @@ export function playgroundSuite(hooks: { before: (f: () => Promise<void>) => voi
 }
 
 /**
- * In a page of the e2e build: a fault in the page's one run worker (tests/e2e/faulty-host.ts):
- * 'poison' makes its next step non-finite, 'loseDevice' destroys its GPU device.
+ * In a page of the e2e build: a fault in the focused run's worker (tests/e2e/faulty-host.ts; run
+ * workers are named 'facm-run <run id>'): 'poison' makes its next step non-finite, 'loseDevice'
+ * destroys its GPU device.
  */
 export async function injectFault(page: Page, fault: 'poison' | 'loseDevice'): Promise<void> {
+  const row = await page.locator('tr.focus[data-testid^="run-row-"]').getAttribute('data-testid', { timeout: 1000 }).catch(() => null);
+  const want = row ? `facm-run ${row.slice('run-row-'.length)}` : null; // no runs table: the page's one run
   const hooked: Awaited<ReturnType<Page['workers']>>[number][] = [];
-  for (const w of page.workers())
-    if (await w.evaluate(() => '__facmFaults' in self).catch(() => false)) hooked.push(w);
-  if (hooked.length !== 1) throw new Error(`injectFault: want one run worker with the fault hook (an e2e build), found ${hooked.length} among ${page.workers().length} workers`);
+  for (const w of page.workers()) {
+    const name = await w.evaluate(() => ('__facmFaults' in self ? self.name : null)).catch(() => null);
+    if (name?.startsWith('facm-run') && (want === null || name === want)) hooked.push(w);
+  }
+  if (hooked.length !== 1) throw new Error(`injectFault: want the ${want ?? 'one'} run worker with the fault hook (an e2e build), found ${hooked.length} among ${page.workers().length} workers`);
   await hooked[0].evaluate((f) => (self as unknown as { __facmFaults: Record<string, () => void> }).__facmFaults[f](), fault);
 }
 

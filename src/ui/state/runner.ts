@@ -13,8 +13,9 @@ const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 let nextReq = 1;
 
-function spawn(): Worker {
-  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
+/** A worker named for what it serves ('facm-run <run id>' or 'facm-probe'), as devtools list it. */
+function spawn(name: string): Worker {
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name });
 }
 
 function post(id: string, msg: ToWorker, transfer: Transferable[] = []): void {
@@ -31,7 +32,7 @@ function ensure(id: string): { fresh: boolean } {
   if (!run) throw new Error(`no run ${id}`);
   if (workers.has(id) && !run.fatal) return { fresh: false };
   workers.get(id)?.terminate();
-  const w = spawn();
+  const w = spawn(`facm-run ${id}`);
   workers.set(id, w);
   w.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(id, ev.data);
   w.onerror = (ev) => {
@@ -243,7 +244,7 @@ export function hasWorker(id: string): boolean {
 
 /** Parses dropped files in a short-lived worker: dataset description and preview, or a clear error. */
 export function probeDataset(files: File[], onProgress: (stage: string, fraction: number | null) => void): Promise<Extract<FromWorker, { type: 'probed' }>> {
-  const w = spawn();
+  const w = spawn('facm-probe');
   return new Promise((resolve, reject) => {
     w.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
