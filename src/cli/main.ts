@@ -70,8 +70,8 @@ const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: R
 };
 
 const DATASET_NOTE = [
-  `--dataset takes a built-in name (${Object.keys(BUILTIN).join(', ')}; default: the preset's own), a folder holding your images,`,
-  `      or image files separated by commas; archives are unpacked:`,
+  `--dataset takes a built-in name (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}; default: the preset's own),`,
+  `      a folder holding your images, or image files separated by commas; archives are unpacked:`,
   `        CIFAR-10 binary: cifar-10-binary.tar.gz, the .tar inside it, or data_batch_*.bin / test_batch.bin`,
   `        MNIST / Fashion-MNIST IDX: an images file with its labels file, gzip or not`,
   `          (train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz; give the folder or both paths)`,
