@@ -92,14 +92,19 @@ export async function openPlayground(context: BrowserContext, url: string): Prom
 /** The focused run's step counter. */
 export const stepOf = async (page: Page): Promise<number> => Number(await page.getByTestId('step-counter').textContent());
 
-/** Polls `f` until it holds; after `ms`, saves `shot` (a full-page screenshot) and throws naming what and the step. */
+/**
+ * Polls `f` until it holds; after `ms`, saves `shot` (a full-page screenshot) and throws naming what and the step.
+ * A probe that throws (an element not rendered yet, on a slow machine) counts as not yet.
+ */
 export async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page, shot: string): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await f())) {
+  let last: Error | null = null;
+  while (!(await f().catch((e: Error) => ((last = e), false)))) {
     if (Date.now() > end) {
       await page.screenshot({ path: shot, fullPage: true });
       const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
-      throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
+      const step = await stepOf(page).catch(() => 'none shown');
+      throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${step}) ${err}${last ? ` (last probe: ${(last as Error).message.split('\n')[0]})` : ''}`);
     }
     await page.waitForTimeout(200);
   }
