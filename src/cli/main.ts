@@ -1,4 +1,4 @@
-// Node CLI on Dawn: `npm run facm -- <train|sample|dump|info> [options]`. The same Trainer,
+// Node CLI on Dawn: `npm run facm -- <train|sample|eval|dump|info> [options]`. The same Trainer,
 // model and kernels as the browser worker; every setting is a flag generated from the declared
 // key table (src/config), with the playground URL's names, ranges and messages.
 
@@ -23,6 +23,10 @@ import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
 import { nearestDistance, referenceSplit } from '../data/nearest';
+import { SHIPPED } from '../data/shipped';
+import { loadShippedNode } from '../data/shippedNode';
+import { featuresGpu } from '../metrics/features';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, heldOutSplit, measureQuality, noiseImages, qualityReference, REFERENCE_SEED, type Project } from '../metrics/quality';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
@@ -46,6 +50,13 @@ const SAMPLE: Record<string, OptionSpec> = {
   out: text('the PNG to write', 'grid.png'),
   ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
 };
+const EVAL: Record<string, OptionSpec> = {
+  ckpt: text('the checkpoint to measure'),
+  nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler: the FM branch, Euler N steps)'),
+  n: int(DEFAULT_SAMPLES, 4, 100_000, 'images', 'samples measured (and as many held-out real images and noise images); two sets of the default size agree within 5 % in FD'),
+  ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
+  grid: text('also write the first 64 samples as a PNG grid here'),
+};
 const DUMP: Record<string, OptionSpec> = {
   out: text('the safetensors file to write', 'step.safetensors'),
   perturb: float(0.05, 0, 10, 'perturb', 'perturb the adaLN-Zero init by this much, so every path computes something'),
@@ -53,13 +64,14 @@ const DUMP: Record<string, OptionSpec> = {
 const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: Record<string, OptionSpec>; what: string }> = {
   train: { run: train, options: TRAIN, what: 'train a run (or continue one: --resume, --init)' },
   sample: { run: sample, options: SAMPLE, what: 'a grid of samples from a checkpoint, with its distance to the data' },
+  eval: { run: evaluate, options: EVAL, what: "FD / precision / recall of a checkpoint's samples, next to held-out real images and noise" },
   dump: { run: dump, options: DUMP, what: 'one training step frozen for checking elsewhere (e.g. PyTorch): inputs, outputs, losses, gradients' },
   info: { run: info, options: {}, what: 'the adapter and its limits' },
 };
 
 const DATASET_NOTE = [
-  `--dataset takes a built-in name (${Object.keys(BUILTIN).join(', ')}; default: the preset's own), a folder holding your images,`,
-  `      or image files separated by commas; archives are unpacked:`,
+  `--dataset takes a built-in name (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}; default: the preset's own),`,
+  `      a folder holding your images, or image files separated by commas; archives are unpacked:`,
   `        CIFAR-10 binary: cifar-10-binary.tar.gz, the .tar inside it, or data_batch_*.bin / test_batch.bin`,
   `        MNIST / Fashion-MNIST IDX: an images file with its labels file, gzip or not`,
   `          (train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz; give the folder or both paths)`,
@@ -67,7 +79,7 @@ const DATASET_NOTE = [
 ].join('\n');
 
 function usage(cmd?: string): string {
-  const head = `usage: npm run facm -- <command> [options]\ncommands:\n${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)} ${c.what}`).join('\n')}\nobjectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
+  const head = `usage: npm run facm -- <command> [options]\ncommands:\n${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)} ${c.what}`).join('\n')}\nobjectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}; shipped: ${Object.keys(SHIPPED).join(', ')}`;
   if (!cmd || !COMMANDS[cmd]) return `${head}\n${DATASET_NOTE}\n(npm run facm -- <command> --help lists a command's options and every setting)`;
   return `${head}\n\n${cmd}:\n${helpText(COMMANDS[cmd].options, undefined, DATASET_NOTE)}`;
 }
@@ -89,7 +101,7 @@ function readInput(path: string, option: string): Uint8Array {
 }
 
 function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
-  if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${Object.keys(BUILTIN).join(', ')}) nor an existing file or folder`);
+  if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}) nor an existing file or folder`);
   if (statSync(path).isDirectory())
     // Named folder/file: the folder's name can say what the files are (e.g. fashion-mnist/).
     return readdirSync(path)
@@ -98,16 +110,20 @@ function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
   return [{ name: basename(path), bytes: new Uint8Array(readFileSync(path)) }];
 }
 
-/** A built-in name, or files (comma-separated paths / a folder): resized to the model's shape if needed. */
-async function loadData(spec: string, model: DiTConfig, seed: number, preset?: string): Promise<Dataset> {
-  let ds: Dataset = BUILTIN[spec] ? BUILTIN[spec].make(seed) : await loadDatasetFromFiles(spec.split(',').flatMap(readFiles));
-  const hint = preset && !BUILTIN[spec] ? presetHint(ds, preset) : null;
+function fitModel(ds: Dataset, model: DiTConfig): Dataset {
+  if (ds.H === model.H && ds.W === model.W && ds.C === model.C) return ds;
+  console.log(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
+  return resizeDataset(ds, model.H, model.W, { C: model.C });
+}
+
+/** A built-in name, a shipped data set (public/), or files (comma-separated paths / a folder): resized to the model's shape if needed. */
+async function loadData(spec: string, model: DiTConfig, seed: number, split: 'train' | 'test' = 'train', preset?: string): Promise<Dataset> {
+  if (SHIPPED[spec]) return fitModel(await loadShippedNode(spec, split === 'test' ? 'heldOut' : 'train'), model);
+  if (BUILTIN[spec]) return fitModel(BUILTIN[spec].make(seed), model);
+  const ds = await loadDatasetFromFiles(spec.split(',').flatMap(readFiles), { split });
+  const hint = preset ? presetHint(ds, preset) : null;
   if (hint) console.log(`hint: ${hint.replace(/ suits it better\.$/, ' suits it better (--preset).')}`);
-  if (ds.H !== model.H || ds.W !== model.W || ds.C !== model.C) {
-    console.log(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
-    ds = resizeDataset(ds, model.H, model.W, { C: model.C });
-  }
-  return ds;
+  return fitModel(ds, model);
 }
 
 /** The dataset a parsed command line names: a path, a built-in, or the preset's own. */
@@ -160,7 +176,7 @@ async function train(p: CliParse): Promise<void> {
     if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist`);
     teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
   }
-  const data = await loadData(cli.dataset, cfg.model, cfg.seed, cli.preset);
+  const data = await loadData(cli.dataset, cfg.model, cfg.seed, 'train', cli.preset);
   const table = paramTable(cfg.model);
   console.log(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
   const onEvent = (e: SessionEvent) => {
@@ -243,36 +259,107 @@ async function sample(p: CliParse): Promise<void> {
   const cfg = st.model;
   const run = configFromMetadata(st.run, st.model);
   const gpu = await openGpu();
-  const ema = (opt.ema || p.config.sampleWeights === 'ema') && !!st.ema;
+  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
+  gpu.destroy();
+  await writeGrid(opt.out, s.imgs, opt.n, cfg);
+  console.log(`wrote ${opt.out}: ${opt.n} samples, ${s.what}`);
+  const spec = runDataset(p, run);
+  // The grid is written: a dataset that cannot be read here (files from another machine) only skips the figures.
+  const ds = spec ? await loadData(spec, cfg, run.config.seed).catch((e: Error) => (console.error(`distance to the data skipped: ${e.message} (pass --dataset)`), null)) : null;
+  if (ds) printNearest(ds, s.imgs, s.z, opt.n);
+}
+
+/** Samples from a checkpoint: consistency sampling with `nfe` calls, or the FM branch's Euler N with --euler N; in chunks (memory), the noise drawn from --seed. */
+async function drawSamples(gpu: Gpu, st: CheckpointState, p: CliParse, n: number, nfe: number, emaFlag: boolean): Promise<{ imgs: Float32Array; z: Float32Array; what: string }> {
+  const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
+  const ema = (emaFlag || p.config.sampleWeights === 'ema') && !!st.ema;
   const { model, P } = modelOnGpu(gpu, cfg, ema ? st.ema! : st.params);
-  const n = opt.n;
+  const D = cfg.C * cfg.H * cfg.W;
   const rng = new Rng(p.config.seed);
-  const z = rng.normals(n * cfg.C * cfg.H * cfg.W);
-  const y = cfg.numClasses ? Float32Array.from({ length: n }, (_, i) => i % cfg.numClasses) : null;
+  const z = rng.normals(n * D);
   const meanflow = objectiveSpec(run.config.objective).oneStep === 'meanflow';
   const euler = p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0;
-  const be = model.be;
-  const imgs = euler ? await sampleEuler(be, model, P, z, n, euler, { y, branch: 'fm' }) : await sampleConsistency(be, model, P, z, n, opt.nfe, rng, { y, meanflow });
-  const cols = Math.ceil(Math.sqrt(n));
-  const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, cols, 1, Math.max(1, Math.floor(128 / cfg.H)));
-  writeFileSync(opt.out, await encodePng(grid.rgba, grid.width, grid.height));
-  console.log(`wrote ${opt.out}: ${n} samples, ${euler ? `Euler ${euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${ema ? 'EMA' : 'online'} weights, step ${st.step}`);
-  gpu.destroy();
-  // How close the samples came to the data, read against held-out real images (the floor) and the
-  // input noise (where a model that learned nothing stays).
-  const spec = p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? (typeof run.run.dataset === 'string' && run.run.dataset in BUILTIN ? run.run.dataset : null));
-  if (spec) {
-    // The grid is written: a dataset that cannot be read here (files from another machine) only skips the figures.
-    const ds = await loadData(spec, cfg, run.config.seed).catch((e: Error) => {
-      console.error(`distance to the data skipped: ${e.message} (pass --dataset)`);
-      return null;
-    });
-    if (ds) {
-      const ref = referenceSplit(ds, 1024, n);
-      const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
-      console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
-    }
+  const imgs = new Float32Array(n * D);
+  const CHUNK = 256;
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const b = Math.min(CHUNK, n - i0);
+    const zc = z.subarray(i0 * D, (i0 + b) * D);
+    const y = cfg.numClasses ? Float32Array.from({ length: b }, (_, i) => (i0 + i) % cfg.numClasses) : null;
+    const x = euler ? await sampleEuler(model.be, model, P, zc, b, euler, { y, branch: 'fm' }) : await sampleConsistency(model.be, model, P, zc, b, nfe, rng, { y, meanflow });
+    imgs.set(x, i0 * D);
   }
+  return { imgs, z, what: `${euler ? `Euler ${euler} steps (FM branch)` : `NFE ${nfe}`}, ${ema ? 'EMA' : 'online'} weights, step ${st.step}` };
+}
+
+async function writeGrid(path: string, imgs: Float32Array, n: number, cfg: DiTConfig): Promise<void> {
+  const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, Math.ceil(Math.sqrt(n)), 1, Math.max(1, Math.floor(128 / cfg.H)));
+  writeFileSync(path, await encodePng(grid.rgba, grid.width, grid.height));
+}
+
+/** The data set a checkpoint was trained on (or --dataset), if it can be named here. */
+function runDataset(p: CliParse, run: ReturnType<typeof configFromMetadata>): string | null {
+  const named = (d: unknown) => typeof d === 'string' && (d in BUILTIN || d in SHIPPED);
+  return p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? (named(run.run.dataset) ? (run.run.dataset as string) : null));
+}
+
+/**
+ * How close the samples came to the data (a memorisation check as much as a quality one: a copy of
+ * a training image scores 0), read against held-out real images (the floor) and the input noise.
+ */
+function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number): void {
+  const ref = referenceSplit(ds, 1024, n);
+  const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
+  console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+}
+
+/**
+ * FD, precision and recall of a checkpoint's samples in the data set's feature space (src/metrics),
+ * next to the same figures for held-out real images and N(0, 1) noise, and the nearest-image distance.
+ */
+async function evaluate(p: CliParse): Promise<void> {
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; ema: boolean; grid?: string };
+  if (!opt.ckpt) throw new CliError('eval needs --ckpt');
+  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
+  const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
+  const spec = runDataset(p, run);
+  if (!spec) throw new CliError(`the checkpoint does not name a data set this machine has (run metadata: ${JSON.stringify(run.run.dataset ?? null)}); pass --dataset`);
+  const { train, heldOut } = await metricSets(spec, cfg, opt.n);
+  const gpu = await openGpu();
+  const t0 = performance.now();
+  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
+  const tSample = (performance.now() - t0) / 1000;
+  if (opt.grid) await writeGrid(opt.grid, s.imgs, Math.min(64, opt.n), cfg);
+  const space = featureSpaceOf(train);
+  const project: Project = (x, n) => featuresGpu(gpu, space, x, n);
+  const ref = await qualityReference(train, project);
+  const n = opt.n;
+  const nh = Math.min(n, heldOut.count);
+  const rows: [string, Promise<string>][] = [
+    [`samples (${s.what})`, measureQuality(ref, project, s.imgs, n).then(formatQuality)],
+    [`held-out real (${nh} images)`, measureQuality(ref, project, heldOut.images.subarray(0, nh * space.D), nh).then(formatQuality)],
+    ['N(0, 1) noise', measureQuality(ref, project, noiseImages(n, space.D), n).then(formatQuality)],
+  ];
+  console.log(`${train.name}: FD / precision / recall (k = 3) in its feature space: PCA, ${space.K} of ${space.D} pixels, fitted on ${Math.min(train.count, 2048)} training images; ${n} samples (sampling took ${tSample.toFixed(1)} s)`);
+  for (const [what, q] of rows) console.log(`  ${what.padEnd(48)} ${await q}`);
+  gpu.destroy();
+  printNearest(train, s.imgs, s.z, n);
+}
+
+/**
+ * The data a run's samples are measured against: its training images (the feature space and FD's
+ * reference) and held-out images. Shipped sets have a held-out part; files a test split (else their
+ * last n images are held out); built-in sets are drawn from the metrics' own seeds, so every run on
+ * one built-in set is measured in the same space whatever its seed.
+ */
+async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<{ train: Dataset; heldOut: Dataset }> {
+  if (BUILTIN[spec]) return { train: fitModel(BUILTIN[spec].make(REFERENCE_SEED), cfg), heldOut: fitModel(BUILTIN[spec].make(REFERENCE_SEED + 1, n), cfg) };
+  const train = await loadData(spec, cfg, 0, 'train');
+  const test = await loadData(spec, cfg, 0, 'test');
+  const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
+  if (!same) return { train, heldOut: test };
+  return heldOutSplit(train, n);
 }
 
 /**

@@ -6,6 +6,7 @@
 
 import { PRESETS, type DiTConfig } from '../model/config';
 import { BUILTIN } from '../data/procedural';
+import { SHIPPED } from '../data/shipped';
 import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
 import type { TrainConfig } from '../train/trainer';
 import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type NumSpec } from './spec';
@@ -22,7 +23,7 @@ export const KEYS = {
   objective: choice('facm', OBJECTIVES, 'objective', 'the method this playground is about; the others are its baselines', {
     names: Object.fromEntries(OBJECTIVES.map((o) => [o, OBJECTIVE_TABLE[o].label])),
   }),
-  dataset: choice('shapes8', [...Object.keys(BUILTIN), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural, no download", {
+  dataset: choice('shapes8', [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural or shipped with the app, no download", {
     names: { [CUSTOM_DATASET]: 'your files' },
   }),
   // objective knobs (which objective reads which: src/objectives/table.ts)

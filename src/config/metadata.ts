@@ -6,6 +6,7 @@
 
 import { PRESETS, type DiTConfig } from '../model/config';
 import { BUILTIN } from '../data/procedural';
+import { SHIPPED } from '../data/shipped';
 import { defaults, modelOf, OBJECTIVE_KNOBS, RUN_KEYS, specOf, toTrainConfig, type Config, type Key } from './keys';
 import type { TrainConfig } from '../train/trainer';
 import { formatValue, parseValue } from './spec';
@@ -65,7 +66,7 @@ export function configFromMetadata(runMeta: unknown, model: DiTConfig, base: Con
     for (const k of OBJECTIVE_KNOBS) set(k, o[k]);
     for (const k of RUN_KEYS) if (k !== 'objective' && k !== 'dataset' && k !== 'preset' && !specOf(k).knob) set(k, run[k]);
     if (typeof run.dataset === 'string') {
-      if (run.dataset in BUILTIN) config.dataset = run.dataset;
+      if (run.dataset in BUILTIN || run.dataset in SHIPPED) config.dataset = run.dataset;
       else notes.push(`trained on '${run.dataset}', which is not built in: kept ${config.dataset}`);
     }
   }

@@ -38,11 +38,11 @@ export const PRESETS: Record<string, Preset> = {
     config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
     dataset: 'shapes16',
   },
-  'gray-16': {
-    name: 'gray-16',
-    why: 'one-channel 16×16 images (MNIST, Fashion-MNIST resized from 28×28): tiny-16 with one channel',
+  'mnist-16': {
+    name: 'mnist-16',
+    why: '16×16 grayscale (Fashion-MNIST, shipped with the app): one channel, so grey data trains a grey model; 16 tokens of 4×4 patches',
     config: { C: 1, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
-    dataset: 'shapes16',
+    dataset: 'fashion16',
   },
   'cifar-s': {
     name: 'cifar-s',

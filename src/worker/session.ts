@@ -517,7 +517,7 @@ export class RunSession {
     if (custom) raw = await userDataset(this.files, progress);
     else {
       progress(`drawing ${config.dataset}`, null);
-      raw = builtinDataset(config.dataset, config.seed);
+      raw = await builtinDataset(config.dataset, config.seed);
     }
     const { ds, resizedFrom } = fitToModel(raw, model, progress);
     this.dataset = { key, ds, info: describeDataset(ds, resizedFrom) };

@@ -205,7 +205,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     ]);
     assert.match(await bad.page.getByTestId('dataset-info').textContent({ timeout: 15_000 }) ?? '', /mnist.*6 images 1×28×28/);
     // 28×28 grey on the tiny preset (3×8×8): a one-line hint names the preset that suits it.
-    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /is 1×28×28; the tiny preset trains it at 3×8×8 \(grey → 3 channels, 28 → 8 pixels\): the gray-16 preset \(1×16×16\) suits it better/);
+    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /is 1×28×28; the tiny preset trains it at 3×8×8 \(grey → 3 channels, 28 → 8 pixels\): the mnist-16 preset \(1×16×16\) suits it better/);
     assert.equal(await bad.page.getByTestId('cfg-dataset').inputValue(), 'custom');
     await bad.page.screenshot({ path: `${SHOTS}/playground-dataset.png`, fullPage: true });
 

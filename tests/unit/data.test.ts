@@ -343,8 +343,8 @@ test('IDX pairs are named by what they are: file names, balance, brightness, sha
 
 test('a data set whose size or channels suit another preset gets a one-line hint', () => {
   const fm = { name: 'fashion-mnist', C: 1, H: 28, W: 28 };
-  assert.equal(presetHint(fm, 'tiny'), 'fashion-mnist is 1×28×28; the tiny preset trains it at 3×8×8 (grey → 3 channels, 28 → 8 pixels): the gray-16 preset (1×16×16) suits it better.');
-  assert.equal(presetHint(fm, 'gray-16'), null);
+  assert.equal(presetHint(fm, 'tiny'), 'fashion-mnist is 1×28×28; the tiny preset trains it at 3×8×8 (grey → 3 channels, 28 → 8 pixels): the mnist-16 preset (1×16×16) suits it better.');
+  assert.equal(presetHint(fm, 'mnist-16'), null);
   assert.match(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'tiny-16') ?? '', /^cifar10 is 3×32×32; the tiny-16 preset trains it at 3×16×16 \(32 → 16 pixels\): the cifar-s preset/);
   assert.equal(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'cifar-b'), null, 'as good as cifar-s: no hint');
   assert.equal(presetHint({ name: 'shapes8', C: 3, H: 8, W: 8 }, 'tiny'), null);

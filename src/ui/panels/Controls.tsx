@@ -4,6 +4,7 @@ import { fileError } from '../../util/errors';
 import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
+import { SHIPPED } from '../../data/shipped';
 import { CUSTOM_DATASET, KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
 import { objectiveSpec } from '../../objectives/table';
 import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
@@ -33,7 +34,7 @@ export function Controls() {
   const relevant = new Set(relevantKeys(c));
   const running = run.state === 'running';
   const busy = run.state === 'starting';
-  const datasets = [...Object.keys(BUILTIN), ...(custom?.info || c.dataset === CUSTOM_DATASET ? [CUSTOM_DATASET] : [])];
+  const datasets = [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), ...(custom?.info || c.dataset === CUSTOM_DATASET ? [CUSTOM_DATASET] : [])];
   const share = async () => {
     const url = shareUrl();
     try {

@@ -10,6 +10,7 @@ import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
 import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
+import { SHIPPED } from '../../data/shipped';
 
 /** Builds the initial runs from the page's address: one run, or an ablation preset's set. */
 export function initFromUrl(search: string): void {
@@ -32,7 +33,7 @@ export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
   if (!run) return;
   const next = { ...run.config, [key]: value } as Config;
   // A new preset gets the built-in dataset of its image size (user files are resized instead).
-  if (key === 'preset' && next.dataset !== CUSTOM_DATASET && next.dataset in BUILTIN) next.dataset = defaultDatasetFor(String(value));
+  if (key === 'preset' && next.dataset !== CUSTOM_DATASET && (next.dataset in BUILTIN || next.dataset in SHIPPED)) next.dataset = defaultDatasetFor(String(value));
   if (KEYS[key].group === 'view') {
     // What is shown applies to every run, at once.
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
