@@ -25,7 +25,7 @@ test('cli: --help says what --dataset takes', () => {
   const r = facm('--help');
   assert.equal(r.code, 0);
   assert.equal(r.err, '');
-  assert.match(r.out, /--dataset takes a built-in name \(shapes32, .*\), a folder holding your images,\n *or image files separated by commas/);
+  assert.match(r.out, /--dataset takes a built-in name \(shapes32, .*\), *\n.*a folder holding your images, or image files separated by commas/);
   assert.match(r.out, /CIFAR-10 binary: cifar-10-binary\.tar\.gz/);
   assert.match(r.out, /train-images-idx3-ubyte\.gz \+ train-labels-idx1-ubyte\.gz; give the folder or both paths/);
   // A command's --help says it beside its --dataset flag too.
