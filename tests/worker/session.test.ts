@@ -202,3 +202,38 @@ test('run session: a lost device is recovered from the latest checkpoint and tra
   assert.equal(faults.opened, 4, 'no 5th device');
   await session.close();
 });
+
+test('run session: the step cap stops training at its step, with samples at multiples of sampleEvery and at the cap', { timeout: 240_000 }, async () => {
+  const got: FromWorker[] = [];
+  let wake: (() => void) | null = null;
+  const session = new RunSession({ post: (m) => (got.push(m), wake?.()), openGpu: async () => new Gpu(await acquireDevice()) });
+  const until = async (pred: () => boolean, ms = 120_000) => {
+    const end = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > end) throw new Error(`timed out; last: ${got.slice(-4).map((m) => JSON.stringify(m).slice(0, 160)).join('\n')}`);
+      await new Promise<void>((r) => ((wake = r), setTimeout(r, 200)));
+    }
+  };
+  const statuses = () => got.filter((m): m is Extract<FromWorker, { type: 'status' }> => m.type === 'status');
+  try {
+    session.receive({ type: 'init', config: { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, euler: 0, sampleEvery: 2, stopAt: 5, autosaveEvery: 0 } });
+    await until(() => got.some((m) => m.type === 'ready'));
+    session.receive({ type: 'start' });
+    await until(() => statuses().some((s) => s.status.state === 'paused' && s.status.step === 5));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(statuses().at(-1)!.status.step, 5, 'no step past the cap');
+    await until(() => got.some((m) => m.type === 'samples' && m.samples.step === 5));
+    const steps = got.flatMap((m) => (m.type === 'samples' ? [m.samples.step] : []));
+    assert.deepEqual(steps, [0, 2, 4, 5], 'samples at multiples of sampleEvery, and where the cap stopped the run');
+    // Train at the cap says so; raising the cap goes on to it.
+    got.splice(0);
+    session.receive({ type: 'start' });
+    await until(() => got.some((m) => m.type === 'error'));
+    assert.match((got.find((m) => m.type === 'error') as { message: string }).message, /at step 5, the step cap \(5\): raise/);
+    session.receive({ type: 'view', config: { ...defaults(), sampleEvery: 2, euler: 0, stopAt: 7 } });
+    session.receive({ type: 'start' });
+    await until(() => statuses().some((s) => s.status.state === 'paused' && s.status.step === 7));
+  } finally {
+    await session.close();
+  }
+});
