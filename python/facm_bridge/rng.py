@@ -14,7 +14,8 @@ _M = 0xFFFFFFFF
 
 class Rng:
     def __init__(self, seed: int):
-        self.s = ((int(seed) & _M) ^ 0x9E3779B9) & _M
+        s = (int(seed) & _M) ^ 0x9E3779B9
+        self.s = s - (1 << 32) if s >= 1 << 31 else s  # JavaScript's ^ gives a signed int32: kept for identical state JSON
         self.spare = None
 
     def next(self) -> float:
@@ -47,7 +48,7 @@ class Rng:
         """n successive next() values at once (float64). mulberry32's state is a counter, so the
         stream vectorises: state k is s + k*0x6D2B79F5."""
         k = np.arange(1, n + 1, dtype=np.uint64)
-        t = (np.uint64(self.s) + k * np.uint64(0x6D2B79F5)) & np.uint64(_M)
+        t = (np.uint64(self.s & _M) + k * np.uint64(0x6D2B79F5)) & np.uint64(_M)
         self.s = (self.s + n * 0x6D2B79F5) & _M
         m = np.uint64(_M)
         t = ((t ^ (t >> np.uint64(15))) * (t | np.uint64(1))) & m
@@ -94,7 +95,7 @@ class Rng:
         spare = st.get("spare")
         if spare is not None and not math.isfinite(spare):
             raise ValueError(f"Rng state spare={spare!r} is not a number")
-        self.s = s & _M
+        self.s = s  # as given (signed or not, as JavaScript had it): next() works modulo 2^32 either way
         self.spare = None if spare is None else float(spare)
 
     def fork(self, tag: int) -> "Rng":
