@@ -15,6 +15,7 @@ import { gpuLoss, runStep, summarise } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import { DEFAULT_TRAIN, type NonFinitePolicy, type StepRecord, type TrainConfig } from '../train/trainer';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOptions } from '../train/session';
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
@@ -30,6 +31,7 @@ const USAGE = `usage: npm run facm -- <command> [options]
           [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
   train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
   sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema] [--dataset D (default: the run's)]
+  (--ckpt and --init also take a DiT state_dict saved by PyTorch: [--heads N] [--image-size S] say what its shapes do not)
   dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
   info    (the adapter and its limits)
 objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
@@ -64,6 +66,8 @@ const { positionals, values: opt } = parseArgs({
     'on-non-finite': { type: 'string' },
     'autosave-every': { type: 'string' },
     resume: { type: 'string' },
+    heads: { type: 'string' },
+    'image-size': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -76,6 +80,17 @@ const num = (name: string, v: string | undefined, fallback: number): number => {
 };
 
 const AUTOSAVE = 'autosave';
+
+/** A checkpoint the user names (--ckpt, --init): this project's, or a PyTorch DiT state_dict with --heads / --image-size. */
+function openUserCheckpoint(path: string): CheckpointState {
+  if (!existsSync(path)) throw new Error(`checkpoint '${path}' does not exist`);
+  const hints: ForeignHints = {};
+  if (opt.heads !== undefined) hints.heads = num('heads', opt.heads, 0);
+  if (opt['image-size'] !== undefined) hints.imageSize = num('image-size', opt['image-size'], 0);
+  const { state, notices } = openCheckpoint(new Uint8Array(readFileSync(path)), hints);
+  for (const n of notices) console.error(`${basename(path)}: ${n}`);
+  return state;
+}
 
 async function openGpu(): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
@@ -160,7 +175,7 @@ async function train(): Promise<void> {
     let model = modelFor(opt.preset!, objective.name);
     const seed = num('seed', opt.seed, 0);
     if (opt.init) {
-      initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+      initState = openUserCheckpoint(opt.init);
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
@@ -273,7 +288,7 @@ function nonFinitePolicy(): NonFinitePolicy {
 
 async function sample(): Promise<void> {
   if (!opt.ckpt) throw new Error('sample needs --ckpt');
-  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
+  const st = openUserCheckpoint(opt.ckpt);
   const cfg = st.model;
   const gpu = await openGpu();
   const table = paramTable(cfg);

@@ -5,7 +5,7 @@
 import { validateConfig, type DiTConfig } from '../model/config';
 import type { ParamTable } from '../model/params';
 import { paramTable } from '../model/params';
-import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
+import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors';
 import type { BatcherState } from '../data/dataset';
 import type { RngState } from '../util/rng';
 
@@ -58,7 +58,11 @@ export function describeConfig(c: DiTConfig): string {
  * Every tensor is checked for presence and shape against the config's parameter table.
  */
 export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig): CheckpointState {
-  const file = readSafetensors(bytes);
+  return checkpointFromFile(readSafetensors(bytes), expect);
+}
+
+/** loadCheckpoint on an already parsed file. */
+export function checkpointFromFile(file: SafetensorsFile, expect?: DiTConfig): CheckpointState {
   const meta = file.metadata;
   if (!meta.config) throw new Error('not a facm-playground checkpoint: no model config in the safetensors metadata');
   let model: DiTConfig;

@@ -3,7 +3,8 @@
 //   { "__metadata__": { string: string }, name: { dtype, shape, data_offsets: [start, end] }, ... }
 // with offsets relative to the data section. The header is padded with spaces so the data starts
 // 8-byte aligned; tensors are packed back to back (the format forbids holes), so F32 data stays
-// 4-byte aligned. Only F32 is read or written here.
+// 4-byte aligned. Written as F32 only; read as F32, or F16 / BF16 / F64 converted to F32 (listed in
+// `converted`, so a caller can say so: PyTorch exports are often half precision).
 // A content checksum (FNV-1a 64 over the data section) goes in __metadata__.checksum and is verified
 // on read, so a corrupted checkpoint fails loudly instead of training from garbage.
 
@@ -16,6 +17,27 @@ export interface NamedTensor {
 export interface SafetensorsFile {
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
   metadata: Record<string, string>;
+  /** Tensors stored in another dtype than F32 and converted on read: name → dtype. */
+  converted: Map<string, string>;
+}
+
+/** Bytes per element of the dtypes read, and their conversion to F32. */
+const READ_DTYPES: Record<string, { bytes: number; toF32: (raw: Uint8Array) => Float32Array }> = {
+  F32: { bytes: 4, toF32: (raw) => new Float32Array(raw.slice().buffer) },
+  F64: { bytes: 8, toF32: (raw) => Float32Array.from(new Float64Array(raw.slice().buffer)) },
+  F16: { bytes: 2, toF32: (raw) => Float32Array.from(new Uint16Array(raw.slice().buffer), halfToFloat) },
+  // bfloat16 is the upper half of an f32's bits.
+  BF16: { bytes: 2, toF32: (raw) => new Float32Array(Uint32Array.from(new Uint16Array(raw.slice().buffer), (h) => h << 16).buffer) },
+};
+
+/** IEEE binary16 bits → number (subnormals, infinities and NaN included). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** Headers larger than this are rejected (the reference implementation's limit). */
@@ -88,7 +110,7 @@ export function writeSafetensors(tensors: NamedTensor[], metadata: Record<string
   return out;
 }
 
-/** Parses a safetensors file of F32 tensors; verifies __metadata__.checksum when present. */
+/** Parses a safetensors file (F32, or F16 / BF16 / F64 converted); verifies __metadata__.checksum when present. */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (bytes.length < 8) throw new Error(`safetensors: truncated: ${bytes.length} bytes, the header length alone is 8`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -114,6 +136,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const data = bytes.subarray(dataStart);
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  const converted = new Map<string, string>();
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null) throw new Error(`safetensors: bad header: __metadata__ is not an object`);
@@ -125,7 +148,8 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) throw new Error(`safetensors: bad header: entry '${name}' is not an object`);
-    if (e.dtype !== 'F32') throw new Error(`safetensors: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (only F32)`);
+    const dt = typeof e.dtype === 'string' ? READ_DTYPES[e.dtype] : undefined;
+    if (!dt) throw new Error(`safetensors: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (readable: ${Object.keys(READ_DTYPES).join(', ')})`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new Error(`safetensors: bad header: tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
@@ -135,15 +159,16 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       throw new Error(`safetensors: bad header: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     }
     const [start, end] = offs as [number, number];
-    const want = numel(shape) * 4;
+    const want = numel(shape) * dt.bytes;
     if (end - start !== want) {
-      throw new Error(`safetensors: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of F32 needs ${want}`);
+      throw new Error(`safetensors: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of ${e.dtype} needs ${want}`);
     }
     if (end > dataLen) {
       throw new Error(`safetensors: offsets out of range: tensor '${name}' ends at ${end} but the data section has ${dataLen} bytes (truncated file?)`);
     }
-    // slice() copies into a fresh, 4-byte-aligned buffer whatever the source alignment.
-    tensors.set(name, { shape: shape as number[], data: new Float32Array(data.slice(start, end).buffer) });
+    // slice() copies into a fresh, aligned buffer whatever the source alignment.
+    tensors.set(name, { shape: shape as number[], data: dt.toF32(data.subarray(start, end)) });
+    if (e.dtype !== 'F32') converted.set(name, e.dtype as string);
   }
   if (metadata.checksum !== undefined) {
     const got = checksum(data);
@@ -151,5 +176,5 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
       throw new Error(`safetensors: checksum mismatch: data section hashes to ${got}, header says ${metadata.checksum} (file corrupted)`);
     }
   }
-  return { tensors, metadata };
+  return { tensors, metadata, converted };
 }
