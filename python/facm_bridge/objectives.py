@@ -10,6 +10,7 @@ cos_C(a, b) = sum_C (a / max(|a|, eps)) * (b / max(|b|, eps)), eps = 1e-8.
 """
 
 import math
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -100,6 +101,9 @@ def plan_step(obj: ObjectiveConfig, use_r: bool, x: np.ndarray, y, B: int, rng: 
 
 
 def _has_func() -> bool:
+    """torch.func.jvp (torch >= 2) unless FACM_JVP=forward_ad asks for the forward-AD path."""
+    if os.environ.get("FACM_JVP") == "forward_ad":
+        return False
     return hasattr(torch, "func") and hasattr(torch.func, "jvp")
 
 
