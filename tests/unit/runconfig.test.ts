@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { configFromCheckpoint, defaults, diffConfigs, KEYS, modelOf, parseSearch, runMetadata, toSearch, toTrainConfig, type Config } from '../../src/worker/runConfig';
-import { ABLATION_IDS, ablationRuns } from '../../src/ui/ablations';
+import { ABLATION_IDS, ablationRuns } from '../../src/ui/state/ablations';
 import { DEFAULT_TRAIN } from '../../src/train/trainer';
 import { objectiveConfig } from '../../src/objectives/objectives';
 import { PRESETS } from '../../src/model/config';

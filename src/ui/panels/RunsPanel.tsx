@@ -2,14 +2,14 @@
 // first run's; ablation presets that create a comparable set of runs in one click.
 
 import { useStore as useVanilla } from 'zustand';
-import { ABLATIONS } from '../ablations';
-import { metricsStore, seriesOf } from '../metrics';
-import { RUNS_NOTE } from '../teach';
-import { focused, useStore, type RunView } from '../store';
+import { ABLATIONS } from '../state/ablations';
+import { metricsStore, seriesOf } from '../state/metrics';
+import { RUNS_NOTE } from '../widgets/teach';
+import { focused, useStore, type RunView } from '../state/store';
 import { diffConfigs, formatValue } from '../../worker/runConfig';
-import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../actions';
-import { LABELS } from '../labels';
-import { pause, recoveryText, train } from '../runner';
+import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../state/actions';
+import { LABELS } from '../state/labels';
+import { pause, recoveryText, train } from '../state/runner';
 import { dist } from './SamplesPanel';
 import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
 

@@ -2,8 +2,8 @@
 // switch, a number field (validated on commit against the key's range) otherwise.
 
 import { useEffect, useState } from 'react';
-import { formatValue, KEYS, parseValue, type Config, type Key } from '../worker/runConfig';
-import { CHOICE_NAMES, LABELS } from './labels';
+import { formatValue, KEYS, parseValue, type Config, type Key } from '../../worker/runConfig';
+import { CHOICE_NAMES, LABELS } from '../state/labels';
 
 export function NumberField({ k, value, onCommit, width = 90, disabled }: { k: Key; value: number; onCommit: (v: number) => void; width?: number; disabled?: boolean }) {
   const [draft, setDraft] = useState(formatValue(k, value));

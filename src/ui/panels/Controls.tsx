@@ -1,17 +1,17 @@
 // The control column: the focused run's commands and settings, data, checkpoints and exports.
 
 import { useRef } from 'react';
-import { PRESETS } from '../model/config';
-import { BUILTIN } from '../data/procedural';
-import { CUSTOM_DATASET, KEYS, relevantKeys, type Config, type Key } from '../worker/runConfig';
-import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from './actions';
-import { download, metricsCsv } from './exporters';
-import { ConfigField } from './fields';
-import { GridCanvas } from './GridCanvas';
-import * as runner from './runner';
-import { recoveryText } from './runner';
-import { focused, say, shareUrl, useStore } from './store';
-import { StateBadge } from './panels/RunsPanel';
+import { PRESETS } from '../../model/config';
+import { BUILTIN } from '../../data/procedural';
+import { CUSTOM_DATASET, KEYS, relevantKeys, type Config, type Key } from '../../worker/runConfig';
+import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
+import { download, metricsCsv } from '../persistence/exporters';
+import { ConfigField } from '../widgets/fields';
+import { GridCanvas } from '../widgets/GridCanvas';
+import * as runner from '../state/runner';
+import { recoveryText } from '../state/runner';
+import { focused, say, shareUrl, useStore } from '../state/store';
+import { StateBadge } from './RunsPanel';
 
 const OBJECTIVE_KNOBS: Key[] = ['lambdaFM', 'interval', 'alpha', 'clamp', 'flowRatio', 'meanflowP', 'scmWarmup', 'scmNormalise', 'tMean', 'tStd'];
 

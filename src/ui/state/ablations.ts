@@ -2,7 +2,7 @@
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
 // toy scale, the stability findings of the FACM paper (facm-math.md, "Baselines").
 
-import { defaults, type Config } from '../worker/runConfig';
+import { defaults, type Config } from '../../worker/runConfig';
 
 export interface Ablation {
   id: string;

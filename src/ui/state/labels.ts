@@ -1,5 +1,5 @@
 // Human names of the config keys (the URL and code use the keys themselves).
-import type { Key } from '../worker/runConfig';
+import type { Key } from '../../worker/runConfig';
 
 export const LABELS: Record<Key, string> = {
   preset: 'model',
