@@ -8,7 +8,7 @@
 // (inferred fields, dtypes converted, tensors ignored) for the caller to show.
 
 import { describeConfig, checkpointFromFile, type CheckpointState } from './checkpoint';
-import { readSafetensors, type SafetensorsFile } from './safetensors';
+import { readSafetensors, readSafetensorsHeader, type SafetensorsFile } from './safetensors';
 import { validateConfig, type DiTConfig } from '../model/config';
 import { paramTable } from '../model/params';
 import { TIME_DIM } from '../ops/embed';
@@ -176,4 +176,21 @@ export function openCheckpoint(bytes: Uint8Array, hints: ForeignHints = {}, expe
   const opened = foreignState(file, hints);
   opened.notices.push(...conv);
   return opened;
+}
+
+/**
+ * What the caller must still say before `openCheckpoint` can open these bytes (heads, image size),
+ * or null: a project checkpoint (decided from the header alone), a complete foreign one, or a file
+ * that fails for another reason (the real load reports that).
+ */
+export function hintsNeeded(bytes: Uint8Array, hints: ForeignHints = {}): ForeignConfigNeeded | null {
+  const { header } = readSafetensorsHeader(bytes);
+  const meta = header.__metadata__ as Record<string, unknown> | undefined;
+  if (meta && typeof meta.config === 'string') return null;
+  try {
+    openCheckpoint(bytes, hints);
+    return null;
+  } catch (e) {
+    return e instanceof ForeignConfigNeeded ? e : null;
+  }
 }

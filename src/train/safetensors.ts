@@ -110,8 +110,8 @@ export function writeSafetensors(tensors: NamedTensor[], metadata: Record<string
   return out;
 }
 
-/** Parses a safetensors file (F32, or F16 / BF16 / F64 converted); verifies __metadata__.checksum when present. */
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+/** The header of a safetensors file: its JSON object and where the data section starts (nothing else is read). */
+export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) throw new Error(`safetensors: truncated: ${bytes.length} bytes, the header length alone is 8`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
@@ -131,13 +131,18 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new Error(`safetensors: bad header: expected a JSON object, got ${Array.isArray(header) ? 'an array' : typeof header}`);
   }
-  const dataStart = 8 + n;
+  return { header: header as Record<string, unknown>, dataStart: 8 + n };
+}
+
+/** Parses a safetensors file (F32, or F16 / BF16 / F64 converted); verifies __metadata__.checksum when present. */
+export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  const { header, dataStart } = readSafetensorsHeader(bytes);
   const dataLen = bytes.length - dataStart;
   const data = bytes.subarray(dataStart);
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const converted = new Map<string, string>();
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null) throw new Error(`safetensors: bad header: __metadata__ is not an object`);
       for (const [k, v] of Object.entries(entry)) {

@@ -5,6 +5,7 @@
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from './runConfig';
+import type { ForeignHints } from '../train/foreign';
 
 // ------------------------------------------------------------------ page → worker
 
@@ -19,7 +20,8 @@ export type ToWorker =
   | { type: 'samples' }
   | { type: 'save'; req: number }
   /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs). */
-  | { type: 'load'; req: number; bytes: Uint8Array; name: string }
+  /** hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user. */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints }
   /** Test hook: the next step writes NaN into the first attention projection (Trainer.poisonNextStep), as a diverging run would. */
   | { type: 'poison' }
   /** Test hook: destroys the run's device (device.destroy()), as a driver reset would lose it; the worker recovers. */

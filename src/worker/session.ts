@@ -24,7 +24,7 @@ import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops } from '../model/config';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { loadCheckpoint } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
@@ -220,7 +220,7 @@ export class RunSession {
       case 'save':
         return this.save(cmd.req);
       case 'load':
-        return this.load(cmd.req, cmd.bytes, cmd.name);
+        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints);
       case 'probe':
         return this.probe(cmd.files);
       case 'profile':
@@ -518,15 +518,18 @@ export class RunSession {
     this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
-  private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
+  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints): Promise<void> {
     let st;
+    let notices: string[];
     try {
-      st = loadCheckpoint(bytes);
+      // This project's checkpoints, or a PyTorch DiT state_dict (its notices say what was inferred).
+      ({ state: st, notices } = openCheckpoint(bytes, hints));
     } catch (e) {
       throw new Error(`${name}: ${(e as Error).message}`);
     }
     const base = this.config ?? defaults();
     const { config, notes } = configFromCheckpoint(st.run, st.model, base);
+    notes.unshift(...notices);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
