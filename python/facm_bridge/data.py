@@ -212,7 +212,7 @@ def load_files(paths: List[str], split: str = "train") -> Dataset:
     files = []
     for p in paths:
         if not os.path.exists(p):
-            raise FileNotFoundError(f"dataset '{p}' is neither a built-in ({', '.join(BUILTIN)}) nor an existing file or folder")
+            raise FileNotFoundError(f"dataset '{p}' is neither a built-in ({', '.join(BUILTIN)}) nor an existing file or folder: pass --dataset with the run's files (CIFAR-10 .bin / .tar.gz, IDX)")
         entries = [os.path.join(p, f) for f in sorted(os.listdir(p))] if os.path.isdir(p) else [p]
         for e in entries:
             if os.path.isfile(e):

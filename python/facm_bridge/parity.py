@@ -4,7 +4,7 @@
 
 Checks, from the dump's own metadata (config, objective, seed, batch): the batch (built-in data set
 and Batcher), the plan (t and the noise, from the same Rng stream), then on the dumped inputs the
-outputs F_cm and dF/dt (JVP at c = t along (v, 1)), F_fm (c = 2 - t), the losses and every
+outputs F_cm and dF/dt (JVP at c = t along (v, 1)), F_fm (c = 2 - t, or c = t, r = 1 on the aux interval), the losses and every
 parameter gradient. Error of a quantity: max |python - dump| / max |dump| over the tensor.
 """
 
@@ -58,11 +58,16 @@ def check(path: str, dataset: str = "") -> dict:
     Y = torch.as_tensor(plan64["y"]) if cfg.numClasses else None
     R0 = torch.zeros(B, dtype=torch.float64) if cfg.useR else None
     with torch.no_grad():
-        F_fm = model(X, 2 - Tt, Y, R0)
+        # The FM branch: c = 2 - t on the extended interval; c = t with the flag r = 1 on the aux one.
+        F_fm = model(X, Tt, Y, torch.ones(B, dtype=torch.float64)) if obj.interval == "aux" else model(X, 2 - Tt, Y, R0)
     F_cm, dFdt = jvp(model, X, Tt, V, torch.ones(B, dtype=torch.float64), Y, R0, R0)
     err["out.F_cm"] = rel(F_cm.detach(), tensors["out.F_cm"])
     err["out.dFdt"] = rel(dFdt, tensors["out.dFdt"])
     err["out.F_fm"] = rel(F_fm, tensors["out.F_fm"])
+    if obj.interval == "aux":
+        # Dumps made before the aux fix (issue 10) wrote F at c = 2 - t, r = 0 as out.F_fm: report that comparison too.
+        with torch.no_grad():
+            err["out.F_fm@c=2-t,r=0"] = rel(model(X, 2 - Tt, Y, R0), tensors["out.F_fm"])
     model.zero_grad()
     loss, results = step_loss(model, plan64)
     loss.backward()
