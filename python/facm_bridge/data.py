@@ -237,7 +237,7 @@ def load_files(paths: List[str], split: str = "train") -> Dataset:
                 raise ValueError(f"{n}: no matching IDX labels file")
             if lab[2].shape[0] != a.shape[0]:
                 raise ValueError(f"{n}: {a.shape[0]} images but {lab[2].shape[0]} labels")
-            xs.append(a[:, None].astype(np.float32) / np.float32(127.5) - np.float32(1))
+            xs.append((a[:, None].astype(np.float64) / 127.5 - 1).astype(np.float32))
             ys.append(lab[2].astype(np.uint8))
         labels = np.concatenate(ys)
         fashion = any(re.search("fashion", n, re.I) for n, _ in files) or any(re.search("fashion", p, re.I) for p in paths)
@@ -249,7 +249,7 @@ def load_files(paths: List[str], split: str = "train") -> Dataset:
         rec = np.concatenate([np.frombuffer(b, dtype=np.uint8).reshape(-1, CIFAR_RECORD) for _, b in chosen])
         if rec[:, 0].max() > 9:
             raise ValueError("CIFAR-10 labels are 0..9 (a CIFAR-100 .bin is not supported)")
-        images = (rec[:, 1:].astype(np.float32) / np.float32(127.5) - np.float32(1)).reshape(-1, 3, 32, 32)
+        images = (rec[:, 1:].astype(np.float64) / 127.5 - 1).astype(np.float32).reshape(-1, 3, 32, 32)
         return _check(Dataset("cifar10", images, rec[:, 0].copy(), 10, list(CIFAR10_CLASSES)))
     seen = "; ".join(f"{n} ({len(b)} bytes)" for n, b in files)
     raise ValueError(f"no dataset recognised in: {seen}. Expected IDX files (optionally .gz) or CIFAR-10 binary batches (3073-byte records), loose or in a .tar / .tar.gz")
@@ -369,3 +369,30 @@ class Batcher:
         self.pos = st["pos"]
         self.shuffled = st["shuffled"]
         self.epoch = st["epoch"]
+
+
+def _main(argv=None):
+    """python -m facm_bridge.data SPEC --shape C,H,W --seed S --n N --out file.safetensors: the first N
+    images (resized to the shape) and labels, and the first batches of a Batcher, for cross-checks."""
+    import argparse
+
+    from . import stfile
+
+    ap = argparse.ArgumentParser(prog="python -m facm_bridge.data")
+    ap.add_argument("spec")
+    ap.add_argument("--shape", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=5)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    C, H, W = (int(v) for v in a.shape.split(","))
+    ds = load_dataset(a.spec, C, H, W, a.seed)
+    bt = Batcher(ds, a.batch, a.seed, 0.5)
+    idx = np.concatenate([bt.next_indices()[0] for _ in range(3)])
+    stfile.write(a.out, [("images", ds.images[: a.n]), ("labels", ds.labels[: a.n].astype(np.float32)), ("batch.indices", idx.astype(np.float32))],
+                 {"name": ds.name, "count": str(ds.count), "numClasses": str(ds.num_classes)})
+
+
+if __name__ == "__main__":
+    _main()
