@@ -219,6 +219,13 @@ def main(argv=None):
         teacher.load_flat(ts["ema"] or ts["params"])  # as the Node trainer: the teacher's EMA weights when stored
         teacher.requires_grad_(False)
     run = Run(cfg, train, obj, ds, device, dtype, teacher, (rank, world))
+    # The Node CLI's entry, so `npm run facm -- train --resume OUT` finds the data, teacher and preset
+    # (a run exported from the page has none yet).
+    if a.dataset is not None or "dataset" not in cli:
+        cli["dataset"] = spec or ds.name
+    cli.setdefault("teacher", tpath or None)
+    same = lambda p: all(getattr(p, k) == getattr(cfg, k) for k in ("C", "H", "W", "patch", "D", "depth", "heads", "numClasses"))
+    cli.setdefault("preset", next((n for n, p in PRESETS.items() if same(p)), "custom"))
     if st is not None:
         if st["resume"] is None:
             log("note: the checkpoint holds no data / noise stream positions: batches start afresh from the seed")
@@ -230,7 +237,7 @@ def main(argv=None):
         run.model.load_flat(init_params(cfg, train["seed"]))
         for k, p in run.model.named_parameters():
             run.opt.ema[k].copy_(p.detach())
-    out = a.out or os.path.join("runs", f"py-{obj.name}-{cli.get('preset', a.preset)}-{int(time.time())}")
+    out = a.out or os.path.join("runs", f"py-{obj.name}-{cli['preset']}-{int(time.time())}")
     start = run.opt.step
     target = start + a.steps
     nparams = sum(p.numel() for p in run.model.parameters())
