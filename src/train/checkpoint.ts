@@ -2,6 +2,7 @@
 // nn.Linear layout), so `load_file` + `model.load_state_dict` opens them; EMA weights and AdamW
 // moments under `ema.` / `optim.m.` / `optim.v.` prefixes; config and step as JSON in the metadata.
 
+import { fileError } from '../util/errors';
 import { validateConfig, type DiTConfig } from '../model/config';
 import type { ParamTable } from '../model/params';
 import { paramTable } from '../model/params';
@@ -56,10 +57,18 @@ export function describeConfig(c: DiTConfig): string {
 /**
  * Reads a checkpoint. With `expect`, refuses one whose model config differs, naming the fields.
  * Every tensor is checked for presence and shape against the config's parameter table.
+ * With `name` (a file name), an error names it once and says what to do.
  */
-export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig): CheckpointState {
-  return checkpointFromFile(readSafetensors(bytes), expect);
+export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: string): CheckpointState {
+  if (!name) return checkpointFromFile(readSafetensors(bytes), expect);
+  try {
+    return checkpointFromFile(readSafetensors(bytes, name), expect);
+  } catch (e) {
+    throw fileError(name, e, CHECKPOINT_TODO);
+  }
 }
+
+export const CHECKPOINT_TODO = 'Choose a .safetensors checkpoint saved by the playground or by `npm run facm -- train`.';
 
 /** loadCheckpoint on an already parsed file. */
 export function checkpointFromFile(file: SafetensorsFile, expect?: DiTConfig): CheckpointState {

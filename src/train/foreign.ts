@@ -7,7 +7,8 @@
 // through checkpointFromFile unchanged; others through the inference here. Both return notices
 // (inferred fields, dtypes converted, tensors ignored) for the caller to show.
 
-import { describeConfig, checkpointFromFile, type CheckpointState } from './checkpoint';
+import { CHECKPOINT_TODO, describeConfig, checkpointFromFile, type CheckpointState } from './checkpoint';
+import { fileError } from '../util/errors';
 import { readSafetensors, readSafetensorsHeader, type SafetensorsFile } from './safetensors';
 import { validateConfig, type DiTConfig } from '../model/config';
 import { paramTable } from '../model/params';
@@ -165,17 +166,23 @@ function foreignState(file: SafetensorsFile, hints: ForeignHints): OpenedCheckpo
 /**
  * Reads a checkpoint of this project, or a DiT state_dict saved by PyTorch (then `hints` supply
  * heads and, without pos_embed, the image size). With `expect`, a project checkpoint of another
- * config is refused as loadCheckpoint does.
+ * config is refused as loadCheckpoint does. With `name` (a file name), errors name it once and say
+ * what to do, except ForeignConfigNeeded, which a caller answers by asking.
  */
-export function openCheckpoint(bytes: Uint8Array, hints: ForeignHints = {}, expect?: DiTConfig): OpenedCheckpoint {
-  const file = readSafetensors(bytes);
-  const converted = [...file.converted.values()];
-  const dtypes = [...new Set(converted)];
-  const conv = converted.length ? [`converted ${converted.length} tensor(s) from ${dtypes.join(' / ')} to F32`] : [];
-  if (file.metadata.config) return { state: checkpointFromFile(file, expect), notices: conv, foreign: false };
-  const opened = foreignState(file, hints);
-  opened.notices.push(...conv);
-  return opened;
+export function openCheckpoint(bytes: Uint8Array, hints: ForeignHints = {}, expect?: DiTConfig, name?: string): OpenedCheckpoint {
+  try {
+    const file = readSafetensors(bytes, name);
+    const converted = [...file.converted.values()];
+    const dtypes = [...new Set(converted)];
+    const conv = converted.length ? [`converted ${converted.length} tensor(s) from ${dtypes.join(' / ')} to F32`] : [];
+    if (file.metadata.config) return { state: checkpointFromFile(file, expect), notices: conv, foreign: false };
+    const opened = foreignState(file, hints);
+    opened.notices.push(...conv);
+    return opened;
+  } catch (e) {
+    if (!name || e instanceof ForeignConfigNeeded) throw e;
+    throw fileError(name, e, `${CHECKPOINT_TODO} A DiT state_dict saved by PyTorch opens too.`);
+  }
 }
 
 /**

@@ -110,33 +110,33 @@ export function writeSafetensors(tensors: NamedTensor[], metadata: Record<string
   return out;
 }
 
-/** The header of a safetensors file: its JSON object and where the data section starts (nothing else is read). */
-export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.length < 8) throw new Error(`safetensors: truncated: ${bytes.length} bytes, the header length alone is 8`);
+/** The header of a safetensors file: its JSON object and where the data section starts (nothing else is read). `file` names it in errors. */
+export function readSafetensorsHeader(bytes: Uint8Array, file = 'safetensors'): { header: Record<string, unknown>; dataStart: number } {
+  if (bytes.length < 8) throw new Error(`${file}: truncated: ${bytes.length} bytes, the header length alone is 8`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER)) {
-    throw new Error(`safetensors: bad header: header length ${n64} is over the ${MAX_HEADER}-byte limit (not a safetensors file?)`);
+    throw new Error(`${file}: bad header: header length ${n64} is over the ${MAX_HEADER}-byte limit (not a safetensors file?)`);
   }
   const n = Number(n64);
   if (8 + n > bytes.length) {
-    throw new Error(`safetensors: truncated: header needs ${n} bytes after the length, file has ${bytes.length - 8}`);
+    throw new Error(`${file}: truncated: header needs ${n} bytes after the length, file has ${bytes.length - 8}`);
   }
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`safetensors: bad header: not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new Error(`${file}: bad header: not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new Error(`safetensors: bad header: expected a JSON object, got ${Array.isArray(header) ? 'an array' : typeof header}`);
+    throw new Error(`${file}: bad header: expected a JSON object, got ${Array.isArray(header) ? 'an array' : typeof header}`);
   }
   return { header: header as Record<string, unknown>, dataStart: 8 + n };
 }
 
-/** Parses a safetensors file (F32, or F16 / BF16 / F64 converted); verifies __metadata__.checksum when present. */
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
-  const { header, dataStart } = readSafetensorsHeader(bytes);
+/** Parses a safetensors file (F32, or F16 / BF16 / F64 converted); verifies __metadata__.checksum when present. `file` names it in errors. */
+export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): SafetensorsFile {
+  const { header, dataStart } = readSafetensorsHeader(bytes, file);
   const dataLen = bytes.length - dataStart;
   const data = bytes.subarray(dataStart);
   const metadata: Record<string, string> = {};
@@ -144,32 +144,32 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const converted = new Map<string, string>();
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null) throw new Error(`safetensors: bad header: __metadata__ is not an object`);
+      if (typeof entry !== 'object' || entry === null) throw new Error(`${file}: bad header: __metadata__ is not an object`);
       for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== 'string') throw new Error(`safetensors: bad header: metadata '${k}' is ${typeof v}, must be a string`);
+        if (typeof v !== 'string') throw new Error(`${file}: bad header: metadata '${k}' is ${typeof v}, must be a string`);
         metadata[k] = v;
       }
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null) throw new Error(`safetensors: bad header: entry '${name}' is not an object`);
+    if (typeof e !== 'object' || e === null) throw new Error(`${file}: bad header: entry '${name}' is not an object`);
     const dt = typeof e.dtype === 'string' ? READ_DTYPES[e.dtype] : undefined;
-    if (!dt) throw new Error(`safetensors: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (readable: ${Object.keys(READ_DTYPES).join(', ')})`);
+    if (!dt) throw new Error(`${file}: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (readable: ${Object.keys(READ_DTYPES).join(', ')})`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new Error(`safetensors: bad header: tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
+      throw new Error(`${file}: bad header: tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
     }
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {
-      throw new Error(`safetensors: bad header: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+      throw new Error(`${file}: bad header: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     }
     const [start, end] = offs as [number, number];
     const want = numel(shape) * dt.bytes;
     if (end - start !== want) {
-      throw new Error(`safetensors: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of ${e.dtype} needs ${want}`);
+      throw new Error(`${file}: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of ${e.dtype} needs ${want}`);
     }
     if (end > dataLen) {
-      throw new Error(`safetensors: offsets out of range: tensor '${name}' ends at ${end} but the data section has ${dataLen} bytes (truncated file?)`);
+      throw new Error(`${file}: offsets out of range: tensor '${name}' ends at ${end} but the data section has ${dataLen} bytes (truncated file?)`);
     }
     // slice() copies into a fresh, aligned buffer whatever the source alignment.
     tensors.set(name, { shape: shape as number[], data: dt.toF32(data.subarray(start, end)) });
@@ -178,7 +178,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (metadata.checksum !== undefined) {
     const got = checksum(data);
     if (got !== metadata.checksum) {
-      throw new Error(`safetensors: checksum mismatch: data section hashes to ${got}, header says ${metadata.checksum} (file corrupted)`);
+      throw new Error(`${file}: checksum mismatch: data section hashes to ${got}, header says ${metadata.checksum} (file corrupted)`);
     }
   }
   return { tensors, metadata, converted };

@@ -1,9 +1,12 @@
 // The control column: the focused run's commands and settings, data, checkpoints and exports.
 
+import { fileError } from '../../util/errors';
 import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
-import { CUSTOM_DATASET, KEYS, relevantKeys, type Config, type Key } from '../../worker/runConfig';
+import { SHIPPED } from '../../data/shipped';
+import { CUSTOM_DATASET, KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
+import { objectiveSpec } from '../../objectives/table';
 import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
 import { download, metricsCsv } from '../persistence/exporters';
 import { ConfigField } from '../widgets/fields';
@@ -13,7 +16,9 @@ import { recoveryText } from '../state/runner';
 import { focused, say, shareUrl, useStore } from '../state/store';
 import { StateBadge } from './RunsPanel';
 
-const OBJECTIVE_KNOBS: Key[] = ['lambdaFM', 'interval', 'alpha', 'clamp', 'flowRatio', 'meanflowP', 'scmWarmup', 'scmNormalise', 'tMean', 'tStd'];
+/** Every run key that is not the model, data, objective or one of its knobs: a new key lands here by itself. */
+const PLACED: readonly Key[] = ['preset', 'objective', 'dataset', 'onNonFinite'];
+const OPTIMIZER_KEYS = RUN_KEYS.filter((k) => !PLACED.includes(k) && !specOf(k).knob);
 
 export function Controls() {
   const run = useStore(focused);
@@ -29,7 +34,7 @@ export function Controls() {
   const relevant = new Set(relevantKeys(c));
   const running = run.state === 'running';
   const busy = run.state === 'starting';
-  const datasets = [...Object.keys(BUILTIN), ...(custom?.info || c.dataset === CUSTOM_DATASET ? [CUSTOM_DATASET] : [])];
+  const datasets = [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), ...(custom?.info || c.dataset === CUSTOM_DATASET ? [CUSTOM_DATASET] : [])];
   const share = async () => {
     const url = shareUrl();
     try {
@@ -67,7 +72,15 @@ export function Controls() {
           <button data-testid="btn-reset" className={pendingEdits(run.id) ? 'attention' : ''} disabled={busy && !run.fatal} onClick={() => runner.reset(run.id)} title="Back to step 0 with the settings below">
             ↺ Reset
           </button>
+          {/* Starting (device, data, memory check, allocation) or inside a first step that can take long: never a dead end. */}
+          {(busy || (running && run.step === 0)) && (
+            <button data-testid="btn-cancel" className="attention" onClick={() => runner.cancel(run.id)} title="Stop starting this run (its worker and device are closed; the settings stay)">
+              ✕ Cancel
+            </button>
+          )}
         </div>
+        {busy && !run.progress && <p className="hint">starting: waiting for the run's worker…</p>}
+        {running && run.step === 0 && <p className="hint">first step in progress (the first step compiles the kernels; a large batch on a slow adapter takes long)</p>}
         {pendingEdits(run.id) && <p className="hint">Settings changed: press Reset to restart with them (Train continues the current run).</p>}
         {run.progress && <Progress stage={run.progress.stage} fraction={run.progress.fraction} />}
         {run.collapse && (
@@ -110,7 +123,7 @@ export function Controls() {
         {custom?.progress && <Progress stage={custom.progress.stage} fraction={custom.progress.fraction} />}
         {custom?.error && (
           <p className="error" data-testid="dataset-error">
-            {custom.label}: {custom.error}
+            {fileError(custom.label, custom.error).message}
           </p>
         )}
         {custom?.info && (
@@ -131,19 +144,19 @@ export function Controls() {
         {OBJECTIVE_KNOBS.filter((k) => relevant.has(k)).map((k) => (
           <ConfigField key={k} k={k} config={c} onChange={set} />
         ))}
-        {c.objective === 'cm-no-anchor' && <p className="hint">No anchor: λ_FM is 0 by definition. This is the run that is expected to fail.</p>}
+        <p className="hint">{objectiveSpec(c.objective).why}.</p>
       </section>
 
       <section className="ctl">
         <h4>Optimizer</h4>
         <div className="two">
-          <ConfigField k="lr" config={c} onChange={set} />
-          <ConfigField k="batch" config={c} onChange={set} />
-          <ConfigField k="seed" config={c} onChange={set} />
-          <ConfigField k="emaDecay" config={c} onChange={set} />
+          {OPTIMIZER_KEYS.map((k) => (
+            <ConfigField key={k} k={k} config={c} onChange={set} />
+          ))}
         </div>
         <ConfigField k="onNonFinite" config={c} onChange={set} />
         <ConfigField k="euler" config={c} onChange={set} />
+        <ConfigField k="memoryBudget" config={c} onChange={set} />
       </section>
 
       <section className="ctl">

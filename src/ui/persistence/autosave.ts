@@ -5,7 +5,7 @@
 // does not wait for it. The decisions are in autosavePolicy.ts; the named checkpoints of the
 // "Save in browser" button are separate (idb.ts) and untouched by this.
 
-import { CUSTOM_DATASET, defaultDatasetFor, type Config } from '../../worker/runConfig';
+import { CUSTOM_DATASET, defaultDatasetFor, type Config } from '../../config';
 import { initFromUrl } from '../state/actions';
 import { autosaveDue, pickSet, restoreDecision, restoredText, thinChunk } from './autosavePolicy';
 import { deleteAutosaves, getAutosaveData, listAutosaves, patchAutosaves, putAutosave, type AutosaveMeta } from './idb';

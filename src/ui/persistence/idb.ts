@@ -4,7 +4,7 @@
 // same two-store shape.
 
 import type { MetricsChunk } from '../../worker/protocol';
-import type { Config } from '../../worker/runConfig';
+import type { Config } from '../../config';
 
 export interface CheckpointMeta {
   id: number;

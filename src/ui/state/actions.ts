@@ -1,13 +1,16 @@
 // What the controls do: edits of the focused run's config (kept in the URL), runs added and removed,
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
+import { fileError } from '../../util/errors';
+import { presetHint } from '../../model/config';
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
 import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
 import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
-import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../worker/runConfig';
+import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
+import { SHIPPED } from '../../data/shipped';
 import { hintsNeeded } from '../../train/foreign';
 import { askForeignHints } from '../widgets/ForeignDialog';
 
@@ -32,7 +35,7 @@ export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
   if (!run) return;
   const next = { ...run.config, [key]: value } as Config;
   // A new preset gets the built-in dataset of its image size (user files are resized instead).
-  if (key === 'preset' && next.dataset !== CUSTOM_DATASET && next.dataset in BUILTIN) next.dataset = defaultDatasetFor(String(value));
+  if (key === 'preset' && next.dataset !== CUSTOM_DATASET && (next.dataset in BUILTIN || next.dataset in SHIPPED)) next.dataset = defaultDatasetFor(String(value));
   if (KEYS[key].group === 'view') {
     // What is shown applies to every run, at once.
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
@@ -73,12 +76,13 @@ export function applyAblation(id: string): void {
   const base = focused(s);
   if (!base) return;
   runner.removeAll();
-  const runs = ablationRuns(id, base.config).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
+  // A click takes the preset's own step cap (a link's stopAt, read at load, wins there).
+  const runs = ablationRuns(id, { ...base.config, stopAt: 0 }).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
   useStore.setState({ runs, focusId: runs[0].id, ablation: id });
   syncUrl();
   for (const r of runs) runner.train(r.id);
   const a = ABLATIONS.find((x) => x.id === id)!;
-  say('info', `${a.title}: ${runs.length} runs started with one seed and dataset.`);
+  say('info', `${a.title}: ${runs.length} runs started on one dataset, each to step ${runs[0].config.stopAt} (“train all to step”).`);
 }
 
 export function togglePlay(id: string): void {
@@ -161,7 +165,7 @@ export async function uploadCheckpoint(file: File): Promise<void> {
     syncUrl();
     say('info', `loaded ${file.name} into ${run.name}`);
   } catch (e) {
-    say('error', `could not load ${file.name}: ${(e as Error).message}`);
+    say('error', fileError(file.name, e).message);
   }
 }
 
@@ -180,6 +184,9 @@ export async function takeDatasetFiles(files: File[]): Promise<void> {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, info, preview, progress: null } } : {}));
     updateConfig('dataset', CUSTOM_DATASET);
     say('info', `${label}: ${info.name}, ${info.count.toLocaleString()} images ${info.C}×${info.H}×${info.W}; press Reset or Train to use it`);
+    const preset = focused(useStore.getState())?.config.preset;
+    const hint = preset ? presetHint(info, preset) : null;
+    if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
   } catch (e) {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));
   }

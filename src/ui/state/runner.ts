@@ -3,10 +3,11 @@
 // is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
 
 import type { FromWorker, ToWorker } from '../../worker/protocol';
-import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../worker/runConfig';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../config';
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';
+import { pushSample } from './compare';
 import type { ForeignHints } from '../../train/foreign';
 
 const workers = new Map<string, Worker>();
@@ -73,13 +74,14 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        sampleHistory: [],
       });
       return;
     case 'metrics':
       appendMetrics(id, m.chunk);
       return;
     case 'samples':
-      patchRun(id, { samples: m.samples });
+      patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
@@ -152,7 +154,7 @@ export function step(id: string, n = 1): void {
 
 function rebuild(id: string): void {
   const run = getRun(id)!;
-  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, recoveries: [], profile: null });
+  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], recoveries: [], profile: null });
   clearMetrics(id);
   post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
 }
@@ -164,7 +166,7 @@ export function reset(id: string): void {
   if (!workers.has(id) || run.fatal) {
     workers.get(id)?.terminate();
     workers.delete(id);
-    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, loadedFrom: null, recoveries: [], profile: null });
+    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], loadedFrom: null, recoveries: [], profile: null });
     clearMetrics(id);
     if (run.fatal) ensure(id);
     return;
@@ -222,6 +224,19 @@ export function loseDevice(id: string): void {
 export function poison(id: string): void {
   ensure(id);
   post(id, { type: 'poison' });
+}
+
+/**
+ * Ends a run that is starting (building its trainer, checking memory, allocating) or stuck in its
+ * first step: the worker is terminated, with its device, and the run goes back to idle.
+ */
+export function cancel(id: string): void {
+  const run = getRun(id);
+  workers.get(id)?.terminate();
+  workers.delete(id);
+  clearMetrics(id);
+  patchRun(id, { state: 'idle', step: 0, applied: null, progress: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], recoveries: [], profile: null });
+  if (run) say('info', `${run.name}: cancelled; its settings are kept, press Train to start again`);
 }
 
 export function remove(id: string): void {

@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import type { AdapterReport } from '../../gpu/device';
 import type { ProfileSummary } from '../../gpu/profile';
 import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../../worker/protocol';
-import { toSearch, type Config } from '../../worker/runConfig';
+import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
 
 export interface RunView {
@@ -34,6 +34,8 @@ export interface RunView {
   /** Non-finite steps undone by onNonFinite = 'rollback'. */
   rollbacks: { step: number; quantity: string; restoredTo: number }[];
   samples: SampleSet | null;
+  /** Recent sample sets, oldest first (state/compare.ts): runs are compared at a step they all have. */
+  sampleHistory: SampleSet[];
   real: ImageSet | null;
   /** Where the weights came from, when loaded from a checkpoint. */
   loadedFrom: string | null;
@@ -100,7 +102,8 @@ export interface PlaygroundState {
   autosaved: Record<string, number>;
 }
 
-export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#dc2626', '#9333ea', '#0891b2', '#ca8a04', '#db2777'];
+/** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
+export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#0891b2', '#ca8a04', '#92400e', '#db2777'];
 
 let nextId = 1;
 let nextMsg = 1;
@@ -128,6 +131,7 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     collapse: null,
     rollbacks: [],
     samples: null,
+    sampleHistory: [],
     real: null,
     loadedFrom: null,
     recoveries: [],
