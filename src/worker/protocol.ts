@@ -6,6 +6,7 @@ import type { MetricsChunk } from '../train/metrics';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from '../config';
+import type { ForeignHints } from '../train/foreign';
 
 // ------------------------------------------------------------------ page → worker
 
@@ -19,8 +20,9 @@ export type ToWorker =
   | { type: 'view'; config: Config }
   | { type: 'samples' }
   | { type: 'save'; req: number }
-  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs). */
-  | { type: 'load'; req: number; bytes: Uint8Array; name: string }
+  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs).
+   *  hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user. */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints }
   /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
   | { type: 'profile'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */

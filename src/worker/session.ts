@@ -27,7 +27,7 @@ import type { Backend } from '../ops/backend';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops, PRESETS } from '../model/config';
-import { loadCheckpoint } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
@@ -206,7 +206,7 @@ export class RunSession {
       case 'save':
         return this.save(cmd.req);
       case 'load':
-        return this.load(cmd.req, cmd.bytes, cmd.name);
+        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints);
       case 'probe':
         return this.probe(cmd.files);
       case 'profile':
@@ -479,11 +479,13 @@ export class RunSession {
     this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
-  private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    const st = loadCheckpoint(bytes, undefined, name);
+  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints): Promise<void> {
+    // This project's checkpoints, or a PyTorch DiT state_dict (its notices say what was inferred).
+    const { state: st, notices } = openCheckpoint(bytes, hints, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
+    notes.unshift(...notices);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
