@@ -1,7 +1,7 @@
 // Loss over steps for every run: total, L_FM and L_CM on a log axis, TensorBoard-style smoothing,
 // a red line where a run collapsed. Zoom survives updates (uirevision).
 
-import type { PlotData } from 'plotly.js-dist-min';
+import type { PlotData } from 'plotly.js-cartesian-dist-min';
 import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../LivePlot';
 import { decimate, seriesOf, smooth } from '../metrics';
 import { LOSS_NOTE } from '../teach';
