@@ -11,7 +11,7 @@
 
 import linearCode from '../../shaders/linear.wgsl?raw';
 import geluCode from '../../shaders/gelu.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 import { geluCpu, geluGpu, geluGrad } from './elementwise';
 
 /** x (rows, inF) · W (outF, inF)ᵀ + b (outF) → y (rows, outF). */
@@ -95,9 +95,9 @@ export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
   name: 'linear',
   code: `${geluCode}\n${linearCode}`,
   entries: {
-    matmul: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //     A, B, bias, C, Aux
-    matmul_reg: ['uniform', 'read', 'read', 'read', 'rw', 'rw'],
-    colsum: ['uniform', 'read', 'rw'],
+    matmul: ['dims', 'A', 'B', 'bias', 'C', 'Aux'],
+    matmul_reg: ['dims', 'A4', 'B4', 'bias', 'C', 'Aux'],
+    colsum: ['dims', 'X', 'colOut'],
   },
 };
 
@@ -169,7 +169,7 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   if (epi && epi.aux.size < M * N) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${M}×${N}`);
   if (epi?.kind === 'geluGrad' && flags) throw new Error('matmul: the geluGrad epilogue takes no bias and no accumulate');
   const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
-  const params = P().u(M, N, K, flags);
+  const params = { M, N, K, flags };
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
   const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
   if (v.kind === 'reg') {
@@ -192,7 +192,7 @@ function auxDummy(gpu: Gpu): Tensor {
 
 /** out (N) (+)= Σ_m X (M, N). */
 export function colsum(gpu: Gpu, X: Tensor, out: Tensor, M: number, N: number, accumulate: boolean): void {
-  gpu.dispatch(linearKernel, 'colsum', P().u(M, N, 0, accumulate ? ACC : 0), [X, out], [Math.ceil(N / 64)]);
+  gpu.dispatch(linearKernel, 'colsum', { M, N, K: 0, flags: accumulate ? ACC : 0 }, [X, out], [Math.ceil(N / 64)]);
 }
 
 /**
