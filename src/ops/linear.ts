@@ -142,13 +142,35 @@ function regWorkgroup(M: number, N: number): number {
   return wg;
 }
 
+/** Per-Gpu matmul choices from autotuning (src/ops/tune.ts), by matShapeKey. */
+const matmulChoices = new WeakMap<Gpu, Map<string, MatmulVariant>>();
+
+export function setMatmulChoices(gpu: Gpu, choices: Map<string, MatmulVariant>): void {
+  matmulChoices.set(gpu, choices);
+}
+
+/** Whether chooseMatmul's pick for this shape comes from autotuning. */
+export function isTunedShape(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+  return matmulChoices.get(gpu)?.has(matShapeKey(M, N, K, transA, transB)) ?? false;
+}
+
+export const matShapeKey = (M: number, N: number, K: number, transA: boolean, transB: boolean): string => `${M}x${N}x${K}${transA ? 'At' : ''}${transB ? 'Bt' : ''}`;
+
 /**
- * Per shape and adapter. On a CPU-like adapter (SwiftShader) the register kernel wins on every
+ * Per shape and adapter: the autotuned choice where there is one (src/ops/tune.ts), else a rule.
+ * On a CPU-like adapter (SwiftShader) the register kernel wins on every
  * shape it fits (measured with `npm run bench`: barriers and workgroup memory cost more than they
  * save there). On a GPU the 64×64 tile for shapes with enough 64×64 tiles to fill it, the register
  * kernel for thin ones (few rows or columns, e.g. a dW of a small layer), the 32×32 tile otherwise.
  */
 export function chooseMatmul(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
+  const tuned = matmulChoices.get(gpu)?.get(matShapeKey(M, N, K, transA, transB));
+  if (tuned && (tuned.kind === 'tile' || regFits(M, N, K, transA, transB))) return tuned;
+  return ruleOfThumb(gpu, M, N, K, transA, transB);
+}
+
+/** The untuned rule (see chooseMatmul). */
+export function ruleOfThumb(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
   const reg = regFits(M, N, K, transA, transB);
   if (gpu.cpuLike) return reg ? { kind: 'reg', wg: regWorkgroup(M, N) } : { kind: 'tile', tt: M <= 32 || N <= 32 ? 8 : 16 };
   if (M >= 64 && N >= 64 && Math.ceil(M / 64) * Math.ceil(N / 64) >= 16) return { kind: 'tile', tt: 16 };
