@@ -13,7 +13,7 @@
 
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
-import { Gpu, type ProfileEntry, type Tensor } from '../gpu/runtime';
+import { Gpu, type ProfileEntry } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
 import { chooseMatmul, isTunedShape, matmul } from '../ops/linear';
@@ -21,15 +21,17 @@ import { ditMatmuls, ensureTuned, variantKey } from '../ops/tune';
 import { FileTuneStore } from './tuneStore';
 import { posEmbed2d } from '../ops/patch';
 import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
-import { DiT, type Params } from '../model/dit';
+import { paramViews } from '../model/gpu';
+import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
-import { objectiveConfig } from '../objectives/objectives';
+import { objectiveConfig, trainDefaults } from '../config/keys';
 import { BUILTIN } from '../data/index';
-import { DEFAULT_TRAIN, Trainer } from '../train/trainer';
+import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
 import { jaxDiT, loadJax, type Jax } from './bench-jax';
-import { gpuLoss, runStep } from '../objectives/step';
+import { runStep } from '../objectives/step';
+import { gpuLoss } from '../ops/loss';
 import { planStep } from '../objectives/objectives';
 
 const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--full] [--all] [--batch 32] [--reps 3] [--profile] [--no-tfjs] [--no-jax] [--json out.json]
@@ -125,12 +127,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   const pbuf = gpu.view(gpu.persistent(table_.total, 'bench.params'), 0, [table_.total]);
   const gbuf = gpu.view(gpu.persistent(table_.total, 'bench.grads'), 0, [table_.total]);
   gpu.write(pbuf, flat);
-  const views = (t: Tensor) => {
-    const m = new Map(table_.specs.map((s) => [s.name, gpu.view(t.buffer, s.offset, s.shape)]));
-    return ((n: string) => m.get(n)!) as Params<Tensor>;
-  };
-  const P = views(pbuf);
-  const G = views(gbuf);
+  const P = paramViews(gpu, table_, pbuf);
+  const G = paramViews(gpu, table_, gbuf);
   const rng = new Rng(1);
   const n = B * cfg.C * cfg.H * cfg.W;
   const xs = rng.normals(n);
@@ -173,7 +171,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
   const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
-    const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
+    const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];
     const stepOnce = async () => {
       const t0 = performance.now();

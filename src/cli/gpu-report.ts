@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, type AdapterReport } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { PRESETS } from '../model/config';
-import { objectiveConfig } from '../objectives/objectives';
+import { objectiveConfig, trainDefaults } from '../config/keys';
 import { BUILTIN } from '../data/index';
-import { DEFAULT_TRAIN, Trainer } from '../train/trainer';
+import { Trainer } from '../train/trainer';
 import type { PresetSummary } from './bench';
 
 const USAGE = `usage: npm run gpu-report -- [--out gpu-report] [--peak TFLOPS] [--seconds 60] [--preset tiny,tiny-16,cifar-s] [--train-preset cifar-s] [--batch 32]`;
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   say(`\n# FACM training, ${trainPreset}, batch ${B}, ${seconds} s`);
   const gpu = new Gpu(await acquireDevice());
   const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 1024);
-  const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig('facm'), batch: B }, data);
+  const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig('facm'), batch: B }, data);
   await trainer.stepOnce(); // compiles the pipelines
   await trainer.drain();
   await gpu.sync();

@@ -1,130 +1,133 @@
-// Node CLI on Dawn: `npm run facm -- <train|sample|dump|info> [options]`. The same Trainer,
-// model and kernels as the browser worker.
+// Node CLI on Dawn: `npm run facm -- <train|sample|eval|dump|info> [options]`. The same Trainer,
+// model and kernels as the browser worker; every setting is a flag generated from the declared
+// key table (src/config), with the playground URL's names, ranges and messages.
 
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter } from '../gpu/device';
-import { Gpu, type Tensor } from '../gpu/runtime';
+import { Gpu } from '../gpu/runtime';
 import { gpuBackend } from '../ops/backend';
-import { PRESETS, forwardFlops, type DiTConfig } from '../model/config';
+import { gpuLoss } from '../ops/loss';
+import { PRESETS, forwardFlops, presetHint, type DiTConfig } from '../model/config';
 import { DiT } from '../model/dit';
+import { modelOnGpu, paramBuffer } from '../model/gpu';
 import { initParams, paramTable } from '../model/params';
-import { OBJECTIVES, needsR, objectiveConfig, planStep, type ObjectiveName } from '../objectives/objectives';
-import { gpuLoss, runStep, summarise } from '../objectives/step';
+import { planStep } from '../objectives/objectives';
+import { OBJECTIVES, objectiveSpec } from '../objectives/table';
+import { runStep, summarise } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { DEFAULT_TRAIN, type NonFinitePolicy, type StepRecord, type TrainConfig } from '../train/trainer';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../train/checkpoint';
-import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOptions } from '../train/session';
+import type { StepRecord } from '../train/trainer';
+import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
+import { TrainingSession, type SessionEvent, type SessionOptions } from '../train/session';
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
 import { nearestDistance, referenceSplit } from '../data/nearest';
+import { SHIPPED } from '../data/shipped';
+import { loadShippedNode } from '../data/shippedNode';
+import { featuresGpu } from '../metrics/features';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, heldOutSplit, measureQuality, noiseImages, qualityReference, REFERENCE_SEED, type Project } from '../metrics/quality';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
+import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
+import { bool, float, int } from '../config/spec';
+import { configFromMetadata, defaultDatasetFor, modelOf, objectiveOf, runMetadata, toTrainConfig, type Config } from '../config';
 
-const USAGE = `usage: npm run facm -- <command> [options]
-  train   --preset tiny --objective facm --dataset shapes8 --steps 200 [--batch 32] [--lr 1e-3] [--seed 0]
-          [--out runs/x] [--init ckpt] [--teacher ckpt] [--lambda-fm 1] [--no-alpha] [--no-clamp]
-          [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
-          [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
-  train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
-  sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64] [--seed 0] [--ema] [--dataset D (default: the run's)]
-  dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
-  info    (the adapter and its limits)
-objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
+// ------------------------------------------------------------------ the commands' own options
 
-const { positionals, values: opt } = parseArgs({
-  allowPositionals: true,
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    objective: { type: 'string', default: 'facm' },
-    dataset: { type: 'string', default: '' },
-    steps: { type: 'string' },
-    batch: { type: 'string' },
-    lr: { type: 'string' },
-    seed: { type: 'string', default: '0' },
-    out: { type: 'string' },
-    init: { type: 'string' },
-    teacher: { type: 'string' },
-    ckpt: { type: 'string' },
-    nfe: { type: 'string', default: '1' },
-    euler: { type: 'string' },
-    n: { type: 'string', default: '64' },
-    ema: { type: 'boolean', default: false },
-    perturb: { type: 'string', default: '0.05' },
-    'lambda-fm': { type: 'string' },
-    'no-alpha': { type: 'boolean', default: false },
-    'no-clamp': { type: 'boolean', default: false },
-    interval: { type: 'string' },
-    'flow-ratio': { type: 'string' },
-    'meanflow-p': { type: 'string' },
-    'scm-warmup': { type: 'string' },
-    'log-every': { type: 'string', default: '10' },
-    'on-non-finite': { type: 'string' },
-    'autosave-every': { type: 'string' },
-    resume: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-
-const num = (name: string, v: string | undefined, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got '${v}'`);
-  return x;
+const TRAIN: Record<string, OptionSpec> = {
+  steps: int(200, 1, 1e9, 'steps', 'optimizer steps to take (with --init from a non-teacher checkpoint: beyond its step)'),
+  out: text('output folder: checkpoint.safetensors, metrics.jsonl and the autosave (default runs/<objective>-<preset>-<time>)'),
+  init: text('start from this checkpoint: its weights (and with no --teacher its optimizer state and step)'),
+  teacher: text('distil from this FM teacher checkpoint (its EMA weights): v = teacher(x_t, c = t)'),
+  resume: text('continue the autosave in this --out folder (every setting from its metadata; only --steps may change)'),
+  'log-every': int(10, 1, 1e9, 'log every', 'print a line (and read back metrics) every this many steps'),
 };
+const SAMPLE: Record<string, OptionSpec> = {
+  ckpt: text('the checkpoint to sample from'),
+  nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler)'),
+  n: int(64, 1, 4096, 'images', 'images in the grid'),
+  out: text('the PNG to write', 'grid.png'),
+  ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
+};
+const EVAL: Record<string, OptionSpec> = {
+  ckpt: text('the checkpoint to measure'),
+  nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler: the FM branch, Euler N steps)'),
+  n: int(DEFAULT_SAMPLES, 4, 100_000, 'images', 'samples measured (and as many held-out real images and noise images); two sets of the default size agree within 5 % in FD'),
+  ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
+  grid: text('also write the first 64 samples as a PNG grid here'),
+};
+const DUMP: Record<string, OptionSpec> = {
+  out: text('the safetensors file to write', 'step.safetensors'),
+  perturb: float(0.05, 0, 10, 'perturb', 'perturb the adaLN-Zero init by this much, so every path computes something'),
+};
+const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: Record<string, OptionSpec>; what: string }> = {
+  train: { run: train, options: TRAIN, what: 'train a run (or continue one: --resume, --init)' },
+  sample: { run: sample, options: SAMPLE, what: 'a grid of samples from a checkpoint, with its distance to the data' },
+  eval: { run: evaluate, options: EVAL, what: "FD / precision / recall of a checkpoint's samples, next to held-out real images and noise" },
+  dump: { run: dump, options: DUMP, what: 'one training step frozen for checking elsewhere (e.g. PyTorch): inputs, outputs, losses, gradients' },
+  info: { run: info, options: {}, what: 'the adapter and its limits' },
+};
+
+const DATASET_NOTE = [
+  `--dataset takes a built-in name (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}; default: the preset's own),`,
+  `      a folder holding your images, or image files separated by commas; archives are unpacked:`,
+  `        CIFAR-10 binary: cifar-10-binary.tar.gz, the .tar inside it, or data_batch_*.bin / test_batch.bin`,
+  `        MNIST / Fashion-MNIST IDX: an images file with its labels file, gzip or not`,
+  `          (train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz; give the folder or both paths)`,
+  `      Images are resized and converted to the preset's channels × size; a one-line hint names a preset that fits better.`,
+].join('\n');
+
+function usage(cmd?: string): string {
+  const head = `usage: npm run facm -- <command> [options]\ncommands:\n${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)} ${c.what}`).join('\n')}\nobjectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}; shipped: ${Object.keys(SHIPPED).join(', ')}`;
+  if (!cmd || !COMMANDS[cmd]) return `${head}\n${DATASET_NOTE}\n(npm run facm -- <command> --help lists a command's options and every setting)`;
+  return `${head}\n\n${cmd}:\n${helpText(COMMANDS[cmd].options, undefined, DATASET_NOTE)}`;
+}
 
 const AUTOSAVE = 'autosave';
 
-async function openGpu(): Promise<Gpu> {
+// Progress and information go to stdout; stderr is for errors and warnings only.
+async function openGpu(quiet = false): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
-  console.error(`adapter: ${describeAdapter(gpu.report)}`);
+  if (!quiet) console.log(`adapter: ${describeAdapter(gpu.report)}`);
   return gpu;
 }
 
+/** A file named by an option, or an error that names the option and the path. */
+function readInput(path: string, option: string): Uint8Array {
+  if (!existsSync(path)) throw new Error(`${option} ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new Error(`${option} ${path}: a folder; pass the .safetensors file (e.g. ${join(path, 'checkpoint.safetensors')})`);
+  return new Uint8Array(readFileSync(path));
+}
+
 function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
-  if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${Object.keys(BUILTIN).join(', ')}) nor an existing file or folder`);
+  if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}) nor an existing file or folder`);
   if (statSync(path).isDirectory())
-    return readdirSync(path).filter((f) => statSync(join(path, f)).isFile()).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(path, f))) }));
+    // Named folder/file: the folder's name can say what the files are (e.g. fashion-mnist/).
+    return readdirSync(path)
+      .filter((f) => statSync(join(path, f)).isFile())
+      .map((f) => ({ name: join(basename(path), f), bytes: new Uint8Array(readFileSync(join(path, f))) }));
   return [{ name: basename(path), bytes: new Uint8Array(readFileSync(path)) }];
 }
 
-/** A built-in name, or files (comma-separated paths / a folder): resized to the model's shape if needed. */
-async function loadData(spec: string, model: DiTConfig, seed: number): Promise<Dataset> {
-  let ds: Dataset;
-  const name = spec || (model.H <= 8 ? 'shapes8' : model.H <= 16 ? 'shapes16' : 'shapes32');
-  if (BUILTIN[name]) ds = BUILTIN[name].make(seed);
-  else ds = await loadDatasetFromFiles(name.split(',').flatMap(readFiles));
-  if (ds.H !== model.H || ds.W !== model.W || ds.C !== model.C) {
-    console.error(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
-    ds = resizeDataset(ds, model.H, model.W, { C: model.C });
-  }
-  return ds;
+function fitModel(ds: Dataset, model: DiTConfig): Dataset {
+  if (ds.H === model.H && ds.W === model.W && ds.C === model.C) return ds;
+  console.log(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
+  return resizeDataset(ds, model.H, model.W, { C: model.C });
 }
 
-function modelFor(preset: string, objective: ObjectiveName): DiTConfig {
-  const p = PRESETS[preset];
-  if (!p) throw new Error(`unknown preset '${preset}' (have ${Object.keys(PRESETS).join(', ')})`);
-  return { ...p.config, useR: needsR(objectiveConfig(objective, { interval: opt.interval === 'aux' ? 'aux' : 'extended' })) };
+/** A built-in name, a shipped data set (public/), or files (comma-separated paths / a folder): resized to the model's shape if needed. */
+async function loadData(spec: string, model: DiTConfig, seed: number, split: 'train' | 'test' = 'train', preset?: string): Promise<Dataset> {
+  if (SHIPPED[spec]) return fitModel(await loadShippedNode(spec, split === 'test' ? 'heldOut' : 'train'), model);
+  if (BUILTIN[spec]) return fitModel(BUILTIN[spec].make(seed), model);
+  const ds = await loadDatasetFromFiles(spec.split(',').flatMap(readFiles), { split });
+  const hint = preset ? presetHint(ds, preset) : null;
+  if (hint) console.log(`hint: ${hint.replace(/ suits it better\.$/, ' suits it better (--preset).')}`);
+  return fitModel(ds, model);
 }
 
-function objectiveFromArgs() {
-  const name = opt.objective as ObjectiveName;
-  if (!OBJECTIVES.includes(name)) throw new Error(`unknown objective '${name}' (have ${OBJECTIVES.join(', ')})`);
-  const o: Record<string, unknown> = {};
-  if (opt['lambda-fm'] !== undefined) o.lambdaFM = num('lambda-fm', opt['lambda-fm'], 1);
-  if (opt['no-alpha']) o.alpha = false;
-  if (opt['no-clamp']) o.clamp = false;
-  if (opt.interval) {
-    if (opt.interval !== 'extended' && opt.interval !== 'aux') throw new Error(`--interval must be extended or aux`);
-    o.interval = opt.interval;
-  }
-  if (opt['flow-ratio'] !== undefined) o.flowRatio = num('flow-ratio', opt['flow-ratio'], 0.75);
-  if (opt['meanflow-p'] !== undefined) o.meanflowP = num('meanflow-p', opt['meanflow-p'], 1);
-  if (opt['scm-warmup'] !== undefined) o.scmWarmup = num('scm-warmup', opt['scm-warmup'], 1000);
-  return objectiveConfig(name, o);
-}
+/** The dataset a parsed command line names: a path, a built-in, or the preset's own. */
+const datasetSpec = (p: CliParse): string => p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : defaultDatasetFor(p.config.preset));
 
 /** What the CLI records in a checkpoint's run metadata so `--resume` can rebuild the run. */
 interface CliRun {
@@ -134,74 +137,67 @@ interface CliRun {
   preset: string;
 }
 
-async function train(): Promise<void> {
-  let cfg: TrainConfig;
+async function train(p: CliParse): Promise<void> {
+  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number };
+  let config: Config = p.config;
+  let model: DiTConfig;
   let cli: CliRun;
   let resumeBytes: Uint8Array | null = null;
   let initState: CheckpointState | null = null;
-  let teacherPath: string | null;
-  const out = opt.resume ?? opt.out ?? join('runs', `${opt.objective}-${opt.preset}-${Date.now()}`);
+  const out = opt.resume ?? opt.out ?? join('runs', `${config.objective}-${config.preset}-${Date.now()}`);
   const store = new FsCheckpointStore(out);
-  const autosaveEvery = num('autosave-every', opt['autosave-every'], 100);
   if (opt.resume) {
     // Everything but --steps comes from the autosave's metadata.
     if (!existsSync(opt.resume)) throw new Error(`--resume: '${opt.resume}' does not exist`);
+    const extra = [...p.given].filter((k) => k !== 'autosaveEvery');
+    if (extra.length) throw new CliError(`--resume takes its settings from the autosave; drop ${extra.map((k) => `--${k}`).join(', ')} (only --steps and --autosave-every may be given)`);
     resumeBytes = await store.load(AUTOSAVE);
     if (!resumeBytes) throw new Error(`--resume: no autosave in '${opt.resume}' (looked for ${store.path(AUTOSAVE)}); runs autosave every --autosave-every steps unless it is 0`);
-    const st = loadCheckpoint(resumeBytes);
-    const run = (st.run ?? {}) as { cli?: CliRun };
-    if (!run.cli) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
-    cfg = trainConfigFromRun(st.run, st.model);
-    cli = { ...run.cli, steps: opt.steps !== undefined ? num('steps', opt.steps, run.cli.steps) : run.cli.steps };
-    teacherPath = cli.teacher;
-    console.error(`resuming ${out} at step ${st.step} of ${cli.steps}`);
+    const st = loadCheckpoint(resumeBytes, undefined, store.path(AUTOSAVE));
+    const meta = configFromMetadata(st.run, st.model);
+    const saved = meta.run.cli as CliRun | undefined;
+    if (!saved) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
+    config = { ...meta.config, autosaveEvery: p.given.has('autosaveEvery') ? p.config.autosaveEvery : config.autosaveEvery };
+    model = st.model;
+    cli = { ...saved, steps: p.givenOpts.has('steps') ? opt.steps : saved.steps };
+    console.log(`resuming ${out} at step ${st.step} of ${cli.steps}`);
   } else {
-    const objective = objectiveFromArgs();
-    let model = modelFor(opt.preset!, objective.name);
-    const seed = num('seed', opt.seed, 0);
+    model = modelOf(config);
     if (opt.init) {
-      initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+      initState = loadCheckpoint(readInput(opt.init, '--init'), undefined, opt.init);
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
-    teacherPath = opt.teacher ?? null;
-    cfg = {
-      ...DEFAULT_TRAIN,
-      model,
-      objective,
-      seed,
-      batch: num('batch', opt.batch, DEFAULT_TRAIN.batch),
-      lr: num('lr', opt.lr, DEFAULT_TRAIN.lr),
-      onNonFinite: nonFinitePolicy(),
-    };
-    const steps = num('steps', opt.steps, 200);
-    cli = { dataset: opt.dataset!, steps: (initState && !teacherPath ? initState.step : 0) + steps, teacher: teacherPath, preset: opt.preset! };
+    cli = { dataset: datasetSpec(p), steps: (initState && !opt.teacher ? initState.step : 0) + opt.steps, teacher: opt.teacher ?? null, preset: config.preset };
   }
+  const cfg = toTrainConfig(config, model);
   let teacher: { bytes: Uint8Array; name: string } | null = null;
-  if (teacherPath) {
-    if (!existsSync(teacherPath)) throw new Error(`teacher checkpoint '${teacherPath}' does not exist`);
-    teacher = { bytes: new Uint8Array(readFileSync(teacherPath)), name: teacherPath };
+  if (cli.teacher) {
+    if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist`);
+    teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
   }
-  const logEvery = Math.max(1, num('log-every', opt['log-every'], 10));
-  const data = await loadData(cli.dataset, cfg.model, cfg.seed);
+  const data = await loadData(cli.dataset, cfg.model, cfg.seed, 'train', cli.preset);
   const table = paramTable(cfg.model);
-  console.error(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
+  console.log(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
   const onEvent = (e: SessionEvent) => {
     if (e.type === 'device-lost') console.log(`DEVICE LOST at step ${e.step} (${e.reason}: ${e.message})`);
     else if (e.type === 'restored') console.log(`device lost at step ${e.lostAt}, restored from step ${e.restoredFrom} on a new device (attempt ${e.attempt})`);
     else if (e.type === 'non-finite' && e.event.action === 'rolled-back') console.log(`NON-FINITE ${e.event.quantity} at step ${e.event.step}: rolled back to step ${e.event.restoredTo}`);
     else if (e.type === 'autosave-failed') console.error(`autosave at step ${e.step} failed: ${e.message}`);
   };
+  const autosave = config.autosaveEvery > 0;
   const opts: SessionOptions = {
-    store: autosaveEvery > 0 ? store : null,
+    store: autosave ? store : null,
     autosaveKey: AUTOSAVE,
-    checkpointEvery: autosaveEvery > 0 ? autosaveEvery : 100,
+    checkpointEvery: autosave ? config.autosaveEvery : 100,
     teacher,
     onEvent,
     presetName: cli.preset,
+    config,
     run: { cli },
-    acquire: openGpu,
-    initState: initState ? (teacherPath || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
+    acquire: () => openGpu(),
+    ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `--memory-budget ${config.memoryBudget}` }),
+    initState: initState ? (cli.teacher || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
   };
   const session = resumeBytes ? await TrainingSession.resume(resumeBytes, data, opts) : await TrainingSession.create(cfg, data, opts);
   const startStep = session.step;
@@ -236,7 +232,7 @@ async function train(): Promise<void> {
   if (session.step >= cli.steps) console.log(`the run is already at step ${session.step} (target ${cli.steps}); pass a larger --steps to go on`);
   while (session.step < cli.steps) {
     const recs = await session.stepOnce();
-    if (session.step % logEvery === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
+    if (session.step % opt['log-every'] === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
     else report(recs);
     const c = session.trainer.collapse;
     if (c) {
@@ -247,112 +243,163 @@ async function train(): Promise<void> {
   report(await session.drain());
   const secs = (performance.now() - t0) / 1000;
   // The final state (also after a collapse: AdamW skipped the bad step), written as the checkpoint and the autosave.
-  const tr = session.trainer;
-  const ck = saveCheckpoint({
-    model: cfg.model,
-    run: { ...cfg, dataset: data.name, cli },
-    step: tr.step,
-    params: await tr.readParams('params'),
-    ema: await tr.readParams('ema'),
-    ...(await tr.readOptimizer()),
-    resume: tr.resumeState(),
-  });
+  const ck = session.trainer.collapse ? await session.snapshot() : await session.save();
   writeFileSync(join(out, 'checkpoint.safetensors'), ck);
-  if (autosaveEvery > 0) await store.save(AUTOSAVE, ck);
-  const done = tr.step - startStep;
+  if (autosave) await store.save(AUTOSAVE, ck);
+  const done = session.step - startStep;
   console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(session.gpu.report)}`);
   console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${logPath}`);
   session.dispose();
 }
 
-function nonFinitePolicy(): NonFinitePolicy {
-  const p = opt['on-non-finite'] ?? 'stop';
-  if (p !== 'stop' && p !== 'rollback') throw new Error(`--on-non-finite must be stop or rollback, got '${p}'`);
-  return p;
+async function sample(p: CliParse): Promise<void> {
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; out: string; ema: boolean };
+  if (!opt.ckpt) throw new CliError('sample needs --ckpt');
+  const st = loadCheckpoint(readInput(opt.ckpt, '--ckpt'), undefined, opt.ckpt);
+  const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
+  const gpu = await openGpu();
+  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
+  gpu.destroy();
+  await writeGrid(opt.out, s.imgs, opt.n, cfg);
+  console.log(`wrote ${opt.out}: ${opt.n} samples, ${s.what}`);
+  const spec = runDataset(p, run);
+  // The grid is written: a dataset that cannot be read here (files from another machine) only skips the figures.
+  const ds = spec ? await loadData(spec, cfg, run.config.seed).catch((e: Error) => (console.error(`distance to the data skipped: ${e.message} (pass --dataset)`), null)) : null;
+  if (ds) printNearest(ds, s.imgs, s.z, opt.n);
 }
 
-async function sample(): Promise<void> {
-  if (!opt.ckpt) throw new Error('sample needs --ckpt');
+/** Samples from a checkpoint: consistency sampling with `nfe` calls, or the FM branch's Euler N with --euler N; in chunks (memory), the noise drawn from --seed. */
+async function drawSamples(gpu: Gpu, st: CheckpointState, p: CliParse, n: number, nfe: number, emaFlag: boolean): Promise<{ imgs: Float32Array; z: Float32Array; what: string }> {
+  const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
+  const ema = (emaFlag || p.config.sampleWeights === 'ema') && !!st.ema;
+  const { model, P } = modelOnGpu(gpu, cfg, ema ? st.ema! : st.params);
+  const D = cfg.C * cfg.H * cfg.W;
+  const rng = new Rng(p.config.seed);
+  const z = rng.normals(n * D);
+  const meanflow = objectiveSpec(run.config.objective).oneStep === 'meanflow';
+  const euler = p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0;
+  const imgs = new Float32Array(n * D);
+  const CHUNK = 256;
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const b = Math.min(CHUNK, n - i0);
+    const zc = z.subarray(i0 * D, (i0 + b) * D);
+    const y = cfg.numClasses ? Float32Array.from({ length: b }, (_, i) => (i0 + i) % cfg.numClasses) : null;
+    const x = euler ? await sampleEuler(model.be, model, P, zc, b, euler, { y, branch: 'fm' }) : await sampleConsistency(model.be, model, P, zc, b, nfe, rng, { y, meanflow });
+    imgs.set(x, i0 * D);
+  }
+  return { imgs, z, what: `${euler ? `Euler ${euler} steps (FM branch)` : `NFE ${nfe}`}, ${ema ? 'EMA' : 'online'} weights, step ${st.step}` };
+}
+
+async function writeGrid(path: string, imgs: Float32Array, n: number, cfg: DiTConfig): Promise<void> {
+  const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, Math.ceil(Math.sqrt(n)), 1, Math.max(1, Math.floor(128 / cfg.H)));
+  writeFileSync(path, await encodePng(grid.rgba, grid.width, grid.height));
+}
+
+/** The data set a checkpoint was trained on (or --dataset), if it can be named here. */
+function runDataset(p: CliParse, run: ReturnType<typeof configFromMetadata>): string | null {
+  const named = (d: unknown) => typeof d === 'string' && (d in BUILTIN || d in SHIPPED);
+  return p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? (named(run.run.dataset) ? (run.run.dataset as string) : null));
+}
+
+/**
+ * How close the samples came to the data (a memorisation check as much as a quality one: a copy of
+ * a training image scores 0), read against held-out real images (the floor) and the input noise.
+ */
+function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number): void {
+  const ref = referenceSplit(ds, 1024, n);
+  const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
+  console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+}
+
+/**
+ * FD, precision and recall of a checkpoint's samples in the data set's feature space (src/metrics),
+ * next to the same figures for held-out real images and N(0, 1) noise, and the nearest-image distance.
+ */
+async function evaluate(p: CliParse): Promise<void> {
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; ema: boolean; grid?: string };
+  if (!opt.ckpt) throw new CliError('eval needs --ckpt');
   const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
   const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
+  const spec = runDataset(p, run);
+  if (!spec) throw new CliError(`the checkpoint does not name a data set this machine has (run metadata: ${JSON.stringify(run.run.dataset ?? null)}); pass --dataset`);
+  const { train, heldOut } = await metricSets(spec, cfg, opt.n);
   const gpu = await openGpu();
-  const table = paramTable(cfg);
-  const be = gpuBackend(gpu);
-  const model = new DiT(be, cfg, table);
-  const flat = opt.ema && st.ema ? st.ema : st.params;
-  const buf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
-  gpu.write(buf, flat);
-  const views = new Map(table.specs.map((s) => [s.name, gpu.view(buf.buffer, s.offset, s.shape)]));
-  const P = (n: string): Tensor => views.get(n)!;
-  const n = num('n', opt.n, 64);
-  const rng = new Rng(num('seed', opt.seed, 0));
-  const z = rng.normals(n * cfg.C * cfg.H * cfg.W);
-  const y = cfg.numClasses ? Float32Array.from({ length: n }, (_, i) => i % cfg.numClasses) : null;
-  const run = (st.run ?? {}) as { objective?: { name?: string } };
-  const meanflow = run.objective?.name === 'meanflow';
-  const imgs = opt.euler
-    ? await sampleEuler(be, model, P, z, n, num('euler', opt.euler, 50), { y, branch: 'fm' })
-    : await sampleConsistency(be, model, P, z, n, num('nfe', opt.nfe, 1), rng, { y, meanflow });
-  const cols = Math.ceil(Math.sqrt(n));
-  const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, cols, 1, Math.max(1, Math.floor(128 / cfg.H)));
-  const outPath = opt.out ?? 'grid.png';
-  writeFileSync(outPath, await encodePng(grid.rgba, grid.width, grid.height));
-  console.log(`wrote ${outPath}: ${n} samples, ${opt.euler ? `Euler ${opt.euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${opt.ema && st.ema ? 'EMA' : 'online'} weights, step ${st.step}`);
+  const t0 = performance.now();
+  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
+  const tSample = (performance.now() - t0) / 1000;
+  if (opt.grid) await writeGrid(opt.grid, s.imgs, Math.min(64, opt.n), cfg);
+  const space = featureSpaceOf(train);
+  const project: Project = (x, n) => featuresGpu(gpu, space, x, n);
+  const ref = await qualityReference(train, project);
+  const n = opt.n;
+  const nh = Math.min(n, heldOut.count);
+  const rows: [string, Promise<string>][] = [
+    [`samples (${s.what})`, measureQuality(ref, project, s.imgs, n).then(formatQuality)],
+    [`held-out real (${nh} images)`, measureQuality(ref, project, heldOut.images.subarray(0, nh * space.D), nh).then(formatQuality)],
+    ['N(0, 1) noise', measureQuality(ref, project, noiseImages(n, space.D), n).then(formatQuality)],
+  ];
+  console.log(`${train.name}: FD / precision / recall (k = 3) in its feature space: PCA, ${space.K} of ${space.D} pixels, fitted on ${Math.min(train.count, 2048)} training images; ${n} samples (sampling took ${tSample.toFixed(1)} s)`);
+  for (const [what, q] of rows) console.log(`  ${what.padEnd(48)} ${await q}`);
   gpu.destroy();
-  // How close the samples came to the data, read against held-out real images (the floor) and the
-  // input noise (where a model that learned nothing stays).
-  const spec = opt.dataset || (run as { cli?: { dataset?: string } }).cli?.dataset;
-  if (spec) {
-    // The grid is written: a dataset that cannot be read here (files from another machine) only skips the figures.
-    const ds = await loadData(spec, cfg, (run as { seed?: number }).seed ?? 0).catch((e: Error) => {
-      console.error(`distance to the data skipped: ${e.message} (pass --dataset)`);
-      return null;
-    });
-    if (ds) {
-      const ref = referenceSplit(ds, 1024, n);
-      const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
-      console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
-    }
-  }
+  printNearest(train, s.imgs, s.z, n);
 }
 
-/** One FACM step frozen for independent checking (e.g. in PyTorch): inputs, outputs, loss, gradients. */
-async function dump(): Promise<void> {
-  const objective = objectiveFromArgs();
-  const model = modelFor(opt.preset!, objective.name);
-  const seed = num('seed', opt.seed, 0);
-  const B = num('batch', opt.batch, 4);
-  const data = await loadData(opt.dataset!, model, seed);
+/**
+ * The data a run's samples are measured against: its training images (the feature space and FD's
+ * reference) and held-out images. Shipped sets have a held-out part; files a test split (else their
+ * last n images are held out); built-in sets are drawn from the metrics' own seeds, so every run on
+ * one built-in set is measured in the same space whatever its seed.
+ */
+async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<{ train: Dataset; heldOut: Dataset }> {
+  if (BUILTIN[spec]) return { train: fitModel(BUILTIN[spec].make(REFERENCE_SEED), cfg), heldOut: fitModel(BUILTIN[spec].make(REFERENCE_SEED + 1, n), cfg) };
+  const train = await loadData(spec, cfg, 0, 'train');
+  const test = await loadData(spec, cfg, 0, 'test');
+  const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
+  if (!same) return { train, heldOut: test };
+  return heldOutSplit(train, n);
+}
+
+/**
+ * One training step frozen for independent checking (e.g. in PyTorch): the parameters, the step's
+ * inputs, what each branch of the step computed (F of the anchor branch with its conditions; F and
+ * dF/dt of the consistency branch), the losses and every gradient, all from one runStep.
+ */
+async function dump(p: CliParse): Promise<void> {
+  const opt = p.opts as { out: string; perturb: number };
+  const config = p.config;
+  const model = modelOf(config);
+  const objective = objectiveOf(config);
+  const { seed, batch: B } = config;
+  const data = await loadData(datasetSpec(p), model, seed);
   const gpu = await openGpu();
   const table = paramTable(model);
-  const flat = initParams(table, seed, num('perturb', opt.perturb, 0.05));
+  const flat = initParams(table, seed, opt.perturb);
   const be = gpuBackend(gpu);
   const dit = new DiT(be, model, table);
-  const pbuf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
-  const gbuf = gpu.view(gpu.persistent(table.total, 'grads'), 0, [table.total]);
-  gpu.write(pbuf, flat);
-  gpu.clear(gbuf);
-  const pv = new Map(table.specs.map((s) => [s.name, gpu.view(pbuf.buffer, s.offset, s.shape)]));
-  const gv = new Map(table.specs.map((s) => [s.name, gpu.view(gbuf.buffer, s.offset, s.shape)]));
+  const params = paramBuffer(gpu, table, flat, 'params');
+  const grads = paramBuffer(gpu, table, null, 'grads');
+  gpu.clear(grads.flat);
   const batch = new Batcher(data, B, seed, 0).next();
   const y = model.numClasses ? batch.y : null;
   const plan = planStep({ cfg: objective, step: 0, useR: model.useR }, batch.x, y, B, new Rng(seed));
-  const shape = [B, model.C, model.H, model.W];
-  // Outputs F_cm, dF/dt, F_fm, computed separately with the same parameters.
-  const up = (a: Float32Array | null, s: number[]) => (a ? be.fromArray(a, s) : null);
-  const xt = up(plan.xt, shape)!;
-  const vt = up(plan.v, shape)!;
-  const tt = up(plan.t, [B])!;
-  const ones = up(new Float32Array(B).fill(1), [B])!;
-  const zr = model.useR ? up(new Float32Array(B), [B]) : null;
-  const yt = up(y, [B]);
-  const cm = dit.run((n) => pv.get(n)!, { x: xt, c: tt, y: yt, r: zr }, B, { tX: vt, tC: ones, tR: zr }, false);
-  const fmC = up(plan.t.map((t) => 2 - t), [B])!;
-  const Ffm = dit.forward((n) => pv.get(n)!, { x: xt, c: fmC, y: yt, r: zr }, B);
-  const results = runStep(be, gpuLoss(gpu), dit, (n) => pv.get(n)!, (n) => gv.get(n)!, plan);
-  const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await gpu.read(r.stats), scale: r.scale, w: r.w })));
+  const results = runStep(be, gpuLoss(gpu), dit, params.P, grads.P, plan, undefined, true);
+  const read = async (t: unknown) => (await gpu.read(t as Parameters<Gpu['read']>[0])).slice();
+  const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await read(r.stats), scale: r.scale, w: r.w })));
   const m = summarise(stats, B);
-  const grads = await gpu.read(gbuf);
+  const gradFlat = await read(grads.flat);
+  const shape = [B, model.C, model.H, model.W];
+  const outputs: NamedTensor[] = [];
+  for (const [i, r] of results.entries()) {
+    const br = plan.branches[i];
+    const name = r.kind === 'fm' ? 'fm' : 'cm';
+    outputs.push({ name: `in.c_${name}`, shape: [B], data: br.c });
+    if (br.r) outputs.push({ name: `in.r_${name}`, shape: [B], data: br.r });
+    outputs.push({ name: `out.F_${name}`, shape, data: await read(r.F) });
+    if (r.tF) outputs.push({ name: 'out.dFdt', shape, data: await read(r.tF) });
+  }
   const tensors: NamedTensor[] = [
     ...table.specs.map((s) => ({ name: s.name, shape: s.shape, data: flat.slice(s.offset, s.offset + s.size) })),
     { name: 'in.x', shape, data: batch.x },
@@ -360,41 +407,40 @@ async function dump(): Promise<void> {
     { name: 'in.t', shape: [B], data: plan.t },
     ...(y ? [{ name: 'in.y', shape: [B], data: y }] : []),
     { name: 'in.v', shape, data: plan.v },
-    { name: 'out.F_cm', shape, data: (await gpu.read(cm.F)).slice() },
-    { name: 'out.dFdt', shape, data: (await gpu.read(cm.tF!)).slice() },
-    { name: 'out.F_fm', shape, data: (await gpu.read(Ffm)).slice() },
+    ...outputs,
     { name: 'out.loss_fm', shape: [1], data: Float32Array.of(m.lossFM) },
     { name: 'out.loss_cm', shape: [1], data: Float32Array.of(m.lossCM) },
     { name: 'out.loss', shape: [1], data: Float32Array.of(m.loss) },
-    ...table.specs.map((s) => ({ name: `grad.${s.name}`, shape: s.shape, data: grads.slice(s.offset, s.offset + s.size) })),
+    ...table.specs.map((s) => ({ name: `grad.${s.name}`, shape: s.shape, data: gradFlat.slice(s.offset, s.offset + s.size) })),
   ];
-  const outPath = opt.out ?? 'step.safetensors';
-  writeFileSync(outPath, writeSafetensors(tensors, { config: JSON.stringify(model), objective: JSON.stringify(objective), seed: String(seed) }));
-  console.log(`wrote ${outPath}: ${tensors.length} tensors; loss ${m.loss} (L_FM ${m.lossFM}, L_CM ${m.lossCM})`);
+  writeFileSync(opt.out, writeSafetensors(tensors, { config: JSON.stringify(model), objective: JSON.stringify(objective), run: JSON.stringify(runMetadata(config, data.name)), seed: String(seed) }));
+  console.log(`wrote ${opt.out}: ${tensors.length} tensors; loss ${m.loss} (L_FM ${m.lossFM}, L_CM ${m.lossCM})`);
   gpu.destroy();
 }
 
 async function info(): Promise<void> {
-  const gpu = await openGpu();
+  const gpu = await openGpu(true); // the JSON below holds the adapter
   console.log(JSON.stringify(gpu.report, null, 2));
   gpu.destroy();
 }
 
-const commands: Record<string, () => Promise<void>> = { train, sample, dump, info };
-
 async function main(): Promise<void> {
-  const cmd = positionals[0];
-  if (opt.help || !cmd || !commands[cmd]) {
-    console.log(USAGE);
-    process.exit(cmd && !opt.help ? 2 : 0);
+  const argv = process.argv.slice(2);
+  const cmd = argv[0];
+  const help = argv.includes('--help') || argv.includes('-h');
+  if (help || !cmd || !COMMANDS[cmd]) {
+    console.log(usage(COMMANDS[cmd ?? ''] ? cmd : undefined));
+    process.exit(help || !cmd ? 0 : 2);
   }
-  await commands[cmd]();
+  const parsed = parseCli(argv.slice(1), COMMANDS[cmd].options);
+  if (parsed.positionals.length) throw new CliError(`unexpected argument '${parsed.positionals[0]}' (options start with --)`);
+  await COMMANDS[cmd].run(parsed);
 }
 
 main().then(
   () => process.exit(0),
   (e) => {
     console.error(`error: ${(e as Error).message}`);
-    process.exit(1);
+    process.exit(e instanceof CliError ? 2 : 1);
   },
 );

@@ -21,6 +21,8 @@ export interface Preset {
   name: string;
   why: string;
   config: DiTConfig;
+  /** The built-in dataset the preset is made for (a run's dataset unless it names one). */
+  dataset: string;
 }
 
 export const PRESETS: Record<string, Preset> = {
@@ -28,21 +30,31 @@ export const PRESETS: Record<string, Preset> = {
     name: 'tiny',
     why: 'tests and GPU-less machines: 8×8 RGB, 16 tokens; the only preset SwiftShader trains at a usable pace',
     config: { C: 3, H: 8, W: 8, patch: 2, D: 32, depth: 2, heads: 2, numClasses: 0, useR: false },
+    dataset: 'shapes8',
   },
   'tiny-16': {
     name: 'tiny-16',
     why: '16×16 toy images on weak adapters: 16 tokens of 4×4 patches',
     config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
+    dataset: 'shapes16',
+  },
+  'mnist-16': {
+    name: 'mnist-16',
+    why: '16×16 grayscale (Fashion-MNIST, shipped with the app): one channel, so grey data trains a grey model; 16 tokens of 4×4 patches',
+    config: { C: 1, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
+    dataset: 'fashion16',
   },
   'cifar-s': {
     name: 'cifar-s',
     why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',
     config: { C: 3, H: 32, W: 32, patch: 4, D: 192, depth: 6, heads: 3, numClasses: 10, useR: false },
+    dataset: 'shapes32',
   },
   'cifar-b': {
     name: 'cifar-b',
     why: 'CIFAR 32×32×3 with 2×2 patches (256 tokens): the closer-to-paper setting for a discrete GPU',
     config: { C: 3, H: 32, W: 32, patch: 2, D: 256, depth: 8, heads: 4, numClasses: 10, useR: false },
+    dataset: 'shapes32',
   },
 };
 
@@ -72,4 +84,26 @@ export function forwardFlops(cfg: DiTConfig): number {
   const block = 6 * D * D + T * (3 * D * D + D * D + 8 * D * D) + 2 * T * T * D;
   const final = 2 * D * D + T * D * p * p * C;
   return 2 * (embed + depth * block + final);
+}
+
+/**
+ * A one-line hint when another preset suits images of this shape better than `current`: the same
+ * channel count first, then the least resizing (in octaves; ties go to the cheaper preset). Null
+ * when `current` is already as good as any.
+ */
+export function presetHint(data: { name: string; C: number; H: number; W: number }, current: string): string | null {
+  const cur = PRESETS[current];
+  if (!cur) return null;
+  const cost = (c: DiTConfig) => (c.C === data.C ? 0 : 1) + Math.abs(Math.log2(data.H / c.H));
+  const shape = (c: { C: number; H: number; W: number }) => `${c.C}×${c.H}×${c.W}`;
+  let best = cur;
+  for (const p of Object.values(PRESETS)) {
+    const d = cost(p.config) - cost(best.config);
+    if (d < -1e-9 || (Math.abs(d) <= 1e-9 && forwardFlops(p.config) < forwardFlops(best.config))) best = p;
+  }
+  if (best === cur || cost(best.config) >= cost(cur.config) - 1e-9) return null;
+  const what = [cur.config.C !== data.C ? `${data.C === 1 ? 'grey' : `${data.C} channels`} → ${cur.config.C === 1 ? 'grey' : `${cur.config.C} channels`}` : '', cur.config.H !== data.H ? `${data.H} → ${cur.config.H} pixels` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `${data.name} is ${shape(data)}; the ${cur.name} preset trains it at ${shape(cur.config)} (${what}): the ${best.name} preset (${shape(best.config)}) suits it better.`;
 }

@@ -9,11 +9,12 @@ import { acquireDevice } from '../gpu/device';
 import { Gpu, GpuLostError } from '../gpu/runtime';
 import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
-import { OBJECTIVES, objectiveConfig } from '../objectives/objectives';
+import { configFromMetadata, runMetadata, trainConfigOfCheckpoint } from '../config/metadata';
+import type { Config } from '../config/keys';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
-import { assertWithinLimits, limitsOf } from './limits';
+import { assertWithinLimits, limitsOf, machineMemoryBudget } from './limits';
 import type { CheckpointStore } from './store';
-import { DEFAULT_TRAIN, Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
+import { Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
 
 export type SessionEvent =
   /** An in-memory checkpoint was taken (a read-back of parameters, EMA and Adam state). */
@@ -59,10 +60,16 @@ export interface SessionOptions {
   initParams?: Float32Array;
   /** Initial state (parameters, optimizer, step; streams when `resume` is set), e.g. a CLI --init checkpoint. */
   initState?: CheckpointState;
-  /** Extra metadata merged into every checkpoint's `run` (e.g. the UI's config). */
+  /** The declared config the run was built from, recorded in every checkpoint (default: read back from the TrainConfig). */
+  config?: Config;
+  /** The writer's own extras in every checkpoint's `run` metadata (e.g. the CLI's target step). */
   run?: Record<string, unknown>;
-  /** Refuse runs whose buffers add up to more than this (bytes). */
+  /** Refuse runs whose buffers add up to more than this (bytes). Default: machineMemoryBudget(). */
   budgetBytes?: number;
+  /** Where budgetBytes comes from, for the refusal's message. */
+  budgetWhy?: string;
+  /** Called once the run has passed the limit check, before its buffers are allocated (progress reports). */
+  onAllocate?: () => void;
   /** Preset name for limit messages. */
   presetName?: string;
 }
@@ -99,20 +106,6 @@ export async function loadTeacher(src: TeacherSource, fallbackStore?: Checkpoint
   } catch (e) {
     throw new TeacherError(`teacher checkpoint '${name}' cannot be loaded: ${(e as Error).message}`);
   }
-}
-
-/** The TrainConfig recorded in a checkpoint's run metadata (the CLI's and the session's layout). */
-export function trainConfigFromRun(run: unknown, model: DiTConfig): TrainConfig {
-  const r = (run ?? {}) as Partial<TrainConfig> & { train?: Partial<TrainConfig> };
-  const src = r.objective ? r : r.train;
-  if (!src?.objective || !OBJECTIVES.includes(src.objective.name))
-    throw new Error('the checkpoint records no training config (objective, optimizer) in its metadata: pass the config to resume with');
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(DEFAULT_TRAIN)) if ((src as Record<string, unknown>)[k] !== undefined) picked[k] = (src as Record<string, unknown>)[k];
-  const cfg = { ...DEFAULT_TRAIN, ...picked, model, objective: objectiveConfig(src.objective.name, src.objective) } as TrainConfig;
-  for (const k of ['batch', 'lr', 'beta1', 'beta2', 'weightDecay', 'adamEps', 'gradClip', 'emaDecay', 'seed', 'flip'] as const)
-    if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k])) throw new Error(`the checkpoint's training config has ${k} = ${String(cfg[k])}, not a number`);
-  return cfg;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,7 +149,7 @@ export class TrainingSession {
    */
   static async resume(bytes: Uint8Array, data: Dataset, opts: SessionOptions & { cfg?: TrainConfig } = {}): Promise<TrainingSession> {
     const st = loadCheckpoint(bytes, opts.cfg?.model);
-    const cfg = opts.cfg ?? trainConfigFromRun(st.run, st.model);
+    const cfg = opts.cfg ?? trainConfigOfCheckpoint(st.run, st.model);
     return TrainingSession.open(cfg, data, opts, st);
   }
 
@@ -171,7 +164,10 @@ export class TrainingSession {
       s.watch(opts.gpu);
     } else s._gpu = await s.acquire();
     try {
-      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: opts.budgetBytes, presetName: opts.presetName });
+      // Buffers against the adapter's limits and the memory there is (the machine's unless a budget is given).
+      const budget = opts.budgetBytes !== undefined ? { bytes: opts.budgetBytes, why: opts.budgetWhy ?? '' } : await machineMemoryBudget();
+      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: budget?.bytes, budgetWhy: budget?.why || undefined, presetName: opts.presetName });
+      opts.onAllocate?.();
       s.build(state?.params ?? opts.initParams);
       if (state) {
         s._trainer.loadState(state);
@@ -376,7 +372,7 @@ export class TrainingSession {
     const [params, ema, opt] = await Promise.all([tr.readParams('params'), tr.readParams('ema'), tr.readOptimizer()]);
     return saveCheckpoint({
       model: this.cfg.model,
-      run: { ...this.cfg, dataset: this.data.name, ...this.opts.run },
+      run: runMetadata(this.opts.config ?? configFromMetadata(this.cfg, this.cfg.model).config, this.data.name, this.opts.run),
       step: tr.step,
       params,
       ema,

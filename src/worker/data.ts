@@ -2,6 +2,7 @@
 // archives / batches, IDX), read with progress and fitted to the model's image shape.
 
 import { BUILTIN, loadDatasetFromFiles, resizeDataset, type Dataset, type NamedBytes } from '../data/index';
+import { SHIPPED, fetchAsset, loadShipped } from '../data/shipped';
 import type { DiTConfig } from '../model/config';
 import type { DatasetInfo, ImageSet } from './protocol';
 
@@ -42,9 +43,15 @@ export async function userDataset(files: File[], progress: Progress): Promise<Da
   return loadDatasetFromFiles(named);
 }
 
-export function builtinDataset(name: string, seed: number): Dataset {
+/** A built-in set (drawn from the seed) or one shipped with the app (fetched from the page's own origin; read from public/ in Node). */
+export async function builtinDataset(name: string, seed: number): Promise<Dataset> {
+  if (SHIPPED[name]) {
+    const base = (import.meta as { env?: { BASE_URL?: string } }).env?.BASE_URL;
+    if (base !== undefined) return loadShipped(name, fetchAsset(base));
+    return (await import('../data/shippedNode')).loadShippedNode(name);
+  }
   const b = BUILTIN[name];
-  if (!b) throw new Error(`unknown built-in dataset '${name}' (have ${Object.keys(BUILTIN).join(', ')})`);
+  if (!b) throw new Error(`unknown built-in dataset '${name}' (have ${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')})`);
   return b.make(seed);
 }
 

@@ -22,7 +22,7 @@
 import type { Gpu } from '../gpu/runtime';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
-import { forwardFlops } from '../model/config';
+import { forwardFlops, PRESETS } from '../model/config';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import { loadCheckpoint } from '../train/checkpoint';
 import { TrainingSession, type SessionEvent } from '../train/session';
@@ -32,7 +32,8 @@ import { Rng } from '../util/rng';
 import { nearestDistance, referenceSplit } from '../data/nearest';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
 import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
-import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
+import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
+import { objectiveSpec } from '../objectives/table';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -78,12 +79,8 @@ export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
 const transferOf = (c: MetricsChunk): Transferable[] =>
   [c.step, ...METRIC_FIELDS.map((k) => c[k]), c.binCount, c.binClamp, c.binG2].map((a) => a.buffer as ArrayBuffer);
 
-/** Does the objective train an FM anchor, and through which condition does Euler integrate it? */
-export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
-  if (c.objective === 'fm') return 'fm';
-  if (c.objective === 'facm' && c.lambdaFM > 0) return c.interval === 'extended' ? 'fm' : 'cm-time';
-  return null;
-}
+/** Does the run's objective train an FM anchor, and through which condition does Euler integrate it? */
+const anchorOf = (c: Config) => objectiveSpec(c.objective).anchor(objectiveOf(c));
 
 export class RunSession {
   /** The device the next build starts on (kept across rebuilds of one shape, so pipelines stay compiled). */
@@ -149,16 +146,34 @@ export class RunSession {
 
   private begin(): void {
     if (!this.trainer) {
-      this.host.post({ type: 'error', message: 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
+      // A Train queued behind a build that failed: the build's own message stays the one shown.
+      this.host.post({ type: 'error', message: this.failed ?? 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
       return;
     }
     if (this.trainer.collapse && this.collapseSent) {
       this.host.post({ type: 'error', message: `this run collapsed at step ${this.trainer.collapse.step}: Reset it or load a checkpoint`, fatal: false });
       return;
     }
+    if (this.capped()) {
+      this.host.post({ type: 'error', message: `this run is at step ${this.trainer.step}, the step cap (${this.config!.stopAt}): raise “train to step” to go on`, fatal: false });
+      this.postStatus();
+      return;
+    }
     this.running = true;
     this.rateWindow = [];
     this.postStatus();
+  }
+
+  /** At or past the step cap (stopAt > 0): every run of a comparison stops at the same step. */
+  private capped(): boolean {
+    const cap = this.config?.stopAt ?? 0;
+    return cap > 0 && !!this.trainer && this.trainer.step >= cap;
+  }
+
+  private stopAtCap(): void {
+    this.running = false;
+    this.settled = false; // settle: every metric out, samples at the cap's step
+    this.postStatus(`stopped at the step cap ${this.config!.stopAt}`);
   }
 
   // ------------------------------------------------------------------ the loop
@@ -210,7 +225,8 @@ export class RunSession {
         const c = this.config;
         if (!c) return;
         const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler;
-        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler };
+        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, stopAt: cmd.config.stopAt };
+        if (this.running && this.capped()) this.stopAtCap();
         if (changed && this.trainer && !this.running) await this.refreshSamples();
         return;
       }
@@ -323,7 +339,9 @@ export class RunSession {
     this.inflight.push(done);
     if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
     if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
-    if (this.running && t.step - this.lastSampleStep >= this.config!.sampleEvery) await this.refreshSamples();
+    // Samples at multiples of sampleEvery: every run of a comparison has grids at the same steps.
+    if (this.running && t.step % this.config!.sampleEvery === 0 && t.step !== this.lastSampleStep) await this.refreshSamples();
+    if (this.running && this.capped()) this.stopAtCap();
   }
 
   /** After a pause, a step or a collapse: every metric out, samples for the last step, final status. */
@@ -376,7 +394,7 @@ export class RunSession {
     const m = t.model;
     const { C, H, W } = m.cfg;
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-    const opts = { y: this.y, meanflow: c.objective === 'meanflow' };
+    const opts = { y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow' };
     const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
     const step = t.step;
     const one = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 1, new Rng(c.seed ^ RENOISE_SEED), opts);
@@ -415,9 +433,13 @@ export class RunSession {
       this.lossPending = false;
       this.lostInfo = null;
       // Limits are checked before allocating; the step-0 state is the first restore point.
+      this.progress(`checking that batch ${train.batch} of ${config.preset} fits this adapter and the memory budget`, null);
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
         gpu: this.gpu,
+        presetName: config.preset,
+        ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `the page's memory budget setting` }),
+        onAllocate: () => this.progress(`allocating the buffers and the step-0 checkpoint`, null),
         acquire: async () => {
           this.progress('the GPU device was lost: requesting a new one', null);
           try {
@@ -429,7 +451,7 @@ export class RunSession {
         checkpointEvery: CHECKPOINT_EVERY,
         maxRecoveries: MAX_LOSSES,
         recoveryWindowMs: LOSS_WINDOW_MS,
-        run: { ...runMetadata(config, data.ds.name) },
+        config,
         onEvent: (e) => made && this.onSessionEvent(made, e),
       });
       made = session;
@@ -495,7 +517,7 @@ export class RunSession {
     if (custom) raw = await userDataset(this.files, progress);
     else {
       progress(`drawing ${config.dataset}`, null);
-      raw = builtinDataset(config.dataset, config.seed);
+      raw = await builtinDataset(config.dataset, config.seed);
     }
     const { ds, resizedFrom } = fitToModel(raw, model, progress);
     this.dataset = { key, ds, info: describeDataset(ds, resizedFrom) };
@@ -519,15 +541,11 @@ export class RunSession {
   }
 
   private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    let st;
-    try {
-      st = loadCheckpoint(bytes);
-    } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}`);
-    }
+    const st = loadCheckpoint(bytes, undefined, name);
     const base = this.config ?? defaults();
-    const { config, notes } = configFromCheckpoint(st.run, st.model, base);
-    for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
+    const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
+    if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
+    for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
       notes.push(`trained on the author's own files; continuing on ${config.dataset} (drop the files to use them)`);

@@ -1,11 +1,14 @@
 // Every objective's step on the GPU vs the same step on the f64 CPU reference (losses, statistics,
-// all parameter gradients), and FACM's loss vs a direct transcription of facm-math.md.
+// all parameter gradients), and FACM's loss vs a direct transcription of docs/math.md.
 import { test } from 'node:test';
 import { cpuBackend } from '../../src/ops/backend';
 import { type DiTConfig } from '../../src/model/config';
 import { initParams } from '../../src/model/params';
-import { OBJECTIVES, needsR, objectiveConfig, planStep, sampleT } from '../../src/objectives/objectives';
-import { cpuLoss, gpuLoss, runStep, summarise } from '../../src/objectives/step';
+import { planStep, sampleT } from '../..//src/objectives/objectives';
+import { OBJECTIVES, needsR } from '../..//src/objectives/table';
+import { objectiveConfig } from '../..//src/config/keys';
+import { runStep, summarise } from '../../src/objectives/step';
+import { cpuLoss, gpuLoss } from '../../src/ops/loss';
 import { Rng } from '../../src/util/rng';
 import { expectClose, expectScalarClose } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
@@ -42,7 +45,7 @@ for (const name of OBJECTIVES) {
   });
 }
 
-test('FACM loss equals a direct transcription of facm-math.md', async () => {
+test('FACM loss equals a direct transcription of docs/math.md', async () => {
   const cfg = base;
   const { table, cpu } = models(await gpu(), cfg);
   const flat = initParams(table, 9, 0.1);

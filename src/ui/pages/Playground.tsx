@@ -1,0 +1,95 @@
+// The playground page: the control column and the live panels. Runs train in Web Workers
+// (src/worker/); this page only sends commands and draws what comes back.
+
+import { useEffect } from 'react';
+import { initFromUrl, takeDatasetFiles } from '../state/actions';
+import { AutosaveNotice } from '../panels/AutosaveNotice';
+import { restoreOnLoad } from '../persistence/autosave';
+import { Controls } from '../panels/Controls';
+import { ClampPanel } from '../panels/ClampPanel';
+import { DevicePanel } from '../panels/DevicePanel';
+import { ProfilePanel } from '../panels/ProfilePanel';
+import { LossPanel } from '../panels/LossPanel';
+import { RunsPanel } from '../panels/RunsPanel';
+import { SamplesPanel } from '../panels/SamplesPanel';
+import { loseDevice, poison, removeAll } from '../state/runner';
+import { dismiss, focused, useStore } from '../state/store';
+
+let initialised = false;
+
+// For the end-to-end test: make the focused run's next step non-finite, to see a collapse marked;
+// destroy the focused run's GPU device (device.destroy() in its worker), to see it recover.
+(globalThis as { __facmTestHooks?: unknown }).__facmTestHooks = {
+  poisonFocused: () => {
+    const run = focused(useStore.getState());
+    if (run) poison(run.id);
+  },
+  loseDeviceFocused: () => {
+    const run = focused(useStore.getState());
+    if (run) loseDevice(run.id);
+  },
+};
+
+export function Playground({ adapter }: { adapter: string }) {
+  useEffect(() => {
+    useStore.setState({ pageAdapter: adapter });
+    if (!initialised) {
+      initialised = true;
+      const search = location.search; // before initFromUrl rewrites it
+      initFromUrl(search);
+      void restoreOnLoad(search);
+    }
+    const bye = () => removeAll();
+    addEventListener('pagehide', bye);
+    return () => removeEventListener('pagehide', bye);
+  }, [adapter]);
+  const hasRuns = useStore((s) => s.runs.length > 0);
+  return (
+    <div
+      className="app"
+      onDragOver={(e) => e.preventDefault()}
+      onDrop={(e) => {
+        e.preventDefault();
+        void takeDatasetFiles([...e.dataTransfer.files]);
+      }}
+    >
+      <header className="topbar">
+        <h1>
+          FACM playground <span className="tag">flow-anchored consistency models, trained in your browser on WebGPU</span>
+        </h1>
+        <Messages />
+        <AutosaveNotice />
+      </header>
+      {hasRuns && (
+        <div className="layout">
+          <Controls />
+          <main className="panels">
+            <RunsPanel />
+            <LossPanel />
+            <SamplesPanel />
+            <ClampPanel />
+            <DevicePanel />
+            <ProfilePanel />
+          </main>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Messages() {
+  const messages = useStore((s) => s.messages);
+  if (messages.length === 0) return null;
+  return (
+    <ul className="messages" data-testid="messages">
+      {messages.map((m) => (
+        <li key={m.id} className={m.kind} data-testid={m.source === 'url' ? 'url-message' : 'message'}>
+          <span>{m.text}</span>
+          <button className="icon" onClick={() => dismiss(m.id)} aria-label="dismiss">
+            ×
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,95 @@
+// One-click ablation presets: each is a set of runs that share the focused run's model, data,
+// batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
+// toy scale, the stability findings of the FACM paper (docs/math.md, "Baselines").
+
+import { defaults, OBJECTIVE_KNOBS, type Config } from '../../config';
+
+export interface Ablation {
+  id: string;
+  title: string;
+  /** What the paper reports, and what to look for here. */
+  finding: string;
+  /** Every run trains to this step and stops there (the `stopAt` view key), so the runs compare at one step. */
+  stopAt: number;
+  runs: { name: string; overrides: Partial<Config> }[];
+}
+
+/** The high-learning-rate preset's seeds: each objective on each, side by side (a distribution, not one run). */
+export const HIGH_LR_SEEDS = [0, 1, 2];
+const HIGH_LR = { preset: 'tiny', dataset: 'shapes8', batch: 8, lr: 0.07 } as const;
+
+export const ABLATIONS: Ablation[] = [
+  {
+    id: 'stability',
+    stopAt: 500,
+    title: 'Stability: FACM vs baselines',
+    finding:
+      'The paper: without an anchor the consistency objective collapses; MeanFlow with flow_ratio 0 collapses, 0.75 is stable but weaker; FACM stays stable. ' +
+      'Watch L_CM, the clamped fraction and the one-step samples of each run.',
+    runs: [
+      { name: 'FACM', overrides: { objective: 'facm' } },
+      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor' } },
+      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0 } },
+      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75 } },
+      { name: 'sCM-style', overrides: { objective: 'scm' } },
+    ],
+  },
+  {
+    id: 'high-lr',
+    title: 'Collapse at a high learning rate',
+    finding:
+      `At lr 3e-2 (tiny, shapes8, batch 8), FACM and CM without an anchor on seeds ${HIGH_LR_SEEDS.join(', ')}, side by side, each trained to step 300. ` +
+      'Whether one run collapses depends on its seed and on the adapter\'s rounding, so read this as a distribution, not a single run: ' +
+      'the README\'s seed table (CLI and Chromium) gives the spread. Neither objective goes non-finite here: a collapse shows as one-step samples that stay near the noise ' +
+      '(NFE 1 → data close to the noise figure, flagged samples ≈ noise) while the loss keeps falling.',
+    stopAt: 300,
+    runs: HIGH_LR_SEEDS.flatMap((seed) => [
+      { name: `FACM, seed ${seed}`, overrides: { objective: 'facm', ...HIGH_LR, seed } },
+      { name: `CM, no anchor, seed ${seed}`, overrides: { objective: 'cm-no-anchor', ...HIGH_LR, seed } },
+    ]),
+  },
+  {
+    id: 'lambda',
+    stopAt: 500,
+    title: 'Anchor weight λ_FM',
+    finding: 'The paper: from scratch λ_FM ≥ 0.1 is needed; λ_FM = 0 is the no-anchor collapse.',
+    runs: [
+      { name: 'λ_FM = 1', overrides: { objective: 'facm', lambdaFM: 1 } },
+      { name: 'λ_FM = 0.1', overrides: { objective: 'facm', lambdaFM: 0.1 } },
+      { name: 'λ_FM = 0.01', overrides: { objective: 'facm', lambdaFM: 0.01 } },
+      { name: 'λ_FM = 0', overrides: { objective: 'cm-no-anchor' } },
+    ],
+  },
+  {
+    id: 'interval',
+    stopAt: 500,
+    title: 'Extended interval vs auxiliary condition',
+    finding: 'The paper: putting the anchor at c = 2 − t (a separate stretch of the time axis) beats telling the two tasks apart with an extra flag.',
+    runs: [
+      { name: 'extended (c = 2 − t)', overrides: { objective: 'facm', interval: 'extended' } },
+      { name: 'auxiliary flag', overrides: { objective: 'facm', interval: 'aux' } },
+    ],
+  },
+  {
+    id: 'alpha',
+    stopAt: 500,
+    title: 'α-interpolation and the clamp',
+    finding: 'The paper: the relaxed step α = 1 − √t speeds convergence; the clamp keeps a large dF/dt from taking over the target.',
+    runs: [
+      { name: 'α on, clamp on', overrides: { objective: 'facm', alpha: true, clamp: true } },
+      { name: 'α off', overrides: { objective: 'facm', alpha: false, clamp: true } },
+      { name: 'clamp off', overrides: { objective: 'facm', alpha: true, clamp: false } },
+    ],
+  },
+];
+
+export const ABLATION_IDS = ABLATIONS.map((a) => a.id);
+
+/** The runs of an ablation on top of a base config: its model, data and optimizer; objective knobs reset to defaults first. */
+export function ablationRuns(id: string, base: Config): { name: string; config: Config }[] {
+  const a = ABLATIONS.find((x) => x.id === id);
+  if (!a) return [];
+  const d = defaults();
+  const knobs = Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]]));
+  return a.runs.map((r) => ({ name: r.name, config: { ...base, ...knobs, stopAt: base.stopAt || a.stopAt, ...r.overrides } as Config }));
+}

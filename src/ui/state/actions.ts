@@ -1,0 +1,187 @@
+// What the controls do: edits of the focused run's config (kept in the URL), runs added and removed,
+// ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
+
+import { fileError } from '../../util/errors';
+import { presetHint } from '../../model/config';
+import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
+import { download } from '../persistence/exporters';
+import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
+import * as runner from './runner';
+import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
+import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
+import { BUILTIN } from '../../data/procedural';
+import { SHIPPED } from '../../data/shipped';
+
+/** Builds the initial runs from the page's address: one run, or an ablation preset's set. */
+export function initFromUrl(search: string): void {
+  const { config, ablation, messages } = parseSearch(search, ABLATION_IDS);
+  const runs = ablation ? ablationRuns(ablation, config).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]) : [newRun(config.objective.toUpperCase(), config, [])];
+  useStore.setState({ runs, focusId: runs[0].id, ablation });
+  for (const m of messages) say('warn', m, 'url');
+  syncUrl();
+  void refreshCheckpoints();
+}
+
+export function setFocus(id: string): void {
+  useStore.setState({ focusId: id });
+  syncUrl();
+}
+
+export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
+  const s = useStore.getState();
+  const run = focused(s);
+  if (!run) return;
+  const next = { ...run.config, [key]: value } as Config;
+  // A new preset gets the built-in dataset of its image size (user files are resized instead).
+  if (key === 'preset' && next.dataset !== CUSTOM_DATASET && (next.dataset in BUILTIN || next.dataset in SHIPPED)) next.dataset = defaultDatasetFor(String(value));
+  if (KEYS[key].group === 'view') {
+    // What is shown applies to every run, at once.
+    useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
+    runner.applyView(next);
+  } else {
+    patchRun(run.id, { config: next });
+    if (s.ablation) useStore.setState({ ablation: '' }); // the set is no longer the preset's
+  }
+  syncUrl();
+}
+
+/** Edited run settings that the trainer does not use yet (they apply on Reset). */
+export function pendingEdits(runId: string): boolean {
+  const r = getRun(runId);
+  return !!r && !!r.applied && r.step > 0 && !sameRun(r.config, r.applied);
+}
+
+export function addRun(): void {
+  const s = useStore.getState();
+  const base = focused(s);
+  if (!base) return;
+  const run = newRun(`${base.name} (copy)`, { ...base.config }, s.runs);
+  useStore.setState({ runs: [...s.runs, run], focusId: run.id, ablation: '' });
+  syncUrl();
+}
+
+export function removeRun(id: string): void {
+  const s = useStore.getState();
+  if (s.runs.length <= 1) return;
+  runner.remove(id);
+  const runs = s.runs.filter((r) => r.id !== id);
+  useStore.setState({ runs, focusId: s.focusId === id ? runs[0].id : s.focusId, ablation: '' });
+  syncUrl();
+}
+
+export function applyAblation(id: string): void {
+  const s = useStore.getState();
+  const base = focused(s);
+  if (!base) return;
+  runner.removeAll();
+  // A click takes the preset's own step cap (a link's stopAt, read at load, wins there).
+  const runs = ablationRuns(id, { ...base.config, stopAt: 0 }).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
+  useStore.setState({ runs, focusId: runs[0].id, ablation: id });
+  syncUrl();
+  for (const r of runs) runner.train(r.id);
+  const a = ABLATIONS.find((x) => x.id === id)!;
+  say('info', `${a.title}: ${runs.length} runs started on one dataset, each to step ${runs[0].config.stopAt} (“train all to step”).`);
+}
+
+export function togglePlay(id: string): void {
+  const r = getRun(id);
+  if (!r) return;
+  if (r.state === 'running') runner.pause(id);
+  else runner.train(id);
+}
+
+// ------------------------------------------------------------------ checkpoints
+
+export async function refreshCheckpoints(): Promise<void> {
+  try {
+    useStore.setState({ checkpoints: await listCheckpoints() });
+  } catch (e) {
+    say('warn', `saved checkpoints unavailable: ${(e as Error).message}`);
+  }
+}
+
+const stamp = () => new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+
+export async function saveToBrowser(id: string): Promise<void> {
+  const run = getRun(id);
+  if (!run) return;
+  try {
+    const { bytes, step, metrics } = await runner.save(id);
+    const cfg = run.applied ?? run.config;
+    await putCheckpoint({ name: `${run.name} · ${cfg.preset} · step ${step}`, step, created: Date.now(), bytes: bytes.length, config: cfg }, bytes, metrics);
+    await refreshCheckpoints();
+    say('info', `saved ${run.name} at step ${step} in this browser`);
+  } catch (e) {
+    say('error', `save failed: ${(e as Error).message}`);
+  }
+}
+
+export async function loadFromBrowser(ckId: number): Promise<void> {
+  const run = focused(useStore.getState());
+  if (!run) return;
+  try {
+    const { meta, bytes, metrics } = await getCheckpoint(ckId);
+    await runner.load(run.id, bytes, meta.name, metrics);
+    syncUrl();
+    say('info', `loaded ${meta.name} into ${run.name}`);
+  } catch (e) {
+    say('error', `load failed: ${(e as Error).message}`);
+  }
+}
+
+export async function removeCheckpoint(ckId: number): Promise<void> {
+  await deleteCheckpoint(ckId).catch((e) => say('error', (e as Error).message));
+  await refreshCheckpoints();
+}
+
+export async function downloadSaved(ckId: number): Promise<void> {
+  const { meta, bytes } = await getCheckpoint(ckId);
+  download(`facm-${meta.config.objective}-${meta.config.preset}-step${meta.step}.safetensors`, bytes, 'application/octet-stream');
+}
+
+export async function downloadCurrent(id: string): Promise<void> {
+  const run = getRun(id);
+  if (!run) return;
+  try {
+    const { bytes, step } = await runner.save(id);
+    download(`facm-${run.config.objective}-${run.config.preset}-step${step}-${stamp()}.safetensors`, bytes, 'application/octet-stream');
+  } catch (e) {
+    say('error', `download failed: ${(e as Error).message}`);
+  }
+}
+
+export async function uploadCheckpoint(file: File): Promise<void> {
+  const run = focused(useStore.getState());
+  if (!run) return;
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    await runner.load(run.id, bytes, file.name, null);
+    syncUrl();
+    say('info', `loaded ${file.name} into ${run.name}`);
+  } catch (e) {
+    say('error', fileError(file.name, e).message);
+  }
+}
+
+// ------------------------------------------------------------------ the user's dataset
+
+/** Parses dropped / picked files in a worker; on success the focused run uses them. */
+export async function takeDatasetFiles(files: File[]): Promise<void> {
+  if (files.length === 0) return;
+  if (files.length === 1 && /\.safetensors$/i.test(files[0].name)) return uploadCheckpoint(files[0]);
+  const label = files.length === 1 ? files[0].name : `${files.length} files`;
+  useStore.setState({ custom: { files, label, info: null, preview: null, progress: { stage: 'starting', fraction: 0 }, error: null } });
+  const setProgress = (stage: string, fraction: number | null) =>
+    useStore.setState((s) => (s.custom && s.custom.files === files ? { custom: { ...s.custom, progress: { stage, fraction } } } : {}));
+  try {
+    const { info, preview } = await runner.probeDataset(files, setProgress);
+    useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, info, preview, progress: null } } : {}));
+    updateConfig('dataset', CUSTOM_DATASET);
+    say('info', `${label}: ${info.name}, ${info.count.toLocaleString()} images ${info.C}×${info.H}×${info.W}; press Reset or Train to use it`);
+    const preset = focused(useStore.getState())?.config.preset;
+    const hint = preset ? presetHint(info, preset) : null;
+    if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
+  } catch (e) {
+    useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));
+  }
+}

@@ -1,0 +1,281 @@
+// The page's side of the worker protocol: one Web Worker per run (see src/worker/session.ts for
+// why), spawned on the run's first Train / Step, terminated when the run is removed or its device
+// is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
+
+import type { FromWorker, ToWorker } from '../../worker/protocol';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../config';
+import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
+import { getRun, patchRun, say, useStore, type RunView } from './store';
+import type { MetricsChunk } from '../../worker/protocol';
+import { pushSample } from './compare';
+
+const workers = new Map<string, Worker>();
+const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
+let nextReq = 1;
+
+function spawn(): Worker {
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
+}
+
+function post(id: string, msg: ToWorker, transfer: Transferable[] = []): void {
+  workers.get(id)?.postMessage(msg, transfer);
+}
+
+function filesFor(config: Config): File[] | undefined {
+  return config.dataset === CUSTOM_DATASET ? useStore.getState().custom?.files : undefined;
+}
+
+/** The run's worker, spawned (and its trainer built from `config`) if it has none or lost its device. */
+function ensure(id: string): { fresh: boolean } {
+  const run = getRun(id);
+  if (!run) throw new Error(`no run ${id}`);
+  if (workers.has(id) && !run.fatal) return { fresh: false };
+  workers.get(id)?.terminate();
+  const w = spawn();
+  workers.set(id, w);
+  w.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(id, ev.data);
+  w.onerror = (ev) => {
+    ev.preventDefault();
+    patchRun(id, { state: 'error', error: `the worker failed: ${ev.message || 'could not load its script'}`, fatal: true });
+  };
+  patchRun(id, { state: 'starting', error: null, fatal: false, applied: run.config, step: 0, recoveries: [], profile: null });
+  clearMetrics(id);
+  post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
+  return { fresh: true };
+}
+
+function onMessage(id: string, m: FromWorker): void {
+  switch (m.type) {
+    case 'status':
+      patchRun(id, (r) => ({
+        state: m.status.state,
+        step: m.status.step,
+        stepsPerSec: m.status.stepsPerSec,
+        imagesPerSec: m.status.imagesPerSec,
+        memory: m.status.memory,
+        error: m.status.state === 'error' ? r.error : m.status.state === 'running' ? null : r.error,
+      }));
+      return;
+    case 'progress':
+      patchRun(id, { progress: m.stage ? { stage: m.stage, fraction: m.fraction } : null });
+      return;
+    case 'ready':
+      patchRun(id, {
+        adapter: m.info.adapter,
+        params: m.info.params,
+        flopsPerImage: m.info.flopsPerImage,
+        dataset: m.info.dataset,
+        real: m.info.real,
+        applied: m.info.config,
+        progress: null,
+        collapse: null,
+        rollbacks: [],
+        recoveries: [],
+        profile: null,
+        samples: null,
+        sampleHistory: [],
+      });
+      return;
+    case 'metrics':
+      appendMetrics(id, m.chunk);
+      return;
+    case 'samples':
+      patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
+      return;
+    case 'collapse': {
+      patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
+      const r = getRun(id);
+      say('warn', `${r?.name ?? id} collapsed at step ${m.step}: ${m.quantity} became non-finite. Training stopped there (the parameters are those from before that step).`);
+      return;
+    }
+    case 'rollback': {
+      clearMetrics(id, m.restoredTo); // the steps after the restored state never happened
+      patchRun(id, (r) => ({ rollbacks: [...r.rollbacks, { step: m.step, quantity: m.quantity, restoredTo: m.restoredTo }] }));
+      say('warn', `${getRun(id)?.name ?? id}: ${m.quantity} became non-finite at step ${m.step}; rolled back to step ${m.restoredTo} and going on.`);
+      return;
+    }
+    case 'recovered': {
+      clearMetrics(id, m.restoredFrom); // the steps after the restored checkpoint never happened
+      patchRun(id, (r) => ({ recoveries: [...r.recoveries, { lostAt: m.lostAt, restoredFrom: m.restoredFrom, reason: m.reason, attempt: m.attempt }], adapter: m.adapter }));
+      say('warn', `${getRun(id)?.name ?? id}: ${recoveryText(m)}.`);
+      return;
+    }
+    case 'error': {
+      const req = m.req !== undefined ? requests.get(m.req) : undefined;
+      if (req) {
+        requests.delete(m.req!);
+        req.reject(new Error(m.message));
+        return;
+      }
+      patchRun(id, (r) => ({ error: m.message, fatal: m.fatal || r.fatal }));
+      return;
+    }
+    case 'saved':
+    case 'loaded':
+    case 'profiled': {
+      const req = requests.get(m.req);
+      requests.delete(m.req);
+      req?.resolve(m);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function request<T extends FromWorker>(id: string, make: (req: number) => ToWorker, transfer: Transferable[] = []): Promise<T> {
+  const req = nextReq++;
+  return new Promise<T>((resolve, reject) => {
+    requests.set(req, { resolve: resolve as (m: FromWorker) => void, reject });
+    post(id, make(req), transfer);
+  });
+}
+
+// ------------------------------------------------------------------ commands
+
+export function train(id: string): void {
+  const run = getRun(id)!;
+  const { fresh } = ensure(id);
+  // Edits made before the first step apply now; later ones wait for Reset.
+  if (!fresh && run.step === 0 && run.applied && !sameRun(run.config, run.applied)) rebuild(id);
+  patchRun(id, { error: null });
+  post(id, { type: 'start' });
+}
+
+export function pause(id: string): void {
+  post(id, { type: 'pause' });
+}
+
+export function step(id: string, n = 1): void {
+  ensure(id);
+  post(id, { type: 'step', n });
+}
+
+function rebuild(id: string): void {
+  const run = getRun(id)!;
+  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], recoveries: [], profile: null });
+  clearMetrics(id);
+  post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
+}
+
+/** Back to step 0 with the controls' config (a fresh worker if the old one lost its device). */
+export function reset(id: string): void {
+  const run = getRun(id);
+  if (!run) return;
+  if (!workers.has(id) || run.fatal) {
+    workers.get(id)?.terminate();
+    workers.delete(id);
+    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], loadedFrom: null, recoveries: [], profile: null });
+    clearMetrics(id);
+    if (run.fatal) ensure(id);
+    return;
+  }
+  rebuild(id);
+}
+
+/** View keys apply to every run without a reset. */
+export function applyView(config: Config): void {
+  for (const r of useStore.getState().runs) if (workers.has(r.id)) post(r.id, { type: 'view', config });
+}
+
+export async function save(id: string): Promise<{ bytes: Uint8Array; step: number; metrics: MetricsChunk }> {
+  if (!workers.has(id)) throw new Error('nothing to save yet: train at least one step first');
+  const m = await request<Extract<FromWorker, { type: 'saved' }>>(id, (req) => ({ type: 'save', req }));
+  const metrics = seriesOf(id).toChunk();
+  return { bytes: m.bytes, step: m.step, metrics };
+}
+
+/** Loads a checkpoint into a run; the run adopts the config in the checkpoint's metadata. */
+export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null): Promise<void> {
+  ensure(id);
+  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name }), [bytes.buffer as ArrayBuffer]);
+  // The page's view keys stay (the worker's copy of them may be older than the page's).
+  const view = Object.fromEntries(KEY_NAMES.filter((k) => KEYS[k].group === 'view').map((k) => [k, getRun(id)?.config[k] ?? m.config[k]]));
+  patchRun(id, { config: { ...m.config, ...view }, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
+  // The metrics saved with it (IndexedDB) up to its step; an uploaded file starts a fresh plot.
+  restoreMetrics(id, metrics);
+  for (const n of m.notes) say('warn', `${name}: ${n}`);
+}
+
+/** "GPU device lost at step X (reason); restored from step Y on a new device" */
+export function recoveryText(r: { lostAt: number; restoredFrom: number; reason: string }): string {
+  return `GPU device lost at step ${r.lostAt} (${r.reason}); restored from step ${r.restoredFrom} on a new device`;
+}
+
+/** Per-kernel GPU time of the run's next step (a step is taken when paused); the result lands in the run's `profile`. */
+export async function profile(id: string): Promise<void> {
+  if (!workers.has(id) || getRun(id)?.fatal) throw new Error('nothing to profile yet: train at least one step first');
+  patchRun(id, (r) => ({ profile: { pending: true, step: null, summary: r.profile?.summary ?? null, features: [], error: null } }));
+  try {
+    const m = await request<Extract<FromWorker, { type: 'profiled' }>>(id, (req) => ({ type: 'profile', req }));
+    patchRun(id, { profile: { pending: false, step: m.step, summary: m.profile, features: m.features, error: null } });
+  } catch (e) {
+    patchRun(id, { profile: { pending: false, step: null, summary: null, features: [], error: (e as Error).message } });
+  }
+}
+
+/** Test hook (see the 'lose-device' message): destroys the run's GPU device; the worker recovers. */
+export function loseDevice(id: string): void {
+  post(id, { type: 'lose-device' });
+}
+
+/** Test hook (see the 'poison' message): the run's next step goes non-finite. */
+export function poison(id: string): void {
+  ensure(id);
+  post(id, { type: 'poison' });
+}
+
+/**
+ * Ends a run that is starting (building its trainer, checking memory, allocating) or stuck in its
+ * first step: the worker is terminated, with its device, and the run goes back to idle.
+ */
+export function cancel(id: string): void {
+  const run = getRun(id);
+  workers.get(id)?.terminate();
+  workers.delete(id);
+  clearMetrics(id);
+  patchRun(id, { state: 'idle', step: 0, applied: null, progress: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], recoveries: [], profile: null });
+  if (run) say('info', `${run.name}: cancelled; its settings are kept, press Train to start again`);
+}
+
+export function remove(id: string): void {
+  workers.get(id)?.terminate();
+  workers.delete(id);
+  dropMetrics(id);
+}
+
+export function removeAll(): void {
+  for (const id of [...workers.keys()]) remove(id);
+}
+
+export function hasWorker(id: string): boolean {
+  return workers.has(id);
+}
+
+/** Parses dropped files in a short-lived worker: dataset description and preview, or a clear error. */
+export function probeDataset(files: File[], onProgress: (stage: string, fraction: number | null) => void): Promise<Extract<FromWorker, { type: 'probed' }>> {
+  const w = spawn();
+  return new Promise((resolve, reject) => {
+    w.onmessage = (ev: MessageEvent<FromWorker>) => {
+      const m = ev.data;
+      if (m.type === 'progress') onProgress(m.stage, m.fraction);
+      else if (m.type === 'probed') {
+        w.terminate();
+        resolve(m);
+      } else if (m.type === 'error') {
+        w.terminate();
+        reject(new Error(m.message));
+      }
+    };
+    w.onerror = (ev) => {
+      w.terminate();
+      reject(new Error(`the data worker failed: ${ev.message}`));
+    };
+    w.postMessage({ type: 'probe', files } satisfies ToWorker);
+  });
+}
+
+/** Runs whose worker exists (for "pause all" and teardown). */
+export function activeRuns(): RunView[] {
+  return useStore.getState().runs.filter((r) => workers.has(r.id));
+}
