@@ -93,25 +93,36 @@ export interface TuneStore {
   save(record: TuneRecord): Promise<void>;
 }
 
-/** Milliseconds one call of `run` takes (run records and waits for `reps` dispatches of `variant` on `shape`). */
-export type TuneTimer = (shape: MatShape, variant: MatmulVariant, run: () => Promise<void>) => Promise<number>;
+/**
+ * Milliseconds one call of `run` takes (run records and waits for a few dispatches of `variant` on
+ * `shape`). `best` is the fastest so far on this shape: a timer may stop early for a clear loser.
+ */
+export type TuneTimer = (shape: MatShape, variant: MatmulVariant, run: () => Promise<void>, best: number) => Promise<number>;
 
-/** Wall clock, median of 3 after a warm-up (the warm-up also compiles the pipeline). */
-export const wallTimer: TuneTimer = async (_s, _v, run) => {
+/** Wall clock: one untimed call (it compiles the pipeline), then one timed; a second timed call unless the first lost by 3×. */
+export const wallTimer: TuneTimer = async (_s, _v, run, best) => {
   await run();
-  const ts: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  const time = async () => {
     const t0 = performance.now();
     await run();
-    ts.push(performance.now() - t0);
-  }
-  return ts.sort((a, b) => a - b)[1];
+    return performance.now() - t0;
+  };
+  const first = await time();
+  if (first > 3 * best) return first;
+  return Math.min(first, await time());
 };
 
-/** Times every candidate on every shape and returns the fastest per shape (ties keep the earlier candidate). */
-export async function tuneMatmuls(gpu: Gpu, shapes: readonly MatShape[], timer: TuneTimer = wallTimer, perRun = 4): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
+/** A variant that loses by more than 3× on this many shapes is not timed on the rest (tuning stays short). */
+const PRUNE_AFTER = 2;
+
+/**
+ * Times the candidates on every shape and returns the fastest per shape (ties keep the earlier
+ * candidate). A variant that lost by more than 3× on PRUNE_AFTER shapes is not timed again.
+ */
+export async function tuneMatmuls(gpu: Gpu, shapes: readonly MatShape[], timer: TuneTimer = wallTimer, perRun = 2): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
   const choices: Record<string, MatmulVariant> = {};
   const timings: Record<string, Record<string, number>> = {};
+  const losses = new Map<string, number>();
   for (const s of shapes) {
     const key = shapeKey(s);
     if (choices[key]) continue;
@@ -124,16 +135,23 @@ export async function tuneMatmuls(gpu: Gpu, shapes: readonly MatShape[], timer: 
     let best = Infinity;
     try {
       for (const v of matmulCandidates(s)) {
-        const ms = await timer(s, v, async () => {
-          for (let i = 0; i < perRun; i++) matmul(gpu, A, B, C, s.M, s.N, s.K, { transA: s.transA, transB: s.transB, variant: v });
-          await gpu.sync();
-        });
+        if ((losses.get(variantKey(v)) ?? 0) >= PRUNE_AFTER) continue;
+        const ms = await timer(
+          s,
+          v,
+          async () => {
+            for (let i = 0; i < perRun; i++) matmul(gpu, A, B, C, s.M, s.N, s.K, { transA: s.transA, transB: s.transB, variant: v });
+            await gpu.sync();
+          },
+          best,
+        );
         timings[key][variantKey(v)] = ms;
         if (ms < best) {
           best = ms;
           choices[key] = v;
         }
       }
+      for (const [vk, ms] of Object.entries(timings[key])) if (ms > 3 * best) losses.set(vk, (losses.get(vk) ?? 0) + 1);
     } finally {
       gpu.release(A, B, C);
     }

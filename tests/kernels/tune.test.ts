@@ -85,7 +85,7 @@ const shapes = ditMatmuls(PRESETS.tiny.config, 4);
 const costOf = (s: MatShape, v: MatmulVariant) => {
   const cands = matmulCandidates(s).map(variantKey);
   const fastest = cands[(s.M + s.N + s.K) % cands.length];
-  return variantKey(v) === fastest ? 1 : 2 + cands.indexOf(variantKey(v));
+  return variantKey(v) === fastest ? 1 : 1.5 + 0.1 * cands.indexOf(variantKey(v)); // within 3×: nothing pruned
 };
 
 test('tune: the choice per shape is the fastest candidate under an injected timer, and chooseMatmul uses it', async () => {
@@ -108,6 +108,20 @@ test('tune: the choice per shape is the fastest candidate under an injected time
     if (variantKey(picked) !== variantKey(ruleOfThumb(gpu, s.M, s.N, s.K, s.transA, s.transB))) differsFromRule++;
   }
   assert.ok(differsFromRule > 0, 'the fake costs should move some shapes off the rule');
+});
+
+test('tune: a variant that loses by more than 3× on two shapes is not timed on the rest', async () => {
+  const gpu = await getGpu();
+  const timer = fakeTimer((_s, v) => (variantKey(v) === 'tile64' ? 10 : 1 + 0.1 * matmulCandidates(_s).findIndex((c) => variantKey(c) === variantKey(v))));
+  const seen: string[] = [];
+  const wrapped = (async (s: MatShape, v: MatmulVariant, run: () => Promise<void>, best: number) => {
+    seen.push(variantKey(v));
+    return timer(s, v, run, best);
+  }) as TuneTimer;
+  const { timings } = await tuneMatmuls(gpu, shapes, wrapped);
+  assert.equal(seen.filter((k) => k === 'tile64').length, 2);
+  assert.ok(shapes.length > 2);
+  assert.ok(Object.values(timings).every((t) => Object.keys(t).length > 0));
 });
 
 test('tune: cache keyed by adapter; a warm cache times nothing; retune, another adapter, a new shape or version time again', async () => {
