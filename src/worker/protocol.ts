@@ -78,6 +78,24 @@ export interface SampleDistances {
   noise: number;
 }
 
+/** FD / precision / recall of one set of images (src/metrics/quality.ts). */
+export interface QualityFigures {
+  fd: number;
+  precision: number;
+  recall: number;
+  n: number;
+}
+
+/** The run's samples measured in the data set's feature space at `step`, with held-out real images and the input noise to read them against. */
+export interface RunQuality {
+  step: number;
+  n: number;
+  oneStep: QualityFigures;
+  twoStep: QualityFigures;
+  real: QualityFigures;
+  noise: QualityFigures;
+}
+
 /** Number of t bins of the per-sample views (t ∈ [0, 1] in equal bins). */
 export const T_BINS = 10;
 
@@ -130,6 +148,7 @@ export type FromWorker =
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'metrics'; chunk: MetricsChunk }
   | { type: 'samples'; samples: SampleSet }
+  | { type: 'quality'; quality: RunQuality }
   | { type: 'collapse'; step: number; quantity: string }
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }

@@ -30,7 +30,8 @@ import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
 import { Rng } from '../util/rng';
 import { nearestDistance, referenceSplit } from '../data/nearest';
-import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
+import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
+import { QualityMeter } from './quality';
 import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
@@ -104,6 +105,9 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
+  private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
+  private lastQualityStep = 0;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
@@ -386,6 +390,36 @@ export class RunSession {
     const nearest = { oneStep: dist(one), twoStep: dist(two), euler: eul ? dist(eul) : null, real: near.floor, noise: near.noise };
     const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null, nearest };
     this.host.post({ type: 'samples', samples }, [one.buffer, two.buffer, ...(eul ? [eul.buffer] : [])] as ArrayBuffer[]);
+    await this.refreshQuality(step);
+  }
+
+  /** Every `qualityEvery` steps (at the first sample refresh after), the one- and two-step samples' FD / precision / recall. */
+  private async refreshQuality(step: number): Promise<void> {
+    const c = this.config!;
+    if (c.qualityEvery <= 0 || step < this.lastQualityStep + c.qualityEvery) return;
+    this.lastQualityStep = step;
+    const s = this.needSession();
+    const t = s.trainer;
+    const m = t.model;
+    try {
+      if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
+        this.progress('fitting the quality metrics\' feature space', null);
+        const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, m.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+        this.quality = { meter, gpu: s.gpu };
+        this.progress('', 1);
+      }
+      const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+      const k = m.cfg.numClasses;
+      const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
+      const quality = await this.quality.meter.measure(step, (z, n, nfe) => {
+        const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
+        return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
+      });
+      this.host.post({ type: 'quality', quality });
+    } catch (e) {
+      if (s.gpu.lost) throw e;
+      this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
+    }
   }
 
   // ------------------------------------------------------------------ build, save, load
@@ -436,6 +470,8 @@ export class RunSession {
       this.collapseSent = false;
       this.eventsSeen = 0;
       this.lastSampleStep = -1;
+      this.quality = null;
+      this.lastQualityStep = 0;
       this.sps = 0;
       const { C, H, W } = train.model;
       this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);

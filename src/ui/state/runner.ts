@@ -72,6 +72,7 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        quality: null,
       });
       return;
     case 'metrics':
@@ -79,6 +80,9 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     case 'samples':
       patchRun(id, { samples: m.samples });
+      return;
+    case 'quality':
+      patchRun(id, { quality: m.quality });
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
