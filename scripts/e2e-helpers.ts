@@ -1,8 +1,8 @@
 // Shared by the browser tests: build the app with the project's vite config, serve it with
 // `vite preview` on 127.0.0.1, and launch Debian's chromium (no browser downloads) with or
-// without a WebGPU adapter. See /work/shared/docs/webgpu-without-a-gpu.md, section 2.
+// without a WebGPU adapter.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -95,4 +95,29 @@ export async function until(what: string, f: () => Promise<boolean>, ms: number,
     }
     await page.waitForTimeout(200);
   }
+}
+
+/**
+ * The usual set-up of a browser test, registered inside its `describe`: the app built and served,
+ * Chromium with WebGPU, `shots` created; `open` makes a fresh 1440×1000 context per call (or reuses
+ * one, `shared`, so tabs share IndexedDB) and `until` screenshots to `shots/<name>-timeout.png`.
+ */
+export function playgroundSuite(hooks: { before: (f: () => Promise<void>) => void; after: (f: () => Promise<void>) => void }, shots: string, name: string, opts: { shared?: boolean } = {}) {
+  let served: Served | null = null;
+  let browser: Browser | null = null;
+  let context: BrowserContext | null = null;
+  hooks.before(async () => {
+    served = await buildAndServe();
+    browser = await launchChromium({ webgpu: true });
+    if (opts.shared) context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    mkdirSync(shots, { recursive: true });
+  });
+  hooks.after(async () => {
+    await browser?.close();
+    await served?.close();
+  });
+  return {
+    open: async (search: string) => openPlayground(context ?? (await browser!.newContext({ viewport: { width: 1440, height: 1000 } })), `${served!.url}${search}`),
+    until: (what: string, f: () => Promise<boolean>, ms: number, page: Page) => until(what, f, ms, page, `${shots}/${name}-timeout.png`),
+  };
 }

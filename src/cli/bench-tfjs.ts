@@ -1,7 +1,7 @@
 // The peer for `npm run bench`: TensorFlow.js on its WebGPU backend, in the same Node process and on
 // the same Dawn adapter as our kernels (the `webgpu` package's GPU handed to tfjs as navigator.gpu).
 // It runs a plain matmul of the DiT's shapes and the same DiT (same parameter names, shapes and
-// values; facm-math.md's conventions) forward + backward through tf.grads. tfjs has no JVP.
+// values; docs/math.md's conventions) forward + backward through tf.grads. tfjs has no JVP.
 
 import { register } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';

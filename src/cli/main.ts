@@ -8,7 +8,7 @@ import { acquireDevice, describeAdapter } from '../gpu/device';
 import { Gpu } from '../gpu/runtime';
 import { gpuBackend } from '../ops/backend';
 import { gpuLoss } from '../ops/loss';
-import { PRESETS, forwardFlops, type DiTConfig } from '../model/config';
+import { PRESETS, forwardFlops, presetHint, type DiTConfig } from '../model/config';
 import { DiT } from '../model/dit';
 import { modelOnGpu, paramBuffer } from '../model/gpu';
 import { initParams, paramTable } from '../model/params';
@@ -70,39 +70,61 @@ const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: R
   info: { run: info, options: {}, what: 'the adapter and its limits' },
 };
 
-const DATASET_NOTE = `--dataset also takes files: a folder, or comma-separated paths, of CIFAR-10 binary batches (data_batch_*.bin) or their .tar.gz, or MNIST-style IDX files (an images file with its labels file beside it, .gz or not), resized to the model's image size.`;
+const DATASET_NOTE = [
+  `--dataset takes a built-in name (${Object.keys(BUILTIN).join(', ')}; default: the preset's own), a folder holding your images,`,
+  `      or image files separated by commas; archives are unpacked:`,
+  `        CIFAR-10 binary: cifar-10-binary.tar.gz, the .tar inside it, or data_batch_*.bin / test_batch.bin`,
+  `        MNIST / Fashion-MNIST IDX: an images file with its labels file, gzip or not`,
+  `          (train-images-idx3-ubyte.gz + train-labels-idx1-ubyte.gz; give the folder or both paths)`,
+  `      Images are resized and converted to the preset's channels × size; a one-line hint names a preset that fits better.`,
+].join('\n');
 
 function usage(cmd?: string): string {
   const head = `usage: npm run facm -- <command> [options]\ncommands:\n${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)} ${c.what}`).join('\n')}\nobjectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}; shipped: ${Object.keys(SHIPPED).join(', ')}`;
-  if (!cmd || !COMMANDS[cmd]) return `${head}\n(npm run facm -- <command> --help lists a command's options and every setting)`;
+  if (!cmd || !COMMANDS[cmd]) return `${head}\n${DATASET_NOTE}\n(npm run facm -- <command> --help lists a command's options and every setting)`;
   return `${head}\n\n${cmd}:\n${helpText(COMMANDS[cmd].options, undefined, DATASET_NOTE)}`;
 }
 
 const AUTOSAVE = 'autosave';
 
-async function openGpu(): Promise<Gpu> {
+// Progress and information go to stdout; stderr is for errors and warnings only.
+async function openGpu(quiet = false): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
-  console.error(`adapter: ${describeAdapter(gpu.report)}`);
+  if (!quiet) console.log(`adapter: ${describeAdapter(gpu.report)}`);
   return gpu;
+}
+
+/** A file named by an option, or an error that names the option and the path. */
+function readInput(path: string, option: string): Uint8Array {
+  if (!existsSync(path)) throw new Error(`${option} ${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new Error(`${option} ${path}: a folder; pass the .safetensors file (e.g. ${join(path, 'checkpoint.safetensors')})`);
+  return new Uint8Array(readFileSync(path));
 }
 
 function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
   if (!existsSync(path)) throw new Error(`dataset '${path}' is neither a built-in (${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')}) nor an existing file or folder`);
   if (statSync(path).isDirectory())
-    return readdirSync(path).filter((f) => statSync(join(path, f)).isFile()).map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(path, f))) }));
+    // Named folder/file: the folder's name can say what the files are (e.g. fashion-mnist/).
+    return readdirSync(path)
+      .filter((f) => statSync(join(path, f)).isFile())
+      .map((f) => ({ name: join(basename(path), f), bytes: new Uint8Array(readFileSync(join(path, f))) }));
   return [{ name: basename(path), bytes: new Uint8Array(readFileSync(path)) }];
 }
 
 function fitModel(ds: Dataset, model: DiTConfig): Dataset {
   if (ds.H === model.H && ds.W === model.W && ds.C === model.C) return ds;
-  console.error(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
+  console.log(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
   return resizeDataset(ds, model.H, model.W, { C: model.C });
 }
 
 /** A built-in name, a shipped data set (public/), or files (comma-separated paths / a folder): resized to the model's shape if needed. */
-async function loadData(spec: string, model: DiTConfig, seed: number, split: 'train' | 'test' = 'train'): Promise<Dataset> {
+async function loadData(spec: string, model: DiTConfig, seed: number, split: 'train' | 'test' = 'train', preset?: string): Promise<Dataset> {
   if (SHIPPED[spec]) return fitModel(await loadShippedNode(spec, split === 'test' ? 'heldOut' : 'train'), model);
-  return fitModel(BUILTIN[spec] ? BUILTIN[spec].make(seed) : await loadDatasetFromFiles(spec.split(',').flatMap(readFiles), { split }), model);
+  if (BUILTIN[spec]) return fitModel(BUILTIN[spec].make(seed), model);
+  const ds = await loadDatasetFromFiles(spec.split(',').flatMap(readFiles), { split });
+  const hint = preset ? presetHint(ds, preset) : null;
+  if (hint) console.log(`hint: ${hint.replace(/ suits it better\.$/, ' suits it better (--preset).')}`);
+  return fitModel(ds, model);
 }
 
 /** The dataset a parsed command line names: a path, a built-in, or the preset's own. */
@@ -132,18 +154,18 @@ async function train(p: CliParse): Promise<void> {
     if (extra.length) throw new CliError(`--resume takes its settings from the autosave; drop ${extra.map((k) => `--${k}`).join(', ')} (only --steps and --autosave-every may be given)`);
     resumeBytes = await store.load(AUTOSAVE);
     if (!resumeBytes) throw new Error(`--resume: no autosave in '${opt.resume}' (looked for ${store.path(AUTOSAVE)}); runs autosave every --autosave-every steps unless it is 0`);
-    const st = loadCheckpoint(resumeBytes);
+    const st = loadCheckpoint(resumeBytes, undefined, store.path(AUTOSAVE));
     const meta = configFromMetadata(st.run, st.model);
     const saved = meta.run.cli as CliRun | undefined;
     if (!saved) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
     config = { ...meta.config, autosaveEvery: p.given.has('autosaveEvery') ? p.config.autosaveEvery : config.autosaveEvery };
     model = st.model;
     cli = { ...saved, steps: p.givenOpts.has('steps') ? opt.steps : saved.steps };
-    console.error(`resuming ${out} at step ${st.step} of ${cli.steps}`);
+    console.log(`resuming ${out} at step ${st.step} of ${cli.steps}`);
   } else {
     model = modelOf(config);
     if (opt.init) {
-      initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
+      initState = loadCheckpoint(readInput(opt.init, '--init'), undefined, opt.init);
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
@@ -155,9 +177,9 @@ async function train(p: CliParse): Promise<void> {
     if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist`);
     teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
   }
-  const data = await loadData(cli.dataset, cfg.model, cfg.seed);
+  const data = await loadData(cli.dataset, cfg.model, cfg.seed, 'train', cli.preset);
   const table = paramTable(cfg.model);
-  console.error(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
+  console.log(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
   const onEvent = (e: SessionEvent) => {
     if (e.type === 'device-lost') console.log(`DEVICE LOST at step ${e.step} (${e.reason}: ${e.message})`);
     else if (e.type === 'restored') console.log(`device lost at step ${e.lostAt}, restored from step ${e.restoredFrom} on a new device (attempt ${e.attempt})`);
@@ -174,7 +196,8 @@ async function train(p: CliParse): Promise<void> {
     presetName: cli.preset,
     config,
     run: { cli },
-    acquire: openGpu,
+    acquire: () => openGpu(),
+    ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `--memory-budget ${config.memoryBudget}` }),
     initState: initState ? (cli.teacher || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
   };
   const session = resumeBytes ? await TrainingSession.resume(resumeBytes, data, opts) : await TrainingSession.create(cfg, data, opts);
@@ -233,7 +256,7 @@ async function train(p: CliParse): Promise<void> {
 async function sample(p: CliParse): Promise<void> {
   const opt = p.opts as { ckpt?: string; nfe: number; n: number; out: string; ema: boolean };
   if (!opt.ckpt) throw new CliError('sample needs --ckpt');
-  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
+  const st = loadCheckpoint(readInput(opt.ckpt, '--ckpt'), undefined, opt.ckpt);
   const cfg = st.model;
   const run = configFromMetadata(st.run, st.model);
   const gpu = await openGpu();
@@ -394,7 +417,7 @@ async function dump(p: CliParse): Promise<void> {
 }
 
 async function info(): Promise<void> {
-  const gpu = await openGpu();
+  const gpu = await openGpu(true); // the JSON below holds the adapter
   console.log(JSON.stringify(gpu.report, null, 2));
   gpu.destroy();
 }

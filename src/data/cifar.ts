@@ -101,19 +101,34 @@ export function parseTar(bytes: Uint8Array): NamedBytes[] {
   return files;
 }
 
-async function through(bytes: Uint8Array, t: ReadableWritablePair<Uint8Array, BufferSource>): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(t);
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
 /** Inflates gzip data (DecompressionStream), with an error that says what went wrong. */
 export async function gunzip(bytes: Uint8Array, name = 'input'): Promise<Uint8Array> {
   if (!isGzip(bytes)) throw new Error(`${name}: not gzip data (starts ${hexHead(bytes)}, gzip starts 1f 8b)`);
+  // Read chunk by chunk: the stream's own error is browser plumbing ("Failed to fetch",
+  // "unexpected end of file"); what the user needs is how far the data went.
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    return await through(bytes, new DecompressionStream('gzip'));
-  } catch (e) {
-    throw new Error(`${name}: gzip data is corrupt or truncated (${bytes.length} bytes): ${(e as Error).message}`);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.length;
+    }
+  } catch {
+    throw new Error(
+      `${name}: gzip data is corrupt or truncated (${bytes.length.toLocaleString('en-US')} bytes; ${total.toLocaleString('en-US')} bytes inflated before the error). ` +
+        `The file is damaged or incomplete: download it again, or use the uncompressed file.`,
+    );
   }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 export const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;

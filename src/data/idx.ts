@@ -65,6 +65,32 @@ export async function loadIdxPair(imagesBytes: Uint8Array, labelsBytes: Uint8Arr
   return idxPairToDataset(img, lab, name);
 }
 
+/**
+ * What an IDX images / labels pair is, from its content (and the file names when they say it):
+ * 28×28 images with labels 0..9 are Fashion-MNIST when the names mention it, when every class has
+ * exactly count/10 images (both of Fashion-MNIST's splits are balanced, MNIST's are not), or when the
+ * mean pixel is over 51/255 (Fashion-MNIST ≈ 73, MNIST ≈ 33: digits are thin strokes on black);
+ * otherwise MNIST. Anything else is named by its shape.
+ */
+export function identifyIdx(img: IdxArray, lab: IdxArray, names: string[] = []): string {
+  if (names.some((n) => /fashion/i.test(n))) return 'fashion-mnist';
+  const [count, H, W] = img.dims;
+  if (img.dims.length !== 3) return 'idx';
+  let maxLabel = 0;
+  const perClass = new Array<number>(256).fill(0);
+  for (let i = 0; i < lab.data.length; i++) {
+    maxLabel = Math.max(maxLabel, lab.data[i]);
+    perClass[lab.data[i]]++;
+  }
+  if (H !== 28 || W !== 28 || maxLabel > 9) return `idx ${H}×${W}`;
+  if (names.some((n) => /(^|[^a-z])mnist/i.test(n.replace(/fashion/gi, '')))) return 'mnist';
+  const balanced = count >= 1000 && count % 10 === 0 && perClass.slice(0, 10).every((c) => c === count / 10);
+  let sum = 0;
+  for (let i = 0; i < img.data.length; i++) sum += img.data[i];
+  const mean = sum / Math.max(1, img.data.length);
+  return balanced || mean > 51 ? 'fashion-mnist' : 'mnist';
+}
+
 export function idxPairToDataset(img: IdxArray, lab: IdxArray, name: string): Dataset {
   if (img.dims.length !== 3) {
     throw new Error(`${name}: the images file has ${img.dims.length} dimensions (${img.dims.join('×')}), expected 3 (count, rows, cols)`);

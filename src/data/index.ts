@@ -3,7 +3,7 @@
 
 import { cifarFromFiles, CIFAR_RECORD, hexHead, unpackFiles, type NamedBytes, type Split } from './cifar';
 import { concatDatasets, type Dataset } from './dataset';
-import { idxPairToDataset, isIdx, parseIdxRaw, type IdxArray } from './idx';
+import { identifyIdx, idxPairToDataset, isIdx, parseIdxRaw, type IdxArray } from './idx';
 
 export * from './dataset';
 export * from './procedural';
@@ -29,13 +29,14 @@ interface IdxFile extends IdxArray {
   name: string;
 }
 
-function idxDataset(idx: IdxFile[], split: Split, name: string): Dataset {
+function idxDataset(idx: IdxFile[], split: Split, givenName: string | undefined, names: string[]): Dataset {
   const images = idx.filter((f) => f.dims.length === 3);
   const labels = idx.filter((f) => f.dims.length === 1);
   const other = idx.find((f) => f.dims.length !== 3 && f.dims.length !== 1);
   if (other) throw new Error(`${other.name}: IDX with ${other.dims.length} dimensions is neither images (3) nor labels (1)`);
-  if (images.length === 0) throw new Error(`IDX labels (${labels.map((f) => f.name).join(', ')}) but no IDX images file`);
-  if (labels.length === 0) throw new Error(`IDX images (${images.map((f) => f.name).join(', ')}) but no IDX labels file`);
+  const both = 'give the images and labels files together (drop both on the page; in the CLI pass their folder, or both paths separated by a comma)';
+  if (images.length === 0) throw new Error(`${labels.map((f) => f.name).join(', ')}: IDX labels without an images file; ${both}`);
+  if (labels.length === 0) throw new Error(`${images.map((f) => f.name).join(', ')}: IDX images without a labels file; ${both}`);
   // train-images-idx3-ubyte ↔ train-labels-idx1-ubyte: same name once the kind is blanked out.
   const key = (f: IdxFile) => baseName(f.name).replace(/images?|labels?/i, '*').replace(/idx\d/i, 'idx');
   const pairs: { name: string; img: IdxFile; lab: IdxFile }[] = [];
@@ -48,7 +49,9 @@ function idxDataset(idx: IdxFile[], split: Split, name: string): Dataset {
       pairs.push({ name: img.name, img, lab });
     }
   }
-  const parts = pickSplit(pairs, split).map((p) => idxPairToDataset(p.img, p.lab, name));
+  const chosen = pickSplit(pairs, split);
+  const name = givenName ?? identifyIdx(chosen[0].img, chosen[0].lab, names);
+  const parts = chosen.map((p) => idxPairToDataset(p.img, p.lab, name));
   return concatDatasets(parts, name);
 }
 
@@ -74,8 +77,7 @@ export async function loadDatasetFromFiles(files: NamedBytes[], opts: LoadOption
     throw new Error(`mixed datasets: IDX files (${idx.map((f) => f.name).join(', ')}) and CIFAR batches (${cifarBins.map((f) => f.name).join(', ')})`);
   }
   if (idx.length > 0) {
-    const name = opts.name ?? (flat.some((f) => /fashion/i.test(f.name)) || files.some((f) => /fashion/i.test(f.name)) ? 'fashion-mnist' : 'mnist');
-    return idxDataset(idx, split, name);
+    return idxDataset(idx, split, opts.name, [...files, ...flat].map((f) => f.name));
   }
   if (cifarBins.length > 0) {
     // cifarFromFiles reads names; files recognised by size count as .bin whatever they are called.

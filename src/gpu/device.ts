@@ -69,8 +69,22 @@ async function nodeSoftwareFallback(): Promise<void> {
 // collected, its pending-event pump aborts the process. Keep it for the process's lifetime.
 let nodeInstance: GPU | null = null;
 
+/**
+ * Vulkan's loader prints `error: XDG_RUNTIME_DIR is invalid or not set` (twice) on stderr when the
+ * variable is missing or not a folder, e.g. under `su` or in a container; harmless, but it reads like a
+ * failure. Give it the system's temporary folder before Dawn loads.
+ */
+async function nodeRuntimeDir(): Promise<void> {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const dir = process.env.XDG_RUNTIME_DIR;
+  if (dir && fs.existsSync(dir) && fs.statSync(dir).isDirectory()) return;
+  process.env.XDG_RUNTIME_DIR = os.tmpdir();
+}
+
 async function nodeGpu(): Promise<GPU> {
   if (nodeInstance) return nodeInstance;
+  await nodeRuntimeDir();
   await nodeSoftwareFallback();
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
   try {

@@ -85,3 +85,25 @@ export function forwardFlops(cfg: DiTConfig): number {
   const final = 2 * D * D + T * D * p * p * C;
   return 2 * (embed + depth * block + final);
 }
+
+/**
+ * A one-line hint when another preset suits images of this shape better than `current`: the same
+ * channel count first, then the least resizing (in octaves; ties go to the cheaper preset). Null
+ * when `current` is already as good as any.
+ */
+export function presetHint(data: { name: string; C: number; H: number; W: number }, current: string): string | null {
+  const cur = PRESETS[current];
+  if (!cur) return null;
+  const cost = (c: DiTConfig) => (c.C === data.C ? 0 : 1) + Math.abs(Math.log2(data.H / c.H));
+  const shape = (c: { C: number; H: number; W: number }) => `${c.C}×${c.H}×${c.W}`;
+  let best = cur;
+  for (const p of Object.values(PRESETS)) {
+    const d = cost(p.config) - cost(best.config);
+    if (d < -1e-9 || (Math.abs(d) <= 1e-9 && forwardFlops(p.config) < forwardFlops(best.config))) best = p;
+  }
+  if (best === cur || cost(best.config) >= cost(cur.config) - 1e-9) return null;
+  const what = [cur.config.C !== data.C ? `${data.C === 1 ? 'grey' : `${data.C} channels`} → ${cur.config.C === 1 ? 'grey' : `${cur.config.C} channels`}` : '', cur.config.H !== data.H ? `${data.H} → ${cur.config.H} pixels` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `${data.name} is ${shape(data)}; the ${cur.name} preset trains it at ${shape(cur.config)} (${what}): the ${best.name} preset (${shape(best.config)}) suits it better.`;
+}

@@ -1,4 +1,4 @@
-// The small DiT (facm-math.md, "The small DiT"), written once against Backend<T>, so the same
+// The small DiT (docs/math.md, "The small DiT"), written once against Backend<T>, so the same
 // code runs on WebGPU kernels and on the f64 CPU reference.
 //
 // Dimension legend: B batch, C/H/W image, p patch, T tokens, D width, R = B·T token rows.

@@ -1,4 +1,4 @@
-// FACM and its baselines as pure descriptions of one training step (facm-math.md).
+// FACM and its baselines as pure descriptions of one training step (docs/math.md).
 //
 // `planStep` turns a data batch and a seeded RNG into everything sampled on the CPU: t (and r),
 // x_t, v, the model condition of each branch and the per-sample scalars of the residual loss.

@@ -1,4 +1,4 @@
-// Samplers (facm-math.md, "Sampling"), on any Backend. Between network calls the state lives on
+// Samplers (docs/math.md, "Sampling"), on any Backend. Between network calls the state lives on
 // the CPU: sampling is not the hot path and this keeps the noise re-injection exact and seeded.
 
 import type { Backend } from '../ops/backend';

@@ -1,4 +1,4 @@
-// Embedding family: the sinusoidal time embedding of the condition c (facm-math.md: 256 dims,
+// Embedding family: the sinusoidal time embedding of the condition c (docs/math.md: 256 dims,
 // cos first, c used raw) and the class-label embedding table (a gather whose gradient is a
 // deterministic scatter-add).
 
@@ -6,7 +6,7 @@ import code from '../../shaders/embed.wgsl?raw';
 import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
 import { grid } from './elementwise';
 
-/** facm-math.md: freqs[i] = exp(−ln(10000)·i/128), i = 0..127; emb = [cos(c·freqs), sin(c·freqs)], cos first; c raw (no ×1000). */
+/** docs/math.md: freqs[i] = exp(−ln(10000)·i/128), i = 0..127; emb = [cos(c·freqs), sin(c·freqs)], cos first; c raw (no ×1000). */
 export const TIME_DIM = 256;
 const H = TIME_DIM / 2;
 

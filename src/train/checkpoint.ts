@@ -2,6 +2,7 @@
 // nn.Linear layout), so `load_file` + `model.load_state_dict` opens them; EMA weights and AdamW
 // moments under `ema.` / `optim.m.` / `optim.v.` prefixes; config and step as JSON in the metadata.
 
+import { fileError } from '../util/errors';
 import { validateConfig, type DiTConfig } from '../model/config';
 import type { ParamTable } from '../model/params';
 import { paramTable } from '../model/params';
@@ -56,9 +57,21 @@ export function describeConfig(c: DiTConfig): string {
 /**
  * Reads a checkpoint. With `expect`, refuses one whose model config differs, naming the fields.
  * Every tensor is checked for presence and shape against the config's parameter table.
+ * With `name` (a file name), an error names it once and says what to do.
  */
-export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig): CheckpointState {
-  const file = readSafetensors(bytes);
+export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: string): CheckpointState {
+  if (!name) return readCheckpoint(bytes, expect);
+  try {
+    return readCheckpoint(bytes, expect, name);
+  } catch (e) {
+    throw fileError(name, e, CHECKPOINT_TODO);
+  }
+}
+
+export const CHECKPOINT_TODO = 'Choose a .safetensors checkpoint saved by the playground or by `npm run facm -- train`.';
+
+function readCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: string): CheckpointState {
+  const file = readSafetensors(bytes, name);
   const meta = file.metadata;
   if (!meta.config) throw new Error('not a facm-playground checkpoint: no model config in the safetensors metadata');
   let model: DiTConfig;

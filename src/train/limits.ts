@@ -184,15 +184,51 @@ export interface LimitCheck {
   message: string | null;
 }
 
+/** How much memory a run's buffers may take, and where that figure comes from (for messages). */
+export interface MemoryBudget {
+  bytes: number;
+  why: string;
+}
+
+const GiB = 2 ** 30;
+const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
+/** The share of the memory found that a run's buffers may take: the rest is the runtime's, the page's and the data's. */
+export const BUDGET_SHARE = 0.75;
+
+/**
+ * The memory a run can count on, as far as it can be known. WebGPU says nothing about an adapter's
+ * memory, so this is the machine's: in Node, the memory still available (os.freemem) plus what this
+ * process holds, under its cgroup limit when there is one; in a browser, navigator.deviceMemory
+ * (Chromium rounds it and reports at most 8 GiB). On a software adapter (SwiftShader) the GPU's
+ * buffers live exactly there; a discrete GPU has its own memory, which may be smaller (pass a budget).
+ * Null when nothing is known.
+ */
+export async function machineMemoryBudget(): Promise<MemoryBudget | null> {
+  const share = `${BUDGET_SHARE * 100} %`;
+  if (typeof process !== 'undefined' && process.versions?.node && typeof navigator === 'undefined') {
+    const os = await import('node:os');
+    const held = process.memoryUsage().rss;
+    const free = os.freemem();
+    const cgroup = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+    const room = Math.min(free + held, os.totalmem(), cgroup > 0 ? cgroup : Infinity);
+    return { bytes: Math.floor(room * BUDGET_SHARE), why: `${share} of the ${gib(room)} this process can use; ${gib(free)} of ${gib(os.totalmem())} free on this machine` };
+  }
+  const dm = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory;
+  if (typeof dm === 'number' && dm > 0) return { bytes: Math.floor(dm * GiB * BUDGET_SHARE), why: `${share} of the ${dm} GiB the browser reports for this device` };
+  return null;
+}
+
 export interface CheckOptions {
   teacher?: DiTConfig | null;
-  /** Refuse a run whose buffers add up to more than this (the UI can pass a share of device memory). */
+  /** Refuse a run whose buffers add up to more than this (e.g. machineMemoryBudget()). */
   budgetBytes?: number;
+  /** Where the budget comes from, for the message. */
+  budgetWhy?: string;
   /** The preset's name for messages. */
   presetName?: string;
 }
 
-function problemsOf(e: MemoryEstimate, lim: RunLimits, budget: number | undefined): string[] {
+function problemsOf(e: MemoryEstimate, lim: RunLimits, budget: number | undefined, budgetWhy?: string): string[] {
   const out: string[] = [];
   if (e.largest.bytes > lim.maxStorageBufferBindingSize)
     out.push(`its largest buffer ('${e.largest.label}', ${mib(e.largest.bytes)}) exceeds this adapter's maxStorageBufferBindingSize (${mib(lim.maxStorageBufferBindingSize)})`);
@@ -205,7 +241,7 @@ function problemsOf(e: MemoryEstimate, lim: RunLimits, budget: number | undefine
   if (e.gridError) out.push(e.gridError); // names the kernel, its grid and maxComputeWorkgroupsPerDimension
   if (lim.maxComputeWorkgroupStorageSize < KERNEL_WORKGROUP_STORAGE_BYTES)
     out.push(`the kernels need ${KERNEL_WORKGROUP_STORAGE_BYTES} bytes of workgroup memory but this adapter's maxComputeWorkgroupStorageSize is ${lim.maxComputeWorkgroupStorageSize}`);
-  if (budget !== undefined && e.totalBytes > budget) out.push(`its buffers add up to ${mib(e.totalBytes)}, over the memory budget of ${mib(budget)}`);
+  if (budget !== undefined && e.totalBytes > budget) out.push(`its buffers add up to ${mib(e.totalBytes)}, over the memory budget of ${mib(budget)}${budgetWhy ? ` (${budgetWhy})` : ''}`);
   return out;
 }
 
@@ -216,21 +252,26 @@ function problemsOf(e: MemoryEstimate, lim: RunLimits, budget: number | undefine
 export async function checkLimits(cfg: TrainConfig, limits: RunLimits | Record<string, number>, opts: CheckOptions = {}): Promise<LimitCheck> {
   const lim: RunLimits = { ...DEFAULT_LIMITS, ...(limits as Partial<RunLimits>) };
   const est = (c: TrainConfig) => estimateMemory(c, { teacher: opts.teacher, maxComputeWorkgroupsPerDimension: lim.maxComputeWorkgroupsPerDimension });
-  const fits = async (b: number) => problemsOf(await est({ ...cfg, batch: b }), lim, opts.budgetBytes).length === 0;
+  const problemsFor = (e: MemoryEstimate) => problemsOf(e, lim, opts.budgetBytes, opts.budgetWhy);
+  const fits = async (b: number) => problemsFor(await est({ ...cfg, batch: b })).length === 0;
   const estimate = await est(cfg);
-  const problems = problemsOf(estimate, lim, opts.budgetBytes);
+  const problems = problemsFor(estimate);
   if (problems.length === 0) return { ok: true, estimate, problems, suggestedBatch: null, suggestedPresets: [], message: null };
 
   let suggestedBatch: number | null = null;
   const kernelsFit = lim.maxComputeWorkgroupStorageSize >= KERNEL_WORKGROUP_STORAGE_BYTES;
   if (kernelsFit && cfg.batch > 1 && (await fits(1))) {
     // Activations grow linearly in the batch: a guess from batches 1 and 2, then a binary search.
-    const e1 = (await est({ ...cfg, batch: 1 })).largestActivation.bytes;
-    const e2 = (await est({ ...cfg, batch: 2 })).largestActivation.bytes;
+    const [m1, m2] = [await est({ ...cfg, batch: 1 }), await est({ ...cfg, batch: 2 })];
+    const linear = (a: number, b: number, cap: number) => (b > a ? Math.floor(1 + (cap - a) / (b - a)) : Infinity);
     const binding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
     let lo = 1; // fits
     let hi = cfg.batch; // does not
-    const guess = e2 > e1 ? Math.floor(1 + (binding - e1) / (e2 - e1)) : hi - 1;
+    const guess = Math.min(
+      linear(m1.largestActivation.bytes, m2.largestActivation.bytes, binding),
+      opts.budgetBytes !== undefined ? linear(m1.totalBytes, m2.totalBytes, opts.budgetBytes) : Infinity,
+      hi - 1,
+    );
     for (const g of [guess, guess + 1]) {
       if (g <= lo || g >= hi) continue;
       if (await fits(g)) lo = g;
@@ -248,7 +289,7 @@ export async function checkLimits(cfg: TrainConfig, limits: RunLimits | Record<s
     for (const [name, p] of Object.entries(PRESETS)) {
       const model = { ...p.config, useR: cfg.model.useR };
       if (name === opts.presetName || JSON.stringify(model) === JSON.stringify(cfg.model)) continue;
-      if (problemsOf(await est({ ...cfg, model }), lim, opts.budgetBytes).length === 0) suggestedPresets.push(name);
+      if (problemsFor(await est({ ...cfg, model })).length === 0) suggestedPresets.push(name);
     }
   const what = `${opts.presetName ? `preset ${opts.presetName}` : 'this model'} at batch ${cfg.batch}`;
   const fix =

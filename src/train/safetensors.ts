@@ -89,25 +89,25 @@ export function writeSafetensors(tensors: NamedTensor[], metadata: Record<string
 }
 
 /** Parses a safetensors file of F32 tensors; verifies __metadata__.checksum when present. */
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.length < 8) throw new Error(`safetensors: truncated: ${bytes.length} bytes, the header length alone is 8`);
+export function readSafetensors(bytes: Uint8Array, name = 'safetensors'): SafetensorsFile {
+  if (bytes.length < 8) throw new Error(`${name}: truncated: ${bytes.length} bytes, the header length alone is 8`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER)) {
-    throw new Error(`safetensors: bad header: header length ${n64} is over the ${MAX_HEADER}-byte limit (not a safetensors file?)`);
+    throw new Error(`${name}: bad header: header length ${n64} is over the ${MAX_HEADER}-byte limit (not a safetensors file?)`);
   }
   const n = Number(n64);
   if (8 + n > bytes.length) {
-    throw new Error(`safetensors: truncated: header needs ${n} bytes after the length, file has ${bytes.length - 8}`);
+    throw new Error(`${name}: truncated: header needs ${n} bytes after the length, file has ${bytes.length - 8}`);
   }
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`safetensors: bad header: not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new Error(`${name}: bad header: not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new Error(`safetensors: bad header: expected a JSON object, got ${Array.isArray(header) ? 'an array' : typeof header}`);
+    throw new Error(`${name}: bad header: expected a JSON object, got ${Array.isArray(header) ? 'an array' : typeof header}`);
   }
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
@@ -116,31 +116,31 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null) throw new Error(`safetensors: bad header: __metadata__ is not an object`);
+      if (typeof entry !== 'object' || entry === null) throw new Error(`${name}: bad header: __metadata__ is not an object`);
       for (const [k, v] of Object.entries(entry)) {
-        if (typeof v !== 'string') throw new Error(`safetensors: bad header: metadata '${k}' is ${typeof v}, must be a string`);
+        if (typeof v !== 'string') throw new Error(`${name}: bad header: metadata '${k}' is ${typeof v}, must be a string`);
         metadata[k] = v;
       }
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null) throw new Error(`safetensors: bad header: entry '${name}' is not an object`);
-    if (e.dtype !== 'F32') throw new Error(`safetensors: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (only F32)`);
+    if (typeof e !== 'object' || e === null) throw new Error(`${name}: bad header: entry '${name}' is not an object`);
+    if (e.dtype !== 'F32') throw new Error(`${name}: unsupported dtype ${JSON.stringify(e.dtype)} for tensor '${name}' (only F32)`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new Error(`safetensors: bad header: tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
+      throw new Error(`${name}: bad header: tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
     }
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {
-      throw new Error(`safetensors: bad header: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+      throw new Error(`${name}: bad header: tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     }
     const [start, end] = offs as [number, number];
     const want = numel(shape) * 4;
     if (end - start !== want) {
-      throw new Error(`safetensors: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of F32 needs ${want}`);
+      throw new Error(`${name}: tensor '${name}': data_offsets [${start}, ${end}] span ${end - start} bytes, shape [${shape.join(', ')}] of F32 needs ${want}`);
     }
     if (end > dataLen) {
-      throw new Error(`safetensors: offsets out of range: tensor '${name}' ends at ${end} but the data section has ${dataLen} bytes (truncated file?)`);
+      throw new Error(`${name}: offsets out of range: tensor '${name}' ends at ${end} but the data section has ${dataLen} bytes (truncated file?)`);
     }
     // slice() copies into a fresh, 4-byte-aligned buffer whatever the source alignment.
     tensors.set(name, { shape: shape as number[], data: new Float32Array(data.slice(start, end).buffer) });
@@ -148,7 +148,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (metadata.checksum !== undefined) {
     const got = checksum(data);
     if (got !== metadata.checksum) {
-      throw new Error(`safetensors: checksum mismatch: data section hashes to ${got}, header says ${metadata.checksum} (file corrupted)`);
+      throw new Error(`${name}: checksum mismatch: data section hashes to ${got}, header says ${metadata.checksum} (file corrupted)`);
     }
   }
   return { tensors, metadata };

@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset';
 import { configFromMetadata, runMetadata, trainConfigOfCheckpoint } from '../config/metadata';
 import type { Config } from '../config/keys';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
-import { assertWithinLimits, limitsOf } from './limits';
+import { assertWithinLimits, limitsOf, machineMemoryBudget } from './limits';
 import type { CheckpointStore } from './store';
 import { Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
 
@@ -64,8 +64,12 @@ export interface SessionOptions {
   config?: Config;
   /** The writer's own extras in every checkpoint's `run` metadata (e.g. the CLI's target step). */
   run?: Record<string, unknown>;
-  /** Refuse runs whose buffers add up to more than this (bytes). */
+  /** Refuse runs whose buffers add up to more than this (bytes). Default: machineMemoryBudget(). */
   budgetBytes?: number;
+  /** Where budgetBytes comes from, for the refusal's message. */
+  budgetWhy?: string;
+  /** Called once the run has passed the limit check, before its buffers are allocated (progress reports). */
+  onAllocate?: () => void;
   /** Preset name for limit messages. */
   presetName?: string;
 }
@@ -160,7 +164,10 @@ export class TrainingSession {
       s.watch(opts.gpu);
     } else s._gpu = await s.acquire();
     try {
-      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: opts.budgetBytes, presetName: opts.presetName });
+      // Buffers against the adapter's limits and the memory there is (the machine's unless a budget is given).
+      const budget = opts.budgetBytes !== undefined ? { bytes: opts.budgetBytes, why: opts.budgetWhy ?? '' } : await machineMemoryBudget();
+      await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: budget?.bytes, budgetWhy: budget?.why || undefined, presetName: opts.presetName });
+      opts.onAllocate?.();
       s.build(state?.params ?? opts.initParams);
       if (state) {
         s._trainer.loadState(state);

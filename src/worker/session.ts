@@ -150,16 +150,34 @@ export class RunSession {
 
   private begin(): void {
     if (!this.trainer) {
-      this.host.post({ type: 'error', message: 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
+      // A Train queued behind a build that failed: the build's own message stays the one shown.
+      this.host.post({ type: 'error', message: this.failed ?? 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
       return;
     }
     if (this.trainer.collapse && this.collapseSent) {
       this.host.post({ type: 'error', message: `this run collapsed at step ${this.trainer.collapse.step}: Reset it or load a checkpoint`, fatal: false });
       return;
     }
+    if (this.capped()) {
+      this.host.post({ type: 'error', message: `this run is at step ${this.trainer.step}, the step cap (${this.config!.stopAt}): raise “train to step” to go on`, fatal: false });
+      this.postStatus();
+      return;
+    }
     this.running = true;
     this.rateWindow = [];
     this.postStatus();
+  }
+
+  /** At or past the step cap (stopAt > 0): every run of a comparison stops at the same step. */
+  private capped(): boolean {
+    const cap = this.config?.stopAt ?? 0;
+    return cap > 0 && !!this.trainer && this.trainer.step >= cap;
+  }
+
+  private stopAtCap(): void {
+    this.running = false;
+    this.settled = false; // settle: every metric out, samples at the cap's step
+    this.postStatus(`stopped at the step cap ${this.config!.stopAt}`);
   }
 
   // ------------------------------------------------------------------ the loop
@@ -211,7 +229,8 @@ export class RunSession {
         const c = this.config;
         if (!c) return;
         const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler;
-        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler };
+        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, stopAt: cmd.config.stopAt };
+        if (this.running && this.capped()) this.stopAtCap();
         if (changed && this.trainer && !this.running) await this.refreshSamples();
         return;
       }
@@ -324,7 +343,9 @@ export class RunSession {
     this.inflight.push(done);
     if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
     if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
-    if (this.running && t.step - this.lastSampleStep >= this.config!.sampleEvery) await this.refreshSamples();
+    // Samples at multiples of sampleEvery: every run of a comparison has grids at the same steps.
+    if (this.running && t.step % this.config!.sampleEvery === 0 && t.step !== this.lastSampleStep) await this.refreshSamples();
+    if (this.running && this.capped()) this.stopAtCap();
   }
 
   /** After a pause, a step or a collapse: every metric out, samples for the last step, final status. */
@@ -446,9 +467,13 @@ export class RunSession {
       this.lossPending = false;
       this.lostInfo = null;
       // Limits are checked before allocating; the step-0 state is the first restore point.
+      this.progress(`checking that batch ${train.batch} of ${config.preset} fits this adapter and the memory budget`, null);
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
         gpu: this.gpu,
+        presetName: config.preset,
+        ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `the page's memory budget setting` }),
+        onAllocate: () => this.progress(`allocating the buffers and the step-0 checkpoint`, null),
         acquire: async () => {
           this.progress('the GPU device was lost: requesting a new one', null);
           try {
@@ -552,16 +577,11 @@ export class RunSession {
   }
 
   private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    let st;
-    try {
-      st = loadCheckpoint(bytes);
-    } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}`);
-    }
+    const st = loadCheckpoint(bytes, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
-    for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
+    for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
       notes.push(`trained on the author's own files; continuing on ${config.dataset} (drop the files to use them)`);

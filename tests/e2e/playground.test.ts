@@ -5,10 +5,11 @@
 // the config controls, and a bad one is reported and falls back. Screenshots go to test-results/.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, openPlayground, stepOf, until as waitUntil, type Served } from '../../scripts/e2e-helpers';
+import type { Page } from 'playwright-core';
+import { chromiumMissing, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
@@ -17,27 +18,9 @@ const skip = chromiumMissing();
 const TINY = 'preset=tiny&objective=facm&dataset=blobs8&batch=4&sampleEvery=4&euler=0&autosaveEvery=0';
 
 describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
-  let served: Served | null = null;
-  let browser: Browser | null = null;
-
-  before(async () => {
-    served = await buildAndServe();
-    browser = await launchChromium({ webgpu: true });
-    mkdirSync(SHOTS, { recursive: true });
-  });
-  after(async () => {
-    await browser?.close();
-    await served?.close();
-  });
-
-  async function open(search: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser!.newContext({ viewport: { width: 1440, height: 1000 } });
-    return openPlayground(context, `${served!.url}${search}`);
-  }
+  const { open, until } = playgroundSuite({ before, after }, SHOTS, 'playground');
 
   const pointsOf = async (page: Page) => Number(await page.getByTestId('loss-plot').getAttribute('data-points'));
-
-  const until = (what: string, f: () => Promise<boolean>, ms: number, page: Page) => waitUntil(what, f, ms, page, `${SHOTS}/playground-timeout.png`);
 
   test('trains a tiny FACM run, pauses within a second, saves and reloads a checkpoint', async () => {
     const { page, errors } = await open(`?${TINY}`);
@@ -208,11 +191,21 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
       dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
       return Buffer.concat([head, data]);
     };
+    // A .gz cut short: the file named once, what is wrong and what to do, no browser plumbing ("Failed to fetch").
+    const gz = gzipSync(idx(0x803, [200, 28, 28], Uint8Array.from({ length: 200 * 784 }, (_, i) => (i * 13) % 251)));
+    await bad.page.getByTestId('dataset-files').setInputFiles({ name: 'train-images-idx3-ubyte.gz', mimeType: 'application/gzip', buffer: gz.subarray(0, gz.length >> 1) });
+    await bad.page.getByTestId('dataset-error').filter({ hasText: 'train-images' }).waitFor({ timeout: 15_000 });
+    const gzErr = (await bad.page.getByTestId('dataset-error').textContent()) ?? '';
+    assert.match(gzErr, /^train-images-idx3-ubyte\.gz: gzip data is corrupt or truncated \([\d,]+ bytes; [\d,]+ bytes inflated before the error\)\. .*download it again/);
+    assert.doesNotMatch(gzErr, /fetch/i);
+    assert.equal(gzErr.split('train-images-idx3-ubyte.gz').length - 1, 1, gzErr);
     await bad.page.getByTestId('dataset-files').setInputFiles([
       { name: 'train-images-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x803, [n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7) % 256)) },
       { name: 'train-labels-idx1-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x801, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) },
     ]);
     assert.match(await bad.page.getByTestId('dataset-info').textContent({ timeout: 15_000 }) ?? '', /mnist.*6 images 1×28×28/);
+    // 28×28 grey on the tiny preset (3×8×8): a one-line hint names the preset that suits it.
+    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /is 1×28×28; the tiny preset trains it at 3×8×8 \(grey → 3 channels, 28 → 8 pixels\): the mnist-16 preset \(1×16×16\) suits it better/);
     assert.equal(await bad.page.getByTestId('cfg-dataset').inputValue(), 'custom');
     await bad.page.screenshot({ path: `${SHOTS}/playground-dataset.png`, fullPage: true });
 

@@ -13,9 +13,22 @@ const dir = mkdtempSync(join(tmpdir(), 'facm-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function facm(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './scripts/wgsl-loader.mjs', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: process.env });
+  return facmEnv(process.env, ...args);
+}
+
+function facmEnv(env: NodeJS.ProcessEnv, ...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './scripts/wgsl-loader.mjs', 'src/cli/main.ts', ...args], { encoding: 'utf8', env });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
+
+test('cli: --help says what --dataset takes', () => {
+  const r = facm('--help');
+  assert.equal(r.code, 0);
+  assert.equal(r.err, '');
+  assert.match(r.out, /--dataset takes a built-in name \(shapes32, .*\), *\n.*a folder holding your images, or image files separated by commas/);
+  assert.match(r.out, /CIFAR-10 binary: cifar-10-binary\.tar\.gz/);
+  assert.match(r.out, /train-images-idx3-ubyte\.gz \+ train-labels-idx1-ubyte\.gz; give the folder or both paths/);
+});
 
 test('cli: a missing teacher, a truncated dataset file, a bad policy and a missing autosave each end with one clear error', () => {
   let r = facm('train', '--teacher', join(dir, 'nope.safetensors'), '--steps', '1');
@@ -54,13 +67,17 @@ test('cli: a missing teacher, a truncated dataset file, a bad policy and a missi
 
 test('cli: train autosaves; train --resume continues the run from its autosave to a new target', () => {
   const out = join(dir, 'run');
-  let r = facm('train', '--preset', 'tiny', '--dataset', 'blobs8', '--steps', '3', '--batch', '2', '--autosave-every', '2', '--log-every', '1', '--out', out);
+  // A normal run prints nothing on stderr, also without XDG_RUNTIME_DIR (Vulkan's loader complains then).
+  const { XDG_RUNTIME_DIR: _, ...bare } = process.env;
+  let r = facmEnv(bare, 'train', '--preset', 'tiny', '--dataset', 'blobs8', '--steps', '3', '--batch', '2', '--autosave-every', '2', '--log-every', '1', '--out', out);
   assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+  assert.match(r.out, /^adapter: /m);
   assert.equal(loadCheckpoint(new Uint8Array(readFileSync(join(out, 'autosave.safetensors')))).step, 3);
 
   r = facm('train', '--resume', out, '--steps', '5', '--log-every', '1');
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /resuming .*run at step 3 of 5/);
+  assert.match(r.out, /resuming .*run at step 3 of 5/);
   assert.match(r.out, /done: 2 steps/);
   const ck = loadCheckpoint(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
   assert.equal(ck.step, 5);
@@ -74,6 +91,16 @@ test('cli: train autosaves; train --resume continues the run from its autosave t
   writeFileSync(join(out, 'autosave.safetensors'), bytes);
   r = facm('train', '--resume', out, '--steps', '6');
   assert.equal(r.code, 1);
-  assert.match(r.err, /error: .*checksum mismatch/);
+  assert.match(r.err, /^error: .*autosave\.safetensors: checksum mismatch: .*\. Choose a \.safetensors checkpoint/);
+  assert.equal(r.err.split('autosave.safetensors').length - 1, 1, r.err);
   assert.deepEqual(readFileSync(join(out, 'autosave.safetensors')), bytes);
+
+  // sample: a file that is not a checkpoint, and a folder given for a file.
+  writeFileSync(join(dir, 'x.safetensors'), new Uint8Array(64).fill(0x41));
+  r = facm('sample', '--ckpt', join(dir, 'x.safetensors'));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^error: .*x\.safetensors: bad header: .*\. Choose a \.safetensors checkpoint saved by the playground or by `npm run facm -- train`\.\n$/);
+  assert.equal(r.err.split('x.safetensors').length - 1, 1, r.err);
+  r = facm('sample', '--ckpt', out);
+  assert.match(r.err, /^error: --ckpt .*run: a folder; pass the \.safetensors file \(e\.g\. .*run\/checkpoint\.safetensors\)/);
 });

@@ -13,7 +13,8 @@ import { PRESETS, type DiTConfig } from '../../src/model/config';
 import { objectiveConfig } from '../..//src/config/keys';
 import { Trainer, type TrainConfig } from '../..//src/train/trainer';
 import { trainDefaults } from '../..//src/config/keys';
-import { checkLimits, estimateMemory, KERNEL_WORKGROUP_STORAGE_BYTES, LimitError, limitsOf } from '../../src/train/limits';
+import { checkLimits, estimateMemory, KERNEL_WORKGROUP_STORAGE_BYTES, LimitError, limitsOf, machineMemoryBudget } from '../../src/train/limits';
+import { totalmem } from 'node:os';
 import { TrainingSession } from '../../src/train/session';
 import { gpuForFile } from '../helpers/gpu';
 
@@ -81,7 +82,10 @@ test('limits: the real adapter refuses a too-big batch before allocating anythin
         assert.ok(e instanceof LimitError, String(e));
         const which = lim.maxStorageBufferBindingSize <= lim.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
         assert.match(e.message, new RegExp(`preset cifar-b at batch 2048 does not fit this adapter: its largest buffer .* exceeds this adapter's ${which} .* Use a smaller batch: \\d+ is the largest that fits`));
+        // Its 134 GB of buffers are also over the default budget, the machine's memory (named in the message).
+        assert.match(e.message, /its buffers add up to 134306\.6 MiB, over the memory budget of [\d.]+ MiB \(75 % of the [\d.]+ GiB this process can use; /);
         assert.ok(e.check.suggestedBatch! >= 1 && e.check.suggestedBatch! < 2048);
+        assert.ok(e.check.estimate.totalBytes / 2048 * e.check.suggestedBatch! < totalmem(), 'the suggestion fits in the machine');
         return true;
       },
     );
@@ -90,6 +94,46 @@ test('limits: the real adapter refuses a too-big batch before allocating anythin
   } finally {
     g.destroy();
   }
+});
+
+test('limits: a run over the memory budget is refused before allocating, and the batch it suggests trains a step', async () => {
+  const g = new Gpu(await acquireDevice());
+  try {
+    const c = cfg(small, 512);
+    const budget = 12 * MiB;
+    const data = BUILTIN.blobs8.make(0, 64);
+    const before = g.memory();
+    let suggested = 0;
+    await assert.rejects(TrainingSession.create(c, data, { gpu: g, presetName: 'tiny', budgetBytes: budget, budgetWhy: 'a test budget' }), (e: Error) => {
+      assert.ok(e instanceof LimitError, String(e));
+      assert.match(e.message, /^preset tiny at batch 512 does not fit this adapter: its buffers add up to [\d.]+ MiB, over the memory budget of 12\.0 MiB \(a test budget\)\. Use a smaller batch: \d+ is the largest that fits\.$/);
+      suggested = e.check.suggestedBatch!;
+      return true;
+    });
+    assert.deepEqual(g.memory(), before, 'nothing was allocated');
+    assert.ok(suggested > 1 && suggested < 512, `suggested ${suggested}`);
+    // The suggestion really fits: the same budget accepts it, the step runs, and what it allocated is within the budget.
+    const s = await TrainingSession.create({ ...c, batch: suggested }, data, { gpu: g, budgetBytes: budget });
+    try {
+      const recs = [...(await s.stepOnce()), ...(await s.drain())];
+      assert.equal(s.step, 1);
+      assert.ok(recs.length === 1 && Number.isFinite(recs[0].loss), JSON.stringify(recs.map((r) => r.loss)));
+      assert.ok(g.memory().bytes - before.bytes <= budget, `allocated ${g.memory().bytes - before.bytes} bytes`);
+    } finally {
+      s.dispose();
+    }
+    // One more image than suggested does not fit.
+    assert.equal((await checkLimits({ ...c, batch: suggested + 1 }, limitsOf(g), { budgetBytes: budget })).ok, false);
+  } finally {
+    g.destroy();
+  }
+});
+
+test('limits: the default budget is the machine memory this process can use', async () => {
+  const b = await machineMemoryBudget();
+  assert.ok(b, 'Node always knows its machine memory');
+  assert.ok(b.bytes > 0 && b.bytes <= totalmem() * 0.75, `${b.bytes} of ${totalmem()}`);
+  assert.match(b.why, /^75 % of the [\d.]+ GiB this process can use; [\d.]+ GiB of [\d.]+ GiB free on this machine$/);
 });
 
 // ---- workgroup memory declared by the shaders, per entry point ----

@@ -1,5 +1,5 @@
 // Every objective's step on the GPU vs the same step on the f64 CPU reference (losses, statistics,
-// all parameter gradients), and FACM's loss vs a direct transcription of facm-math.md.
+// all parameter gradients), and FACM's loss vs a direct transcription of docs/math.md.
 import { test } from 'node:test';
 import { cpuBackend } from '../../src/ops/backend';
 import { type DiTConfig } from '../../src/model/config';
@@ -45,7 +45,7 @@ for (const name of OBJECTIVES) {
   });
 }
 
-test('FACM loss equals a direct transcription of facm-math.md', async () => {
+test('FACM loss equals a direct transcription of docs/math.md', async () => {
   const cfg = base;
   const { table, cpu } = models(await gpu(), cfg);
   const flat = initParams(table, 9, 0.1);

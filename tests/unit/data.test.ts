@@ -8,6 +8,7 @@ import {
   CIFAR10_CLASSES,
   FASHION_MNIST_CLASSES,
   gunzip,
+  identifyIdx,
   loadCifarArchive,
   loadDatasetFromFiles,
   loadIdxPair,
@@ -20,6 +21,7 @@ import {
   resizeDataset,
   type Dataset,
 } from '../../src/data/index';
+import { presetHint } from '../../src/model/config';
 
 // ---- helpers: tiny tar / gzip writers and CIFAR / IDX builders ----
 
@@ -311,9 +313,41 @@ test('Fashion-MNIST t10k IDX (gzip) loads', { skip: !haveFashion && 'dataset-fas
   ]);
   assert.equal(viaFiles.count, 10000);
   assert.deepEqual(viaFiles.labels, ds.labels);
+  assert.equal(viaFiles.name, 'fashion-mnist', 'recognised from its content: no file name says fashion');
+  assert.equal(identifyIdx(await parseIdx(images), await parseIdx(labels)), 'fashion-mnist');
+  // A quarter of it, cut where the classes are no longer exactly balanced: still recognised by its brightness.
+  const img = await parseIdx(images);
+  const lab = await parseIdx(labels);
+  const n = 2503;
+  assert.equal(identifyIdx({ dims: [n, 28, 28], data: img.data.subarray(0, n * 784) }, { dims: [n], data: lab.data.subarray(0, n) }), 'fashion-mnist');
   // 28 → 8 for tiny models, grey → RGB.
   const small = resizeDataset(ds, 8, 8, { C: 3 });
   assert.deepEqual([small.C, small.H, small.W, small.count], [3, 8, 8, 10000]);
+});
+
+test('IDX pairs are named by what they are: file names, balance, brightness, shape', () => {
+  const n = 1000;
+  // Thin bright strokes on black (MNIST-like: mean pixel ≈ 30), unbalanced labels.
+  const digits = { dims: [n, 28, 28], data: Uint8Array.from({ length: n * 784 }, (_, i) => (i % 784) % 28 === 14 ? 255 : i % 97 === 0 ? 200 : 0) };
+  const unbalanced = { dims: [n], data: Uint8Array.from({ length: n }, (_, i) => (i * i) % 10) };
+  const balanced = { dims: [n], data: Uint8Array.from({ length: n }, (_, i) => i % 10) };
+  const garments = { dims: [n, 28, 28], data: Uint8Array.from({ length: n * 784 }, (_, i) => ((i % 784) % 28 > 6 && (i % 784) % 28 < 22 ? 160 : 0)) };
+  assert.equal(identifyIdx(digits, unbalanced), 'mnist');
+  assert.equal(identifyIdx(digits, balanced), 'fashion-mnist', 'both Fashion-MNIST splits have exactly count/10 images per class');
+  assert.equal(identifyIdx(garments, unbalanced), 'fashion-mnist');
+  assert.equal(identifyIdx(garments, unbalanced, ['mnist/train-images-idx3-ubyte']), 'mnist');
+  assert.equal(identifyIdx(digits, unbalanced, ['fashion-mnist/train-images-idx3-ubyte.gz']), 'fashion-mnist');
+  assert.equal(identifyIdx({ dims: [2, 16, 16], data: new Uint8Array(512) }, { dims: [2], data: new Uint8Array(2) }), 'idx 16×16');
+  assert.equal(identifyIdx(digits, { dims: [n], data: new Uint8Array(n).fill(25) }), 'idx 28×28', 'labels past 9: not an MNIST');
+});
+
+test('a data set whose size or channels suit another preset gets a one-line hint', () => {
+  const fm = { name: 'fashion-mnist', C: 1, H: 28, W: 28 };
+  assert.equal(presetHint(fm, 'tiny'), 'fashion-mnist is 1×28×28; the tiny preset trains it at 3×8×8 (grey → 3 channels, 28 → 8 pixels): the mnist-16 preset (1×16×16) suits it better.');
+  assert.equal(presetHint(fm, 'mnist-16'), null);
+  assert.match(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'tiny-16') ?? '', /^cifar10 is 3×32×32; the tiny-16 preset trains it at 3×16×16 \(32 → 16 pixels\): the cifar-s preset/);
+  assert.equal(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'cifar-b'), null, 'as good as cifar-s: no hint');
+  assert.equal(presetHint({ name: 'shapes8', C: 3, H: 8, W: 8 }, 'tiny'), null);
 });
 
 test('IDX errors: truncated, bad magic, count mismatch', async () => {

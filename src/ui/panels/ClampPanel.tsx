@@ -5,6 +5,7 @@ import type { PlotData } from 'plotly.js-dist-min';
 import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
 import { decimate, seriesOf, smooth } from '../state/metrics';
 import { CLAMP_NOTE } from '../widgets/teach';
+import { positiveRange } from '../widgets/ticks';
 import { focused, useStore, type RunView } from '../state/store';
 import { T_BINS } from '../../worker/protocol';
 import { collapseMarks } from './LossPanel';
@@ -24,10 +25,10 @@ function buildClamp(runs: RunView[], w: number): PlotSpec {
     data.push({ type: 'scatter', mode: 'lines', name: r.name, x: idx.map((i) => st[i]), y: idx.map((i) => (Number.isFinite(y[i]) ? y[i] : null)), line: { color: r.color, width: 2 } });
     points += idx.length;
   }
-  const marks = collapseMarks(runs);
+  const { legend, ...marks } = collapseMarks(runs);
   if (data.length === 0) marks.annotations.push(emptyNote('no residual yet') as (typeof marks.annotations)[number]);
-  // Runs keep their colours from the runs table: no legend to crowd a third of a panel.
-  return { data, points, layout: baseLayout({ showlegend: false, yaxis: { range: [0, 1], tickformat: '.0%', gridcolor: '#eef1f5', title: { text: '|g| > 1 (clamped)', standoff: 4 } }, ...marks }) };
+  // Every run by name (the legend sits above the plot, as in the loss plot), and the collapse marks.
+  return { data: data.length ? [...data, ...legend] : data, points, layout: baseLayout({ showlegend: true, yaxis: { range: [0, 1], tickformat: '.0%', gridcolor: '#eef1f5', title: { text: '|g| > 1 (clamped)', standoff: 4 } }, ...marks }) };
 }
 
 function buildRms(run: RunView | undefined, w: number): PlotSpec {
@@ -49,7 +50,8 @@ function buildRms(run: RunView | undefined, w: number): PlotSpec {
       points += idx.length;
     }
   }
-  return { data, points, layout: baseLayout({ yaxis: logAxis(`RMS · ${run?.name ?? ''}`), annotations: data.length ? [] : [emptyNote('no residual yet')] }) };
+  const range = positiveRange(data.map((d) => d.y as (number | null)[]));
+  return { data, points, layout: baseLayout({ yaxis: logAxis(`RMS · ${run?.name ?? ''}`, range), annotations: data.length ? [] : [emptyNote('no residual yet')] }) };
 }
 
 function buildHeat(run: RunView | undefined): PlotSpec {

@@ -1,5 +1,6 @@
 // The control column: the focused run's commands and settings, data, checkpoints and exports.
 
+import { fileError } from '../../util/errors';
 import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
@@ -71,7 +72,15 @@ export function Controls() {
           <button data-testid="btn-reset" className={pendingEdits(run.id) ? 'attention' : ''} disabled={busy && !run.fatal} onClick={() => runner.reset(run.id)} title="Back to step 0 with the settings below">
             ↺ Reset
           </button>
+          {/* Starting (device, data, memory check, allocation) or inside a first step that can take long: never a dead end. */}
+          {(busy || (running && run.step === 0)) && (
+            <button data-testid="btn-cancel" className="attention" onClick={() => runner.cancel(run.id)} title="Stop starting this run (its worker and device are closed; the settings stay)">
+              ✕ Cancel
+            </button>
+          )}
         </div>
+        {busy && !run.progress && <p className="hint">starting: waiting for the run's worker…</p>}
+        {running && run.step === 0 && <p className="hint">first step in progress (the first step compiles the kernels; a large batch on a slow adapter takes long)</p>}
         {pendingEdits(run.id) && <p className="hint">Settings changed: press Reset to restart with them (Train continues the current run).</p>}
         {run.progress && <Progress stage={run.progress.stage} fraction={run.progress.fraction} />}
         {run.collapse && (
@@ -114,7 +123,7 @@ export function Controls() {
         {custom?.progress && <Progress stage={custom.progress.stage} fraction={custom.progress.fraction} />}
         {custom?.error && (
           <p className="error" data-testid="dataset-error">
-            {custom.label}: {custom.error}
+            {fileError(custom.label, custom.error).message}
           </p>
         )}
         {custom?.info && (
@@ -147,6 +156,7 @@ export function Controls() {
         </div>
         <ConfigField k="onNonFinite" config={c} onChange={set} />
         <ConfigField k="euler" config={c} onChange={set} />
+        <ConfigField k="memoryBudget" config={c} onChange={set} />
       </section>
 
       <section className="ctl">

@@ -1,20 +1,35 @@
 // Loss over steps for every run: total, L_FM and L_CM on a log axis, TensorBoard-style smoothing,
-// a red line where a run collapsed. Zoom survives updates (uirevision).
+// a black long-dashed line (and legend entry) where a run collapsed. Zoom survives updates (uirevision).
 
 import type { PlotData } from 'plotly.js-dist-min';
 import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
 import { decimate, seriesOf, smooth } from '../state/metrics';
 import { LOSS_NOTE } from '../widgets/teach';
+import { positiveRange } from '../widgets/ticks';
 import { useStore, type RunView } from '../state/store';
 
 const MAX_POINTS = 1500;
 
-/** Red lines where runs collapsed, orange ones where a non-finite step was rolled back. */
+/**
+ * How a collapse and a rollback are drawn: near-black long dashes and grey dash-dots, styles no run
+ * has (run colours are mid-tone hues without red, state/store.ts PALETTE; runs draw solid, dashed
+ * and dotted lines, never these two), each with its legend entry.
+ */
+export const MARKS = {
+  collapse: { color: '#111827', dash: 'longdash', width: 2.5, name: 'collapse (non-finite step)' },
+  rollback: { color: '#6b7280', dash: 'dashdot', width: 2, name: 'rolled back (non-finite step)' },
+} as const;
+
+/** Vertical lines where runs collapsed or rolled back, their labels, and legend entries for them. */
 export function collapseMarks(runs: RunView[]) {
   const marked = runs.filter((r) => r.collapse);
-  const line = (x: number, color: string) => ({ type: 'line', xref: 'x', yref: 'paper', x0: x, x1: x, y0: 0, y1: 1, line: { color, width: 2, dash: 'dot' } });
+  const rolled = runs.flatMap((r) => r.rollbacks);
+  const line = (x: number, m: (typeof MARKS)[keyof typeof MARKS]) => ({ type: 'line', xref: 'x', yref: 'paper', x0: x, x1: x, y0: 0, y1: 1, line: { color: m.color, width: m.width, dash: m.dash } });
+  // A trace with no points draws nothing but its legend entry.
+  const legend = (m: (typeof MARKS)[keyof typeof MARKS]): PlotData =>
+    ({ type: 'scatter', mode: 'lines', x: [null], y: [null], name: m.name, showlegend: true, hoverinfo: 'skip', line: { color: m.color, dash: m.dash, width: m.width } }) as unknown as PlotData;
   return {
-    shapes: [...marked.map((r) => line(r.collapse!.step, '#dc2626')), ...runs.flatMap((r) => r.rollbacks.map((b) => line(b.step, '#f59e0b')))],
+    shapes: [...marked.map((r) => line(r.collapse!.step, MARKS.collapse)), ...rolled.map((b) => line(b.step, MARKS.rollback))],
     annotations: marked.map((r) => ({
       x: r.collapse!.step,
       y: 1,
@@ -23,10 +38,11 @@ export function collapseMarks(runs: RunView[]) {
       yanchor: 'top',
       xanchor: 'right',
       showarrow: false,
-      text: `${r.name}: ${r.collapse!.quantity} non-finite @ ${r.collapse!.step}`,
-      font: { color: '#dc2626', size: 10 },
-      bgcolor: 'rgba(255,255,255,0.8)',
+      text: `✕ ${r.name}: ${r.collapse!.quantity} non-finite @ ${r.collapse!.step}`,
+      font: { color: MARKS.collapse.color, size: 10 },
+      bgcolor: 'rgba(255,255,255,0.85)',
     })),
+    legend: [...(marked.length ? [legend(MARKS.collapse)] : []), ...(rolled.length ? [legend(MARKS.rollback)] : [])],
   };
 }
 
@@ -65,9 +81,10 @@ function buildLoss(runs: RunView[], w: number, show: { total: boolean; fm: boole
       first = false;
     }
   }
-  const marks = collapseMarks(runs);
+  const { legend, ...marks } = collapseMarks(runs);
   if (data.length === 0) marks.annotations.push(emptyNote('no steps yet: press Train') as (typeof marks.annotations)[number]);
-  return { data, points, layout: baseLayout({ yaxis: logAxis('loss (log)'), ...marks }) };
+  const range = positiveRange(data.map((d) => d.y as (number | null)[]));
+  return { data: data.length ? [...data, ...legend] : data, points, layout: baseLayout({ yaxis: logAxis('loss (log)', range), ...marks }) };
 }
 
 export function LossPanel() {

@@ -7,7 +7,9 @@ import { metricsStore, seriesOf } from '../state/metrics';
 import { RUNS_NOTE } from '../widgets/teach';
 import { focused, useStore, type RunView } from '../state/store';
 import { diffConfigs, formatKey, specOf } from '../../config';
-import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../state/actions';
+import { commonSampleStep, meanUpTo, sampleAt } from '../state/compare';
+import { NumberField } from '../widgets/fields';
+import { addRun, applyAblation, removeRun, setFocus, togglePlay, updateConfig } from '../state/actions';
 import { pause, recoveryText, train } from '../state/runner';
 import { dist } from './SamplesPanel';
 import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
@@ -28,6 +30,9 @@ export function RunsPanel() {
   useVanilla(metricsStore, (s) => s.version); // latest losses, at the metric rate (≤ 4 Hz per run)
   const ref = runs[0];
   const active = ABLATIONS.find((a) => a.id === ablation);
+  // Several runs: figures at the largest step every run has samples at, not each run's latest.
+  const common = runs.length > 1 ? commonSampleStep(runs.map((r) => r.sampleHistory), true) : null;
+  const stopAt = ref?.config.stopAt ?? 0;
   return (
     <section className="panel" data-testid="runs-panel">
       <div className="panel-main">
@@ -37,8 +42,20 @@ export function RunsPanel() {
             <button onClick={() => runs.forEach((r) => train(r.id))} title="Start every run">▶ Train all</button>
             <button onClick={() => runs.forEach((r) => pause(r.id))} title="Pause every run">‖ Pause all</button>
             <button onClick={addRun} title="A new run with the focused run's settings">+ Add run</button>
+            <label className="inline" title={specOf('stopAt').why}>
+              train all to step
+              <NumberField k="stopAt" value={stopAt} onCommit={(v) => updateConfig('stopAt', v)} width={64} />
+              <span className="muted">{stopAt ? '' : '(no cap)'}</span>
+            </label>
           </div>
         </header>
+        {runs.length > 1 && (
+          <p className="muted compare-note" data-testid="compare-step">
+            {common !== null
+              ? `loss, L_CM, clamped and NFE 1 → data at step ${common}, the last step every run has samples for (loss figures: mean of the 10 steps up to it)`
+              : 'loss, L_CM and clamped: each run at its own latest step, until every run has samples at a common step'}
+          </p>
+        )}
         <table className="runs" data-testid="runs-table">
           <thead>
             <tr>
@@ -46,11 +63,11 @@ export function RunsPanel() {
               <th>objective</th>
               <th>state</th>
               <th className="num">step</th>
-              <th className="num">loss</th>
-              <th className="num">L_CM</th>
-              <th className="num">clamped</th>
+              <th className="num">loss{common !== null ? ` @${common}` : ''}</th>
+              <th className="num">L_CM{common !== null ? ` @${common}` : ''}</th>
+              <th className="num">clamped{common !== null ? ` @${common}` : ''}</th>
               <th className="num" title="one-step samples' distance to the nearest real image (RMS per pixel); the noise's own distance after the slash">
-                NFE 1 → data
+                NFE 1 → data{common !== null ? ` @${common}` : ''}
               </th>
               <th className="num" title="Fréchet distance of the one-step samples to the data in its feature space (PCA of the training images; src/metrics), every 'quality every' steps; held-out real images and the input noise after the slash. Hover a figure for precision / recall and NFE 2.">
                 FD NFE 1
@@ -63,6 +80,9 @@ export function RunsPanel() {
           <tbody>
             {runs.map((r) => {
               const s = seriesOf(r.id);
+              const st = s.steps();
+              const at = common !== null ? sampleAt(r.sampleHistory, common) : r.samples;
+              const fig = (k: 'loss' | 'lossCM' | 'clampFrac') => (common !== null ? meanUpTo(st, s.get(k), common) : s.last(k));
               const diff = ref && r !== ref ? diffConfigs(ref.config, r.config) : [];
               return (
                 <tr key={r.id} className={r.id === focusId ? 'focus' : ''} onClick={() => setFocus(r.id)} data-testid={`run-row-${r.id}`}>
@@ -89,14 +109,14 @@ export function RunsPanel() {
                     )}
                   </td>
                   <td className="num">{r.step}</td>
-                  <td className="num">{fmt(s.last('loss'))}</td>
-                  <td className="num">{fmt(s.last('lossCM'))}</td>
-                  <td className="num">{Number.isFinite(s.last('clampFrac')) ? `${(100 * s.last('clampFrac')).toFixed(0)}%` : '—'}</td>
-                  <td className="num" data-testid="run-nearest">
-                    {r.samples ? (
+                  <td className="num">{fmt(fig('loss'))}</td>
+                  <td className="num">{fmt(fig('lossCM'))}</td>
+                  <td className="num">{Number.isFinite(fig('clampFrac')) ? `${(100 * fig('clampFrac')).toFixed(0)}%` : '—'}</td>
+                  <td className="num" data-testid="run-nearest" data-step={at?.step ?? ''}>
+                    {at ? (
                       <>
-                        {dist(r.samples.nearest.oneStep)}
-                        <span className="muted"> / {dist(r.samples.nearest.noise)}</span>
+                        {dist(at.nearest.oneStep)}
+                        <span className="muted"> / {dist(at.nearest.noise)}</span>
                       </>
                     ) : (
                       '—'
@@ -135,7 +155,7 @@ export function RunsPanel() {
           </tbody>
         </table>
         <div className="ablations">
-          <span className="muted">Ablation presets (same seed and data; starts every run):</span>
+          <span className="muted">Ablation presets (same data; every run trains to the same step):</span>
           {ABLATIONS.map((a) => (
             <button key={a.id} className={a.id === ablation ? 'on' : ''} onClick={() => applyAblation(a.id)} title={a.finding} data-testid={`ablation-${a.id}`}>
               {a.title}

@@ -3,6 +3,7 @@
 
 import { download, gridsPng, scaleFor } from '../persistence/exporters';
 import { GridCanvas } from '../widgets/GridCanvas';
+import { commonSampleStep, sampleAt } from '../state/compare';
 import { SAMPLES_NOTE } from '../widgets/teach';
 import { focused, say, useStore } from '../state/store';
 import { updateConfig } from '../state/actions';
@@ -18,6 +19,7 @@ export function SamplesPanel() {
   const runs = useStore((s) => s.runs);
   if (!run) return null;
   const s = run.samples;
+  const common = runs.length > 1 ? commonSampleStep(runs.map((r) => r.sampleHistory), true) : null;
   const sets: [string, ImageSet | null, string][] = [
     ['NFE 1 (one step)', s?.oneStep ?? null, 'samples-grid'],
     ['NFE 2', s?.twoStep ?? null, 'samples-grid-2'],
@@ -31,7 +33,7 @@ export function SamplesPanel() {
     download(`facm-samples-${run.config.objective}-step${s?.step ?? 0}.png`, png, 'image/png');
   };
   return (
-    <section className="panel" data-testid="samples-panel">
+    <section className="panel fit-teach" data-testid="samples-panel">
       <div className="panel-main">
         <header className="panel-head">
           <h3>Samples</h3>
@@ -72,11 +74,14 @@ export function SamplesPanel() {
         )}
         {runs.length > 1 && (
           <>
-            <h5 className="sub">One-step samples of every run (same noise)</h5>
+            <h5 className="sub" data-testid="strip-step">
+              One-step samples of every run (same noise){common !== null ? `, all at step ${common}` : ', each at its latest step (no step in common yet)'}
+            </h5>
             <div className="grids small">
-              {runs.map((r) => (
-                <GridCanvas key={r.id} label={`${r.name}${r.samples ? ` · ${r.samples.step}` : ''}`} set={r.samples?.oneStep ?? null} size={104} />
-              ))}
+              {runs.map((r) => {
+                const at = common !== null ? sampleAt(r.sampleHistory, common) : r.samples;
+                return <GridCanvas key={r.id} label={`${r.name}${at ? ` · ${at.step}` : ''}`} set={at?.oneStep ?? null} size={104} />;
+              })}
             </div>
           </>
         )}

@@ -1,6 +1,8 @@
 // What the controls do: edits of the focused run's config (kept in the URL), runs added and removed,
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
+import { fileError } from '../../util/errors';
+import { presetHint } from '../../model/config';
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
 import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
@@ -72,12 +74,13 @@ export function applyAblation(id: string): void {
   const base = focused(s);
   if (!base) return;
   runner.removeAll();
-  const runs = ablationRuns(id, base.config).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
+  // A click takes the preset's own step cap (a link's stopAt, read at load, wins there).
+  const runs = ablationRuns(id, { ...base.config, stopAt: 0 }).reduce((acc, r) => [...acc, newRun(r.name, r.config, acc)], [] as ReturnType<typeof newRun>[]);
   useStore.setState({ runs, focusId: runs[0].id, ablation: id });
   syncUrl();
   for (const r of runs) runner.train(r.id);
   const a = ABLATIONS.find((x) => x.id === id)!;
-  say('info', `${a.title}: ${runs.length} runs started with one seed and dataset.`);
+  say('info', `${a.title}: ${runs.length} runs started on one dataset, each to step ${runs[0].config.stopAt} (“train all to step”).`);
 }
 
 export function togglePlay(id: string): void {
@@ -156,7 +159,7 @@ export async function uploadCheckpoint(file: File): Promise<void> {
     syncUrl();
     say('info', `loaded ${file.name} into ${run.name}`);
   } catch (e) {
-    say('error', `could not load ${file.name}: ${(e as Error).message}`);
+    say('error', fileError(file.name, e).message);
   }
 }
 
@@ -175,6 +178,9 @@ export async function takeDatasetFiles(files: File[]): Promise<void> {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, info, preview, progress: null } } : {}));
     updateConfig('dataset', CUSTOM_DATASET);
     say('info', `${label}: ${info.name}, ${info.count.toLocaleString()} images ${info.C}×${info.H}×${info.W}; press Reset or Train to use it`);
+    const preset = focused(useStore.getState())?.config.preset;
+    const hint = preset ? presetHint(info, preset) : null;
+    if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
   } catch (e) {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));
   }

@@ -7,6 +7,7 @@ import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../con
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';
+import { pushSample } from './compare';
 
 const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
@@ -73,13 +74,14 @@ function onMessage(id: string, m: FromWorker): void {
         profile: null,
         samples: null,
         quality: null,
+        sampleHistory: [],
       });
       return;
     case 'metrics':
       appendMetrics(id, m.chunk);
       return;
     case 'samples':
-      patchRun(id, { samples: m.samples });
+      patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
       return;
     case 'quality':
       patchRun(id, { quality: m.quality });
@@ -155,7 +157,7 @@ export function step(id: string, n = 1): void {
 
 function rebuild(id: string): void {
   const run = getRun(id)!;
-  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, recoveries: [], profile: null });
+  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], recoveries: [], profile: null });
   clearMetrics(id);
   post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
 }
@@ -167,7 +169,7 @@ export function reset(id: string): void {
   if (!workers.has(id) || run.fatal) {
     workers.get(id)?.terminate();
     workers.delete(id);
-    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, loadedFrom: null, recoveries: [], profile: null });
+    patchRun(id, { state: 'idle', step: 0, applied: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], loadedFrom: null, recoveries: [], profile: null });
     clearMetrics(id);
     if (run.fatal) ensure(id);
     return;
@@ -225,6 +227,19 @@ export function loseDevice(id: string): void {
 export function poison(id: string): void {
   ensure(id);
   post(id, { type: 'poison' });
+}
+
+/**
+ * Ends a run that is starting (building its trainer, checking memory, allocating) or stuck in its
+ * first step: the worker is terminated, with its device, and the run goes back to idle.
+ */
+export function cancel(id: string): void {
+  const run = getRun(id);
+  workers.get(id)?.terminate();
+  workers.delete(id);
+  clearMetrics(id);
+  patchRun(id, { state: 'idle', step: 0, applied: null, progress: null, collapse: null, error: null, fatal: false, samples: null, sampleHistory: [], recoveries: [], profile: null });
+  if (run) say('info', `${run.name}: cancelled; its settings are kept, press Train to start again`);
 }
 
 export function remove(id: string): void {

@@ -36,6 +36,8 @@ export interface RunView {
   samples: SampleSet | null;
   /** The latest FD / precision / recall of the run's samples (every qualityEvery steps). */
   quality: RunQuality | null;
+  /** Recent sample sets, oldest first (state/compare.ts): runs are compared at a step they all have. */
+  sampleHistory: SampleSet[];
   real: ImageSet | null;
   /** Where the weights came from, when loaded from a checkpoint. */
   loadedFrom: string | null;
@@ -102,7 +104,8 @@ export interface PlaygroundState {
   autosaved: Record<string, number>;
 }
 
-export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#dc2626', '#9333ea', '#0891b2', '#ca8a04', '#db2777'];
+/** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
+export const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#0891b2', '#ca8a04', '#92400e', '#db2777'];
 
 let nextId = 1;
 let nextMsg = 1;
@@ -131,6 +134,7 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     rollbacks: [],
     samples: null,
     quality: null,
+    sampleHistory: [],
     real: null,
     loadedFrom: null,
     recoveries: [],

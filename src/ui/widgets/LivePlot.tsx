@@ -5,6 +5,7 @@
 import { useEffect, useRef } from 'react';
 import type { Layout, PlotData } from 'plotly.js-dist-min';
 import { metricsStore } from '../state/metrics';
+import { logTicks } from './ticks';
 
 type PlotlyModule = typeof import('plotly.js-dist-min').default;
 let plotly: Promise<PlotlyModule> | null = null;
@@ -31,8 +32,19 @@ export const baseLayout = (extra: Layout = {}): Layout => ({
   ...extra,
 });
 
-/** A log y axis labelled 0.5, 0.2, 0.1 rather than 5, 2, 10⁻¹. */
-export const logAxis = (title: string) => ({ type: 'log', gridcolor: '#eef1f5', title: { text: title, standoff: 4 }, tickformat: '.1~g' });
+/**
+ * A log y axis whose labels read at any range (widgets/ticks.ts: decades, 1-2-5 or linear steps,
+ * at most six) for the data's positive range; Plotly's own labels smear under a decade.
+ */
+export const logAxis = (title: string, range: [number, number] | null = null) => {
+  const t = range ? logTicks(range[0], range[1]) : null;
+  return {
+    type: 'log',
+    gridcolor: '#eef1f5',
+    title: { text: title, standoff: 4 },
+    ...(t && t.vals.length ? { tickmode: 'array', tickvals: t.vals, ticktext: t.text } : { tickformat: '.1~g' }),
+  };
+};
 
 /** Shown on an empty plot. */
 export const emptyNote = (text: string) => ({ text, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false, font: { color: '#94a3b8', size: 12 } });

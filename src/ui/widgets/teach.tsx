@@ -1,5 +1,5 @@
 // The teaching notes beside each panel: what is plotted and why it matters, for someone meeting
-// consistency models for the first time. Kept short; the math is in facm-math.md.
+// consistency models for the first time. Kept short; the math is in docs/math.md.
 
 import type { ReactNode } from 'react';
 
@@ -26,7 +26,7 @@ export const LOSS_NOTE = (
     <p>
       Consistency losses divide the error by a stop-gradient of its own size: L_CM reads about √error and MeanFlow&apos;s
       loss stays near 1 whatever its error, so compare runs by their samples and residuals too. Watch for a loss that
-      goes non-finite (a red line) or an L_CM that sinks while the samples turn to mush.
+      goes non-finite (a black long-dashed line, in the legend as “collapse”) or an L_CM that sinks while the samples turn to mush.
     </p>
   </Teach>
 );
