@@ -27,7 +27,8 @@ import { distanceScale, distanceTo } from '../train/samples';
 import { SHIPPED } from '../data/shipped';
 import { loadShippedNode } from '../data/shippedNode';
 import { featuresGpu } from '../metrics/features';
-import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, heldOutSplit, measureQuality, noiseImages, qualityReference, REFERENCE_SEED, type Project } from '../metrics/quality';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project } from '../metrics/quality';
+import { referenceSets, type ReferenceSets } from '../metrics/sets';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
@@ -362,19 +363,16 @@ async function evaluate(p: CliParse): Promise<void> {
   printNearest(train, s.imgs, s.z, n);
 }
 
-/**
- * The data a run's samples are measured against: its training images (the feature space and FD's
- * reference) and held-out images. Shipped sets have a held-out part; files a test split (else their
- * last n images are held out); built-in sets are drawn from the metrics' own seeds, so every run on
- * one built-in set is measured in the same space whatever its seed.
- */
-async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<{ train: Dataset; heldOut: Dataset }> {
-  if (BUILTIN[spec]) return { train: fitModel(BUILTIN[spec].make(REFERENCE_SEED), cfg), heldOut: fitModel(BUILTIN[spec].make(REFERENCE_SEED + 1, n), cfg) };
-  const train = await loadData(spec, cfg, 0, 'train');
-  const test = await loadData(spec, cfg, 0, 'test');
-  const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
-  if (!same) return { train, heldOut: test };
-  return heldOutSplit(train, n);
+/** The data a run's samples are measured against (src/metrics/sets.ts); files use their test split when they have one. */
+async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<ReferenceSets> {
+  const train = () => loadData(spec, cfg, 0, 'train');
+  if (!BUILTIN[spec] && !SHIPPED[spec]) {
+    const train = await loadData(spec, cfg, 0, 'train');
+    const test = await loadData(spec, cfg, 0, 'test');
+    const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
+    if (!same) return { train, heldOut: test };
+  }
+  return referenceSets(spec, train, n, (ds) => fitModel(ds, cfg), (name) => loadShippedNode(name, 'heldOut'));
 }
 
 /**

@@ -80,6 +80,25 @@ export interface SampleDistances {
 // The metrics' columnar form is src/train/metrics.ts's (the worker and the CLI bin the same way).
 export { METRIC_FIELDS, T_BINS, type MetricField, type MetricsChunk } from '../train/metrics';
 
+/** FD / precision / recall of one set of images (src/metrics/quality.ts). */
+export interface QualityFigures {
+  fd: number;
+  precision: number;
+  recall: number;
+  n: number;
+}
+
+/** The run's samples measured in the data set's feature space at `step`, with held-out real images and the input noise to read them against. */
+export interface RunQuality {
+  step: number;
+  n: number;
+  oneStep: QualityFigures;
+  twoStep: QualityFigures;
+  real: QualityFigures;
+  noise: QualityFigures;
+}
+
+
 export interface Status {
   state: RunState;
   /** Optimizer steps taken (submitted to the GPU). Stops the moment a pause is received. */
@@ -107,6 +126,7 @@ export type FromWorker =
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'metrics'; chunk: MetricsChunk }
   | { type: 'samples'; samples: SampleSet }
+  | { type: 'quality'; quality: RunQuality }
   | { type: 'collapse'; step: number; quantity: string }
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }

@@ -31,9 +31,12 @@ import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
-import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, type DistanceScale } from '../train/samples';
-import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
+import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, RENOISE_SEED, type DistanceScale } from '../train/samples';
+import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
 import { chunkBuffers, toChunk } from '../train/metrics';
+import { sampleConsistency } from '../objectives/samplers';
+import { Rng } from '../util/rng';
+import { QualityMeter } from './quality';
 import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
@@ -74,6 +77,9 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
+  private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
+  private lastQualityStep = 0;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
@@ -350,6 +356,36 @@ export class RunSession {
     this.lastSampleStep = step;
     const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
     this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
+    await this.refreshQuality(step);
+  }
+
+  /** Every `qualityEvery` steps (at the first sample refresh after), the one- and two-step samples' FD / precision / recall. */
+  private async refreshQuality(step: number): Promise<void> {
+    const c = this.config!;
+    if (c.qualityEvery <= 0 || step < this.lastQualityStep + c.qualityEvery) return;
+    this.lastQualityStep = step;
+    const s = this.needSession();
+    const t = s.trainer;
+    const m = t.model;
+    try {
+      if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
+        this.progress('fitting the quality metrics\' feature space', null);
+        const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, m.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+        this.quality = { meter, gpu: s.gpu };
+        this.progress('', 1);
+      }
+      const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+      const k = m.cfg.numClasses;
+      const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
+      const quality = await this.quality.meter.measure(step, (z, n, nfe) => {
+        const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
+        return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
+      });
+      this.host.post({ type: 'quality', quality });
+    } catch (e) {
+      if (s.gpu.lost) throw e;
+      this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
+    }
   }
 
   // ------------------------------------------------------------------ build, save, load
@@ -403,6 +439,8 @@ export class RunSession {
       this.collapseSent = false;
       this.verdicts = [];
       this.lastSampleStep = -1;
+      this.quality = null;
+      this.lastQualityStep = 0;
       this.sps = 0;
       this.z = sampleNoise(config.seed, train.model);
       this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);

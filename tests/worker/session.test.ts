@@ -1,5 +1,6 @@
 // The worker's run session on Dawn, without a browser: build a tiny run, train until metrics and
 // samples arrive, pause (the step counter stops at once), save, reset and load the checkpoint back;
+// FD / precision / recall of the samples;
 // recover from a destroyed device (and give up after too many); profile one step per kernel.
 
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
     });
   const clear = () => got.splice(0);
 
-  const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1 };
+  const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1, qualityEvery: 2, qualitySamples: 16 };
   const t0 = performance.now();
   const log = (what: string) => console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   session.receive({ type: 'init', config });
@@ -56,6 +57,12 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
   session.receive({ type: 'start' });
   await next((m) => m.type === 'samples' && m.samples.step >= 2);
   log("samples at step 2");
+  // FD / precision / recall (src/worker/quality.ts) at the first sample refresh ≥ qualityEvery steps in.
+  const { quality: q } = await next<Extract<FromWorker, { type: 'quality' }>>((m) => m.type === 'quality');
+  log('quality figures');
+  assert.ok(q.step >= 2 && q.n === 16, `step ${q.step}, n ${q.n}`);
+  for (const f of [q.oneStep, q.twoStep, q.real, q.noise]) assert.ok(Number.isFinite(f.fd) && f.precision >= 0 && f.recall <= 1, JSON.stringify(f));
+  assert.ok(q.real.fd < 0.2 * q.noise.fd && q.real.precision > q.noise.precision, `held-out ${JSON.stringify(q.real)} vs noise ${JSON.stringify(q.noise)}`);
   const metrics = got.filter((m): m is Extract<FromWorker, { type: 'metrics' }> => m.type === 'metrics');
   assert.ok(metrics.length > 0);
   const c = metrics[0].chunk;

@@ -75,6 +75,7 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        quality: null,
         sampleHistory: [],
       });
       return;
@@ -83,6 +84,9 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     case 'samples':
       patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
+      return;
+    case 'quality':
+      patchRun(id, { quality: m.quality });
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
