@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { bundleBudget } from './scripts/bundle-budget.ts';
 
 // WGSL comes in as `import code from '../../shaders/x.wgsl?raw'` (Vite's built-in ?raw), the same
 // specifier scripts/wgsl-loader.mjs serves in Node. src/gpu/device.ts reaches Dawn (`webgpu`,
@@ -21,9 +22,11 @@ const e2eFaults = (): Plugin => ({
 });
 
 export default defineConfig(({ mode }) => ({
-  plugins: [react()],
-  // plotly.js-dist-min is one prebuilt 4.6 MB file, loaded lazily by the plots: not worth a warning.
-  build: { target: 'es2022', chunkSizeWarningLimit: 5000, rolldownOptions: { external: [/^node:/, 'webgpu'] } },
+  // bundleBudget: the build fails when the page's gzipped JavaScript passes 700 KiB.
+  plugins: [react(), bundleBudget()],
+  // plotly.js-cartesian-dist-min (scatter + heatmap and the other 2-D traces) is one prebuilt 1.4 MB
+  // file, loaded lazily by the plots after the first paint: not worth a warning.
+  build: { target: 'es2022', chunkSizeWarningLimit: 1500, rolldownOptions: { external: [/^node:/, 'webgpu'] } },
   worker: { format: 'es', plugins: () => (mode === 'e2e' ? [e2eFaults()] : []), rolldownOptions: { external: [/^node:/, 'webgpu'] } },
   preview: { host: '127.0.0.1' },
   server: { host: '127.0.0.1' },

@@ -78,7 +78,7 @@ fn fm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
   }
 }
 
-@group(0) @binding(3) var<storage, read> W: array<f32>;            // (B) per-sample loss weight
+@group(0) @binding(7) var<storage, read> W: array<f32>;            // (B) per-sample loss weight
 @group(0) @binding(4) var<storage, read_write> dF: array<f32>;     // (B, N) overwritten
 
 // One thread per (b, pixel): dF = scale·w_b·(2(F − v)/N − ∂cos/∂F / HW). Overwrites dF.
@@ -102,8 +102,8 @@ fn fm_grad(@builtin(global_invocation_id) gid: vec3u) {
 
 // ---------------------------------------------------------------- consistency residual
 
-@group(0) @binding(3) var<storage, read> TF: array<f32>;            // (B, N) tangent dF/dt
-@group(0) @binding(4) var<storage, read> S: array<f32>;             // (B, 4) per sample: k, a, λ, c
+@group(0) @binding(8) var<storage, read> TF: array<f32>;            // (B, N) tangent dF/dt
+@group(0) @binding(9) var<storage, read> S: array<f32>;             // (B, 4) per sample: k, a, λ, c
 @group(0) @binding(5) var<storage, read_write> rstats: array<f32>;  // (B, 8) overwritten
 
 fn residual(b: u32, i: u32) -> f32 { return F[i] - V[i] - S[b * 4u] * TF[i]; }
@@ -143,7 +143,7 @@ fn res_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) li
   }
 }
 
-@group(0) @binding(5) var<storage, read> rs: array<f32>;            // (B, 8) from res_stats
+@group(0) @binding(10) var<storage, read> rs: array<f32>;            // (B, 8) from res_stats
 @group(0) @binding(6) var<storage, read_write> dFr: array<f32>;     // (B, N) overwritten
 
 // dF = scale·λ·2Δ / (N·(e + 1e−3)^p). Overwrites dF.

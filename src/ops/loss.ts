@@ -4,7 +4,7 @@
 // tests check against central differences of the reference.
 
 import code from '../../shaders/loss.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 export interface LossDims {
   B: number;
@@ -138,14 +138,14 @@ export const lossKernel: KernelModule<'fm_stats' | 'fm_grad' | 'res_stats' | 're
   name: 'loss',
   code,
   entries: {
-    fm_stats: ['uniform', 'read', 'read', 'rw'],
-    fm_grad: ['uniform', 'read', 'read', 'read', 'rw'],
-    res_stats: ['uniform', 'read', 'read', 'read', 'read', 'rw'],
-    res_grad: ['uniform', 'read', 'read', 'read', 'read', 'read', 'rw'],
+    fm_stats: ['dims', 'F', 'V', 'stats'],
+    fm_grad: ['dims', 'F', 'V', 'W', 'dF'],
+    res_stats: ['dims', 'F', 'V', 'TF', 'S', 'rstats'],
+    res_grad: ['dims', 'F', 'V', 'TF', 'S', 'rs', 'dFr'],
   },
 };
 
-const dimsParams = ({ B, C, HW }: LossDims, flags: number, p: number, scale: number) => P().u(B, C * HW, C, HW, flags).f(p, scale).u(0);
+const dimsParams = ({ B, C, HW }: LossDims, flags: number, p: number, scale: number) => ({ B, N: C * HW, C, HW, flags, p, scale });
 
 /** stats (B, 2) ← (mean (F−v)², mean_HW (1 − cos_C)). */
 export function fmStats(gpu: Gpu, F: Tensor, v: Tensor, stats: Tensor, d: LossDims): void {

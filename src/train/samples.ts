@@ -14,7 +14,7 @@ export const SAMPLE_COUNT = 16;
 /** Dataset images a grid's nearest-image distance is measured against. */
 export const NEAREST_REFS = 1024;
 const NOISE_SEED = 0x5a3b1e;
-const RENOISE_SEED = 0x2e2e;
+export const RENOISE_SEED = 0x2e2e;
 
 /** The noise a run's grids start from: (n, C, H, W) standard normals, fixed by the run's seed. */
 export function sampleNoise(seed: number, shape: { C: number; H: number; W: number }, n = SAMPLE_COUNT): Float32Array {

@@ -6,6 +6,7 @@ import type { MetricsChunk } from '../train/metrics';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from '../config';
+import type { ForeignHints } from '../train/foreign';
 
 // ------------------------------------------------------------------ page → worker
 
@@ -19,8 +20,9 @@ export type ToWorker =
   | { type: 'view'; config: Config }
   | { type: 'samples' }
   | { type: 'save'; req: number }
-  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs). */
-  | { type: 'load'; req: number; bytes: Uint8Array; name: string }
+  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs).
+   *  hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user. */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints }
   /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
   | { type: 'profile'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
@@ -78,6 +80,25 @@ export interface SampleDistances {
 // The metrics' columnar form is src/train/metrics.ts's (the worker and the CLI bin the same way).
 export { METRIC_FIELDS, T_BINS, type MetricField, type MetricsChunk } from '../train/metrics';
 
+/** FD / precision / recall of one set of images (src/metrics/quality.ts). */
+export interface QualityFigures {
+  fd: number;
+  precision: number;
+  recall: number;
+  n: number;
+}
+
+/** The run's samples measured in the data set's feature space at `step`, with held-out real images and the input noise to read them against. */
+export interface RunQuality {
+  step: number;
+  n: number;
+  oneStep: QualityFigures;
+  twoStep: QualityFigures;
+  real: QualityFigures;
+  noise: QualityFigures;
+}
+
+
 export interface Status {
   state: RunState;
   /** Optimizer steps taken (submitted to the GPU). Stops the moment a pause is received. */
@@ -105,6 +126,7 @@ export type FromWorker =
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'metrics'; chunk: MetricsChunk }
   | { type: 'samples'; samples: SampleSet }
+  | { type: 'quality'; quality: RunQuality }
   | { type: 'collapse'; step: number; quantity: string }
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }

@@ -27,13 +27,16 @@ import type { Backend } from '../ops/backend';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops, PRESETS } from '../model/config';
-import { loadCheckpoint } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
-import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, type DistanceScale } from '../train/samples';
-import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
+import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, RENOISE_SEED, type DistanceScale } from '../train/samples';
+import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
 import { chunkBuffers, toChunk } from '../train/metrics';
+import { sampleConsistency } from '../objectives/samplers';
+import { Rng } from '../util/rng';
+import { QualityMeter } from './quality';
 import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
@@ -74,6 +77,9 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
+  private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
+  private lastQualityStep = 0;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
@@ -206,7 +212,7 @@ export class RunSession {
       case 'save':
         return this.save(cmd.req);
       case 'load':
-        return this.load(cmd.req, cmd.bytes, cmd.name);
+        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints);
       case 'probe':
         return this.probe(cmd.files);
       case 'profile':
@@ -350,6 +356,36 @@ export class RunSession {
     this.lastSampleStep = step;
     const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
     this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
+    await this.refreshQuality(step);
+  }
+
+  /** Every `qualityEvery` steps (at the first sample refresh after), the one- and two-step samples' FD / precision / recall. */
+  private async refreshQuality(step: number): Promise<void> {
+    const c = this.config!;
+    if (c.qualityEvery <= 0 || step < this.lastQualityStep + c.qualityEvery) return;
+    this.lastQualityStep = step;
+    const s = this.needSession();
+    const t = s.trainer;
+    const m = t.model;
+    try {
+      if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
+        this.progress('fitting the quality metrics\' feature space', null);
+        const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, m.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+        this.quality = { meter, gpu: s.gpu };
+        this.progress('', 1);
+      }
+      const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+      const k = m.cfg.numClasses;
+      const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
+      const quality = await this.quality.meter.measure(step, (z, n, nfe) => {
+        const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
+        return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
+      });
+      this.host.post({ type: 'quality', quality });
+    } catch (e) {
+      if (s.gpu.lost) throw e;
+      this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
+    }
   }
 
   // ------------------------------------------------------------------ build, save, load
@@ -403,6 +439,8 @@ export class RunSession {
       this.collapseSent = false;
       this.verdicts = [];
       this.lastSampleStep = -1;
+      this.quality = null;
+      this.lastQualityStep = 0;
       this.sps = 0;
       this.z = sampleNoise(config.seed, train.model);
       this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
@@ -479,11 +517,13 @@ export class RunSession {
     this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
-  private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    const st = loadCheckpoint(bytes, undefined, name);
+  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints): Promise<void> {
+    // This project's checkpoints, or a PyTorch DiT state_dict (its notices say what was inferred).
+    const { state: st, notices } = openCheckpoint(bytes, hints, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
+    notes.unshift(...notices);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);

@@ -1,5 +1,6 @@
 // The worker's run session on Dawn, without a browser: build a tiny run, train until metrics and
 // samples arrive, pause (the step counter stops at once), save, reset and load the checkpoint back;
+// FD / precision / recall of the samples;
 // recover from a destroyed device (and give up after too many); profile one step per kernel.
 
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
     });
   const clear = () => got.splice(0);
 
-  const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1 };
+  const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1, qualityEvery: 2, qualitySamples: 16 };
   const t0 = performance.now();
   const log = (what: string) => console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   session.receive({ type: 'init', config });
@@ -56,6 +57,12 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
   session.receive({ type: 'start' });
   await next((m) => m.type === 'samples' && m.samples.step >= 2);
   log("samples at step 2");
+  // FD / precision / recall (src/worker/quality.ts) at the first sample refresh ≥ qualityEvery steps in.
+  const { quality: q } = await next<Extract<FromWorker, { type: 'quality' }>>((m) => m.type === 'quality');
+  log('quality figures');
+  assert.ok(q.step >= 2 && q.n === 16, `step ${q.step}, n ${q.n}`);
+  for (const f of [q.oneStep, q.twoStep, q.real, q.noise]) assert.ok(Number.isFinite(f.fd) && f.precision >= 0 && f.recall <= 1, JSON.stringify(f));
+  assert.ok(q.real.fd < 0.2 * q.noise.fd && q.real.precision > q.noise.precision, `held-out ${JSON.stringify(q.real)} vs noise ${JSON.stringify(q.noise)}`);
   const metrics = got.filter((m): m is Extract<FromWorker, { type: 'metrics' }> => m.type === 'metrics');
   assert.ok(metrics.length > 0);
   const c = metrics[0].chunk;
@@ -201,4 +208,39 @@ test('run session: a lost device is recovered from the latest checkpoint and tra
   assert.match(fatal.message, /lost 4 times within 300 s; giving up/);
   assert.equal(faults.opened, 4, 'no 5th device');
   await session.close();
+});
+
+test('run session: the step cap stops training at its step, with samples at multiples of sampleEvery and at the cap', { timeout: 240_000 }, async () => {
+  const got: FromWorker[] = [];
+  let wake: (() => void) | null = null;
+  const session = new RunSession({ post: (m) => (got.push(m), wake?.()), openGpu: async () => new Gpu(await acquireDevice()) });
+  const until = async (pred: () => boolean, ms = 120_000) => {
+    const end = Date.now() + ms;
+    while (!pred()) {
+      if (Date.now() > end) throw new Error(`timed out; last: ${got.slice(-4).map((m) => JSON.stringify(m).slice(0, 160)).join('\n')}`);
+      await new Promise<void>((r) => ((wake = r), setTimeout(r, 200)));
+    }
+  };
+  const statuses = () => got.filter((m): m is Extract<FromWorker, { type: 'status' }> => m.type === 'status');
+  try {
+    session.receive({ type: 'init', config: { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, euler: 0, sampleEvery: 2, stopAt: 5, autosaveEvery: 0 } });
+    await until(() => got.some((m) => m.type === 'ready'));
+    session.receive({ type: 'start' });
+    await until(() => statuses().some((s) => s.status.state === 'paused' && s.status.step === 5));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(statuses().at(-1)!.status.step, 5, 'no step past the cap');
+    await until(() => got.some((m) => m.type === 'samples' && m.samples.step === 5));
+    const steps = got.flatMap((m) => (m.type === 'samples' ? [m.samples.step] : []));
+    assert.deepEqual(steps, [0, 2, 4, 5], 'samples at multiples of sampleEvery, and where the cap stopped the run');
+    // Train at the cap says so; raising the cap goes on to it.
+    got.splice(0);
+    session.receive({ type: 'start' });
+    await until(() => got.some((m) => m.type === 'error'));
+    assert.match((got.find((m) => m.type === 'error') as { message: string }).message, /at step 5, the step cap \(5\): raise/);
+    session.receive({ type: 'view', config: { ...defaults(), sampleEvery: 2, euler: 0, stopAt: 7 } });
+    session.receive({ type: 'start' });
+    await until(() => statuses().some((s) => s.status.state === 'paused' && s.status.step === 7));
+  } finally {
+    await session.close();
+  }
 });

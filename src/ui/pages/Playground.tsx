@@ -4,6 +4,7 @@
 import { useEffect } from 'react';
 import { initFromUrl, takeDatasetFiles } from '../state/actions';
 import { AutosaveNotice } from '../panels/AutosaveNotice';
+import { ForeignDialogHost } from '../widgets/ForeignDialog';
 import { restoreOnLoad } from '../persistence/autosave';
 import { Controls } from '../panels/Controls';
 import { ClampPanel } from '../panels/ClampPanel';
@@ -46,6 +47,7 @@ export function Playground({ adapter }: { adapter: string }) {
         </h1>
         <Messages />
         <AutosaveNotice />
+        <ForeignDialogHost />
       </header>
       {hasRuns && (
         <div className="layout">

@@ -8,6 +8,7 @@ import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } fr
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';
 import { pushSample } from './compare';
+import type { ForeignHints } from '../../train/foreign';
 
 const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
@@ -74,6 +75,7 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        quality: null,
         sampleHistory: [],
       });
       return;
@@ -82,6 +84,9 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     case 'samples':
       patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
+      return;
+    case 'quality':
+      patchRun(id, { quality: m.quality });
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
@@ -187,9 +192,9 @@ export async function save(id: string): Promise<{ bytes: Uint8Array; step: numbe
 }
 
 /** Loads a checkpoint into a run; the run adopts the config in the checkpoint's metadata. */
-export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null): Promise<void> {
+export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null, hints?: ForeignHints): Promise<void> {
   ensure(id);
-  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name }), [bytes.buffer as ArrayBuffer]);
+  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name, hints }), [bytes.buffer as ArrayBuffer]);
   // The page's view keys stay (the worker's copy of them may be older than the page's).
   const view = Object.fromEntries(KEY_NAMES.filter((k) => KEYS[k].group === 'view').map((k) => [k, getRun(id)?.config[k] ?? m.config[k]]));
   patchRun(id, { config: { ...m.config, ...view }, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
