@@ -23,11 +23,12 @@ import { TrainingSession, type SessionEvent, type SessionOptions } from '../trai
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
-import { nearestDistance, referenceSplit } from '../data/nearest';
+import { distanceScale, distanceTo } from '../train/samples';
 import { SHIPPED } from '../data/shipped';
 import { loadShippedNode } from '../data/shippedNode';
 import { featuresGpu } from '../metrics/features';
-import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, heldOutSplit, measureQuality, noiseImages, qualityReference, REFERENCE_SEED, type Project } from '../metrics/quality';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project } from '../metrics/quality';
+import { referenceSets, type ReferenceSets } from '../metrics/sets';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
@@ -323,9 +324,9 @@ function runDataset(p: CliParse, run: ReturnType<typeof configFromMetadata>): st
  * a training image scores 0), read against held-out real images (the floor) and the input noise.
  */
 function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number): void {
-  const ref = referenceSplit(ds, 1024, n);
-  const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
-  console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+  const scale = distanceScale(ds, z, n);
+  const d = (x: Float32Array) => distanceTo(x, n, scale).toFixed(3);
+  console.log(`nearest ${ds.name} image (RMS per pixel, ${scale.m} references): samples ${d(imgs)}, held-out real ${scale.floor.toFixed(3)}, input noise ${scale.noise.toFixed(3)}`);
 }
 
 /**
@@ -362,19 +363,16 @@ async function evaluate(p: CliParse): Promise<void> {
   printNearest(train, s.imgs, s.z, n);
 }
 
-/**
- * The data a run's samples are measured against: its training images (the feature space and FD's
- * reference) and held-out images. Shipped sets have a held-out part; files a test split (else their
- * last n images are held out); built-in sets are drawn from the metrics' own seeds, so every run on
- * one built-in set is measured in the same space whatever its seed.
- */
-async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<{ train: Dataset; heldOut: Dataset }> {
-  if (BUILTIN[spec]) return { train: fitModel(BUILTIN[spec].make(REFERENCE_SEED), cfg), heldOut: fitModel(BUILTIN[spec].make(REFERENCE_SEED + 1, n), cfg) };
-  const train = await loadData(spec, cfg, 0, 'train');
-  const test = await loadData(spec, cfg, 0, 'test');
-  const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
-  if (!same) return { train, heldOut: test };
-  return heldOutSplit(train, n);
+/** The data a run's samples are measured against (src/metrics/sets.ts); files use their test split when they have one. */
+async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<ReferenceSets> {
+  const train = () => loadData(spec, cfg, 0, 'train');
+  if (!BUILTIN[spec] && !SHIPPED[spec]) {
+    const train = await loadData(spec, cfg, 0, 'train');
+    const test = await loadData(spec, cfg, 0, 'test');
+    const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
+    if (!same) return { train, heldOut: test };
+  }
+  return referenceSets(spec, train, n, (ds) => fitModel(ds, cfg), (name) => loadShippedNode(name, 'heldOut'));
 }
 
 /**

@@ -14,8 +14,9 @@ const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 let nextReq = 1;
 
-function spawn(): Worker {
-  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
+/** A worker named for what it serves ('facm-run <run id>' or 'facm-probe'), as devtools list it. */
+function spawn(name: string): Worker {
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name });
 }
 
 function post(id: string, msg: ToWorker, transfer: Transferable[] = []): void {
@@ -32,7 +33,7 @@ function ensure(id: string): { fresh: boolean } {
   if (!run) throw new Error(`no run ${id}`);
   if (workers.has(id) && !run.fatal) return { fresh: false };
   workers.get(id)?.terminate();
-  const w = spawn();
+  const w = spawn(`facm-run ${id}`);
   workers.set(id, w);
   w.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(id, ev.data);
   w.onerror = (ev) => {
@@ -74,6 +75,7 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        quality: null,
         sampleHistory: [],
       });
       return;
@@ -82,6 +84,9 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     case 'samples':
       patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
+      return;
+    case 'quality':
+      patchRun(id, { quality: m.quality });
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
@@ -215,17 +220,6 @@ export async function profile(id: string): Promise<void> {
   }
 }
 
-/** Test hook (see the 'lose-device' message): destroys the run's GPU device; the worker recovers. */
-export function loseDevice(id: string): void {
-  post(id, { type: 'lose-device' });
-}
-
-/** Test hook (see the 'poison' message): the run's next step goes non-finite. */
-export function poison(id: string): void {
-  ensure(id);
-  post(id, { type: 'poison' });
-}
-
 /**
  * Ends a run that is starting (building its trainer, checking memory, allocating) or stuck in its
  * first step: the worker is terminated, with its device, and the run goes back to idle.
@@ -255,7 +249,7 @@ export function hasWorker(id: string): boolean {
 
 /** Parses dropped files in a short-lived worker: dataset description and preview, or a clear error. */
 export function probeDataset(files: File[], onProgress: (stage: string, fraction: number | null) => void): Promise<Extract<FromWorker, { type: 'probed' }>> {
-  const w = spawn();
+  const w = spawn('facm-probe');
   return new Promise((resolve, reject) => {
     w.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
