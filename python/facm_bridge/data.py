@@ -293,10 +293,24 @@ def resize(ds: Dataset, H: int, W: int, C: Optional[int] = None) -> Dataset:
     return _check(Dataset(name, x.astype(np.float32), ds.labels, ds.num_classes, ds.class_names))
 
 
+# Sets shipped with the app (src/data/shipped.ts): IDX files under the repository's public/ folder.
+SHIPPED = {"fashion16": ["public/data/fashion16/train-images-idx3-ubyte", "public/data/fashion16/train-labels-idx1-ubyte"]}
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def load_dataset(spec: str, C: int, H: int, W: int, seed: int) -> Dataset:
-    """A built-in name or comma-separated files / folders, resized to (C, H, W) as the CLI's loadData."""
-    name = spec or ("shapes8" if H <= 8 else "shapes16" if H <= 16 else "shapes32")
-    ds = BUILTIN[name](seed) if name in BUILTIN else load_files(name.split(","))
+    """A built-in or shipped name, or comma-separated files / folders, resized to (C, H, W) as the CLI's loadData."""
+    name = spec or ("fashion16" if C == 1 and H == 16 else "shapes8" if H <= 8 else "shapes16" if H <= 16 else "shapes32")
+    if name in BUILTIN:
+        ds = BUILTIN[name](seed)
+    elif name in SHIPPED:
+        paths = [os.path.join(_REPO, f) for f in SHIPPED[name]]
+        if not all(os.path.exists(f) for f in paths):
+            raise FileNotFoundError(f"the shipped set {name} is not next to this package ({paths[0]}): pass --dataset with its IDX files")
+        ds = load_files(paths)
+        ds.name = name
+    else:
+        ds = load_files(name.split(","))
     if ds.shape != (C, H, W):
         ds = resize(ds, H, W, C)
     return ds

@@ -1,4 +1,4 @@
-"""The small DiT of facm-math.md (src/model/dit.ts, params.ts, config.ts) as a torch.nn.Module.
+"""The small DiT of docs/math.md (src/model/dit.ts, params.ts, config.ts) as a torch.nn.Module.
 
 Parameter names and layouts are facebookresearch/DiT's (nn.Linear [out, in], the patch embedding a
 p x p stride-p Conv2d), so `state_dict()` is the project's checkpoint table. The fixed 2-D sin-cos
@@ -66,6 +66,7 @@ class DiTConfig:
 PRESETS = {
     "tiny": DiTConfig(3, 8, 8, 2, 32, 2, 2, 0, False),
     "tiny-16": DiTConfig(3, 16, 16, 4, 64, 2, 4, 0, False),
+    "mnist-16": DiTConfig(1, 16, 16, 4, 64, 2, 4, 0, False),
     "cifar-s": DiTConfig(3, 32, 32, 4, 192, 6, 3, 10, False),
     "cifar-b": DiTConfig(3, 32, 32, 2, 256, 8, 4, 10, False),
 }

@@ -1,4 +1,4 @@
-"""FM (stage 1) and FACM / CM without anchor (facm-math.md; src/objectives/objectives.ts, step.ts).
+"""FM (stage 1) and FACM / CM without anchor (docs/math.md; src/objectives/objectives.ts, step.ts).
 
 `plan_step` draws a step's random quantities from the project's Rng in the order planStep does
 (t, then the noise; float32 as the TypeScript arrays), so a run continued here draws the batches

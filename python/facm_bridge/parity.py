@@ -57,17 +57,28 @@ def check(path: str, dataset: str = "") -> dict:
     Tt = torch.as_tensor(t)
     Y = torch.as_tensor(plan64["y"]) if cfg.numClasses else None
     R0 = torch.zeros(B, dtype=torch.float64) if cfg.useR else None
-    with torch.no_grad():
+    ones = torch.ones(B, dtype=torch.float64)
+    cond = lambda key, fallback: torch.as_tensor(tensors[key], dtype=torch.float64) if key in tensors else fallback
+    if "in.c_cm" in tensors or "in.c_fm" in tensors:
+        # The dump writes each branch's own conditions and output: check the plan's against them, then F there.
+        for br in plan["branches"]:
+            name = "fm" if br["kind"] == "fm" else "cm"
+            err[f"in.c_{name}"] = rel(br["c"], tensors[f"in.c_{name}"])
+            if br["r"] is not None:
+                err[f"in.r_{name}"] = rel(br["r"], tensors[f"in.r_{name}"])
+    if "out.F_fm" in tensors:
         # The FM branch: c = 2 - t on the extended interval; c = t with the flag r = 1 on the aux one.
-        F_fm = model(X, Tt, Y, torch.ones(B, dtype=torch.float64)) if obj.interval == "aux" else model(X, 2 - Tt, Y, R0)
-    F_cm, dFdt = jvp(model, X, Tt, V, torch.ones(B, dtype=torch.float64), Y, R0, R0)
-    err["out.F_cm"] = rel(F_cm.detach(), tensors["out.F_cm"])
-    err["out.dFdt"] = rel(dFdt, tensors["out.dFdt"])
-    err["out.F_fm"] = rel(F_fm, tensors["out.F_fm"])
-    if obj.interval == "aux":
-        # Dumps made before the aux fix (issue 10) wrote F at c = 2 - t, r = 0 as out.F_fm: report that comparison too.
+        c_fm = cond("in.c_fm", Tt if obj.interval == "aux" else 2 - Tt)
+        r_fm = cond("in.r_fm", (ones if obj.interval == "aux" else R0) if cfg.useR else None)
         with torch.no_grad():
-            err["out.F_fm@c=2-t,r=0"] = rel(model(X, 2 - Tt, Y, R0), tensors["out.F_fm"])
+            err["out.F_fm"] = rel(model(X, c_fm, Y, r_fm), tensors["out.F_fm"])
+            if obj.interval == "aux" and "in.c_fm" not in tensors:
+                # Dumps from before the aux fix wrote F at c = 2 - t, r = 0 as out.F_fm: report that comparison too.
+                err["out.F_fm@c=2-t,r=0"] = rel(model(X, 2 - Tt, Y, R0), tensors["out.F_fm"])
+    if "out.F_cm" in tensors:
+        F_cm, dFdt = jvp(model, X, cond("in.c_cm", Tt), V, ones, Y, cond("in.r_cm", R0), R0)
+        err["out.F_cm"] = rel(F_cm.detach(), tensors["out.F_cm"])
+        err["out.dFdt"] = rel(dFdt, tensors["out.dFdt"])
     model.zero_grad()
     loss, results = step_loss(model, plan64)
     loss.backward()

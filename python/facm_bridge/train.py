@@ -126,14 +126,35 @@ class Run:
         return path
 
 
+RUN_FORMAT = "facm-run/2"  # src/config/metadata.ts: {format, config: every run key, dataset, ...the writer's extras}
+TRAIN_KEYS = ["batch", "lr", "beta1", "beta2", "weightDecay", "gradClip", "emaDecay", "flip", "seed", "onNonFinite"]
+
+
 def train_config_from_run(run) -> tuple:
-    """(train dict, objective) from a checkpoint's run metadata (the CLI's TrainConfig or the playground's)."""
+    """(train dict, objective) from a checkpoint's run metadata: the current layout (facm-run/2), or
+    the earlier ones (the CLI's TrainConfig with the objective as an object; the playground's)."""
     r = run or {}
+    if r.get("format") == RUN_FORMAT:
+        c = r.get("config") or {}
+        if "objective" not in c:
+            raise ValueError("the checkpoint's run metadata has no objective")
+        return {k: c.get(k, v) for k, v in DEFAULT_TRAIN.items()}, ObjectiveConfig.from_json(dict(c, name=c["objective"]))
     src = r if "objective" in r else r.get("train") or {}
     if "objective" not in src:
-        raise ValueError("the checkpoint records no training config (objective, optimizer) in its metadata: start a fresh run with --preset/--objective and --init-weights")
+        raise ValueError("the checkpoint records no training config (objective, optimizer) in its metadata: start a fresh run with --preset/--objective")
     train = {k: src.get(k, v) for k, v in DEFAULT_TRAIN.items()}
     return train, ObjectiveConfig.from_json(src["objective"])
+
+
+def run_metadata(run: dict, train: dict, obj: ObjectiveConfig, preset: str, dataset_key: str, dataset_name: str) -> dict:
+    """The run entry written back: the checkpoint's own (its view keys, the playground's and the CLI's
+    extras kept) in the current layout, with this run's objective, optimizer and data."""
+    r = dict(run or {})
+    keys = dict(r.get("config") or {}) if r.get("format") == RUN_FORMAT else dict(r.get("playground") or {})
+    keys.update({k: train[k] for k in TRAIN_KEYS}, objective=obj.name, preset=preset, dataset=dataset_key)
+    keys.update({k: getattr(obj, k) for k in ("lambdaFM", "interval", "alpha", "clamp", "tMean", "tStd", "flowRatio", "meanflowP", "scmWarmup", "scmNormalise")})
+    extras = {k: v for k, v in r.items() if k in ("cli",) or k not in DEFAULT_TRAIN and k not in ("objective", "playground", "model", "train")}
+    return dict(extras, format=RUN_FORMAT, config=keys, dataset=dataset_name)
 
 
 def pick_device(name: str, local_rank: int) -> torch.device:
@@ -243,7 +264,11 @@ def main(argv=None):
     nparams = sum(p.numel() for p in run.model.parameters())
     log(f"model {cfg.C}x{cfg.H}x{cfg.W} patch {cfg.patch} D {cfg.D} depth {cfg.depth} heads {cfg.heads}, {nparams:,} parameters; objective {obj.name}; "
         f"data {ds.name} ({ds.count} images); batch {train['batch']} over {world} process(es) on {device} ({a.dtype}, JVP by {JVP_BACKEND}); step {start} -> {target}")
-    run_meta = dict(run_meta, **{k: train[k] for k in DEFAULT_TRAIN}, objective=obj.to_json(), dataset=ds.name)
+    from .data import BUILTIN
+
+    key = run_meta.get("config", {}).get("dataset") if run_meta.get("format") == RUN_FORMAT else None
+    dataset_key = cli["dataset"] if cli["dataset"] in BUILTIN else (key or "custom")
+    run_meta = run_metadata(run_meta, train, obj, cli["preset"], dataset_key, ds.name)
     metrics_path = os.path.join(out, "metrics.jsonl")
     if rank == 0:
         os.makedirs(out, exist_ok=True)

@@ -50,9 +50,9 @@ test('python bridge: a float16 DiT state_dict from plain PyTorch samples in the 
   const png = join(dir, 'grid.png');
   r = facm('sample', '--ckpt', file, '--heads', '2', '--nfe', '1', '--n', '4', '--out', png);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /PyTorch DiT checkpoint \(no facm-playground metadata\): 3×8×8 patch 2, D 32, depth 2, heads 2, classes 0/);
-  assert.match(r.err, /image size 8×8 from pos_embed \(16 tokens; it equals the fixed sin-cos embedding/);
-  assert.match(r.err, /converted 31 tensor\(s\) from F16 to F32/);
+  assert.match(r.out, /PyTorch DiT checkpoint \(no facm-playground metadata\): 3×8×8 patch 2, D 32, depth 2, heads 2, classes 0/);
+  assert.match(r.out, /image size 8×8 from pos_embed \(16 tokens; it equals the fixed sin-cos embedding/);
+  assert.match(r.out, /converted 31 tensor\(s\) from F16 to F32/);
   assert.match(r.out, /wrote .*grid\.png: 4 samples, NFE 1, online weights, step 0/);
   assert.ok(existsSync(png));
 });

@@ -53,7 +53,7 @@ test('python bridge: Node 20 steps → Python 20 → Node 20 continues the run w
   assert.equal(loadCheckpoint(ckpt(trip)).step, 40);
   r = facm('train', '--resume', trip, '--steps', '60', '--log-every', '20');
   assert.equal(r.code, 0, r.err);
-  assert.match(r.err, /resuming .* at step 40 of 60/);
+  assert.match(r.out, /resuming .* at step 40 of 60/);
 
   const ref = metrics(straight);
   const got = metrics(trip);
