@@ -29,7 +29,7 @@ test('eval: mnist-16 on the shipped fashion16 set (1 channel) and tiny on blobs8
     const out = join(dir, preset);
     let r = facm('train', '--preset', preset, '--objective', 'fm', ...(dataset ? ['--dataset', dataset] : []), '--steps', '2', '--batch', '2', '--out', out, '--autosave-every', '0');
     assert.equal(r.code, 0, r.err);
-    if (!dataset) assert.match(r.err, /model: mnist-16 1×16×16, .* data fashion16 \(6000 images\)/);
+    if (!dataset) assert.match(r.out, /model: mnist-16 1×16×16, .* data fashion16 \(6000 images\)/);
     const grid = join(dir, `${preset}.png`);
     r = facm('eval', '--ckpt', join(out, 'checkpoint.safetensors'), '--n', '64', '--euler', '2', '--grid', grid);
     assert.equal(r.code, 0, r.err);
