@@ -87,11 +87,15 @@ export const stepOf = async (page: Page): Promise<number> => Number(await page.g
 /** Polls `f` until it holds; after `ms`, saves `shot` (a full-page screenshot) and throws naming what and the step. */
 export async function until(what: string, f: () => Promise<boolean>, ms: number, page: Page, shot: string): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await f())) {
+  let failure = '';
+  // A probe that throws (an element missing for a while) counts as "not yet", and is reported at the end.
+  const probe = () => f().catch((e: Error) => ((failure = e.message.split('\n')[0]), false));
+  while (!(await probe())) {
     if (Date.now() > end) {
-      await page.screenshot({ path: shot, fullPage: true });
-      const err = (await page.getByTestId('run-error').textContent().catch(() => null)) ?? '';
-      throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${await stepOf(page)}) ${err}`);
+      await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+      const err = (await page.getByTestId('run-error').textContent({ timeout: 1000 }).catch(() => null)) ?? '';
+      const step = await page.getByTestId('step-counter').textContent({ timeout: 1000 }).catch(() => '(no step counter on the page)');
+      throw new Error(`timed out after ${ms} ms waiting for ${what} (step ${step}) ${err}${failure ? ` [last probe error: ${failure}]` : ''}`);
     }
     await page.waitForTimeout(200);
   }
