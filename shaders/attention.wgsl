@@ -45,12 +45,12 @@ const NEG_BIG = -3.402823e38; // the running max before any key: finite, so exp(
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;            // (B, T, 3D)    every entry
 @group(0) @binding(2) var<storage, read_write> o: array<f32>;        // (B, T, D)     forward, jvp
-@group(0) @binding(2) var<storage, read> dO: array<f32>;             // (B, T, D)     backward passes
+@group(0) @binding(5) var<storage, read> dO: array<f32>;             // (B, T, D)     backward passes
 @group(0) @binding(3) var<storage, read> tQkv: array<f32>;           // (B, T, 3D)    jvp
-@group(0) @binding(3) var<storage, read_write> statsOut: array<f32>; // (B, H, T, 2)  bwd_stats: [lse, Δ]
-@group(0) @binding(3) var<storage, read> stats: array<f32>;          // (B, H, T, 2)  bwd_dq, bwd_dkv
+@group(0) @binding(6) var<storage, read_write> statsOut: array<f32>; // (B, H, T, 2)  bwd_stats: [lse, Δ]
+@group(0) @binding(7) var<storage, read> stats: array<f32>;          // (B, H, T, 2)  bwd_dq, bwd_dkv
 @group(0) @binding(4) var<storage, read_write> tO: array<f32>;       // (B, T, D)     jvp
-@group(0) @binding(4) var<storage, read_write> dQkv: array<f32>;     // (B, T, 3D)    bwd_dq, bwd_dkv
+@group(0) @binding(8) var<storage, read_write> dQkv: array<f32>;     // (B, T, 3D)    bwd_dq, bwd_dkv
 
 // Tiles, [rows][hd] row-major. Query-row kernels stream keys; bwd_dkv streams queries.
 var<workgroup> kTile: array<f32, CAP>;

@@ -19,13 +19,13 @@ override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;  // (n)
-@group(0) @binding(1) var<storage, read_write> dX: array<f32>; // (n)
+@group(0) @binding(5) var<storage, read_write> dX: array<f32>; // (n)
 @group(0) @binding(2) var<storage, read> x: array<f32>;        // (n)
-@group(0) @binding(2) var<storage, read> a: array<f32>;        // (n)
+@group(0) @binding(6) var<storage, read> a: array<f32>;        // (n)
 @group(0) @binding(3) var<storage, read_write> tY: array<f32>; // (n)
-@group(0) @binding(3) var<storage, read> dY: array<f32>;       // (n)
-@group(0) @binding(3) var<storage, read> b: array<f32>;        // (n)
-@group(0) @binding(3) var<storage, read> p: array<f32>;        // (R)
+@group(0) @binding(7) var<storage, read> dY: array<f32>;       // (n)
+@group(0) @binding(8) var<storage, read> b: array<f32>;        // (n)
+@group(0) @binding(9) var<storage, read> p: array<f32>;        // (R)
 @group(0) @binding(4) var<storage, read> tX: array<f32>;       // (n)
 
 fn flat(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {

@@ -27,15 +27,15 @@ override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read_write> emb: array<f32>;    // (B, 2H) time, (B, D) label
-@group(0) @binding(1) var<storage, read_write> dC: array<f32>;     // (B)
-@group(0) @binding(1) var<storage, read_write> dTable: array<f32>; // (rows, D)
+@group(0) @binding(6) var<storage, read_write> dC: array<f32>;     // (B)
+@group(0) @binding(7) var<storage, read_write> dTable: array<f32>; // (rows, D)
 @group(0) @binding(2) var<storage, read> c: array<f32>;            // (B)
-@group(0) @binding(2) var<storage, read> labels: array<f32>;       // (B) class ids as f32 integers
+@group(0) @binding(8) var<storage, read> labels: array<f32>;       // (B) class ids as f32 integers
 @group(0) @binding(3) var<storage, read> freqs: array<f32>;        // (H)
-@group(0) @binding(3) var<storage, read> table: array<f32>;        // (rows, D)
-@group(0) @binding(3) var<storage, read> dYLabel: array<f32>;      // (B, D) label_backward's dY
+@group(0) @binding(9) var<storage, read> table: array<f32>;        // (rows, D)
+@group(0) @binding(10) var<storage, read> dYLabel: array<f32>;      // (B, D) label_backward's dY
 @group(0) @binding(4) var<storage, read> dY: array<f32>;           // (B, 2H) time_backward's dY
-@group(0) @binding(4) var<storage, read_write> tEmb: array<f32>;   // (B, 2H)
+@group(0) @binding(11) var<storage, read_write> tEmb: array<f32>;   // (B, 2H)
 @group(0) @binding(5) var<storage, read> tC: array<f32>;           // (B)
 
 fn flat_group(wid: vec3u, nwg: vec3u) -> u32 {

@@ -94,7 +94,7 @@ fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
 }
 
 // ---------------------------------------------------------------- forward
-@group(0) @binding(2) var<storage, read_write> y: array<f32>; // (R, D)
+@group(0) @binding(7) var<storage, read_write> y: array<f32>; // (R, D)
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -128,7 +128,7 @@ fn jvp(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: ve
 
 // ---------------------------------------------------------------- backward
 // g = dY. Overwrites dX; accumulates nothing (no parameters).
-@group(0) @binding(3) var<storage, read_write> dX: array<f32>;    // (R, D)
+@group(0) @binding(8) var<storage, read_write> dX: array<f32>;    // (R, D)
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -223,21 +223,21 @@ fn backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 // looping over t, deterministic as modulate_backward, x̂ from those statistics).
 // Bindings: x at 1 (row_stats reads it) and mod at 2 in every entry but lnmod_backward_mod.
 
-@group(0) @binding(2) var<storage, read> lmMod: array<f32>;         // (B, C·D)
+@group(0) @binding(9) var<storage, read> lmMod: array<f32>;         // (B, C·D)
 // forward
-@group(0) @binding(3) var<storage, read_write> lmY: array<f32>;     // (R, D)
+@group(0) @binding(10) var<storage, read_write> lmY: array<f32>;     // (R, D)
 // jvp: overwrites lmYJ and lmTY
-@group(0) @binding(3) var<storage, read> lmTX: array<f32>;          // (R, D)
-@group(0) @binding(4) var<storage, read> lmTMod: array<f32>;        // (B, C·D)
+@group(0) @binding(11) var<storage, read> lmTX: array<f32>;          // (R, D)
+@group(0) @binding(12) var<storage, read> lmTMod: array<f32>;        // (B, C·D)
 @group(0) @binding(5) var<storage, read_write> lmYJ: array<f32>;    // (R, D)
 @group(0) @binding(6) var<storage, read_write> lmTY: array<f32>;    // (R, D)
 // backward: overwrites lmDX, lmStats (lnmod_backward[_row]) and the shift and scale chunks of
 // lmDMod (lnmod_backward_mod; other chunks untouched). Accumulates nothing.
-@group(0) @binding(3) var<storage, read> lmDY: array<f32>;          // (R, D)
-@group(0) @binding(4) var<storage, read_write> lmDX: array<f32>;    // (R, D)
-@group(0) @binding(5) var<storage, read_write> lmStats: array<Stats>; // (R)
-@group(0) @binding(2) var<storage, read> lmStatsIn: array<Stats>;   // (R) lnmod_backward_mod
-@group(0) @binding(4) var<storage, read_write> lmDMod: array<f32>;  // (B, C·D)
+@group(0) @binding(13) var<storage, read> lmDY: array<f32>;          // (R, D)
+@group(0) @binding(14) var<storage, read_write> lmDX: array<f32>;    // (R, D)
+@group(0) @binding(15) var<storage, read_write> lmStats: array<Stats>; // (R)
+@group(0) @binding(16) var<storage, read> lmStatsIn: array<Stats>;   // (R) lnmod_backward_mod
+@group(0) @binding(17) var<storage, read_write> lmDMod: array<f32>;  // (B, C·D)
 
 // Offset of feature 0 of chunk k of this row's sample in mod.
 fn lm_col(row: u32, k: u32) -> u32 {

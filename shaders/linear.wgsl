@@ -133,8 +133,8 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
 // Both transposed is not offered (the tiled kernel serves it).
 override RWG: u32 = 64u;
 
-@group(0) @binding(1) var<storage, read> A4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> B4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> A4: array<vec4f>;
+@group(0) @binding(7) var<storage, read> B4: array<vec4f>;
 
 fn store4(m: u32, n0: u32, v: vec4f) {
   store(m, n0, v.x);
@@ -221,8 +221,8 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 }
 
 // colsum: out[n] (+)= Σ_m X[m, n].  X (M, N), out (N). flags bit 1: accumulate.
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read_write> colOut: array<f32>;
+@group(0) @binding(8) var<storage, read> X: array<f32>;
+@group(0) @binding(9) var<storage, read_write> colOut: array<f32>;
 
 @compute @workgroup_size(64)
 fn colsum(@builtin(global_invocation_id) gid: vec3u) {

@@ -66,7 +66,7 @@ fn modulate_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
 
 // ---------------------------------------------------------------- jvp
 // Overwrites y and tY.
-@group(0) @binding(3) var<storage, read> tX: array<f32>;         // (B, T, D)
+@group(0) @binding(9) var<storage, read> tX: array<f32>;         // (B, T, D)
 @group(0) @binding(4) var<storage, read> tMod: array<f32>;       // (B, C·D)
 @group(0) @binding(5) var<storage, read_write> yJ: array<f32>;   // (B, T, D)
 @group(0) @binding(6) var<storage, read_write> tY: array<f32>;   // (B, T, D)
@@ -86,9 +86,9 @@ fn modulate_jvp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 // ---------------------------------------------------------------- backward
 // Overwrites dX (B, T, D) and the shift and scale chunks of dMod; other chunks are left untouched.
 // Accumulates nothing.
-@group(0) @binding(3) var<storage, read> dY: array<f32>;          // (B, T, D)
-@group(0) @binding(4) var<storage, read_write> dX: array<f32>;    // (B, T, D)
-@group(0) @binding(5) var<storage, read_write> dMod: array<f32>;  // (B, C·D)
+@group(0) @binding(10) var<storage, read> dY: array<f32>;          // (B, T, D)
+@group(0) @binding(11) var<storage, read_write> dX: array<f32>;    // (B, T, D)
+@group(0) @binding(12) var<storage, read_write> dMod: array<f32>;  // (B, C·D)
 
 @compute @workgroup_size(WG)
 fn modulate_backward(@builtin(global_invocation_id) gid: vec3u) {
@@ -115,9 +115,9 @@ fn modulate_backward(@builtin(global_invocation_id) gid: vec3u) {
 // Bindings 2.. are redeclared under this op's names (each entry uses one set).
 
 // ---------------------------------------------------------------- forward
-@group(0) @binding(2) var<storage, read> gx: array<f32>;          // (B, T, D) the residual stream x
-@group(0) @binding(3) var<storage, read> h: array<f32>;           // (B, T, D)
-@group(0) @binding(4) var<storage, read_write> gy: array<f32>;    // (B, T, D)
+@group(0) @binding(13) var<storage, read> gx: array<f32>;          // (B, T, D) the residual stream x
+@group(0) @binding(14) var<storage, read> h: array<f32>;           // (B, T, D)
+@group(0) @binding(15) var<storage, read_write> gy: array<f32>;    // (B, T, D)
 
 @compute @workgroup_size(WG)
 fn gate_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -128,9 +128,9 @@ fn gate_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 // ---------------------------------------------------------------- jvp
 // Overwrites y and tY.
-@group(0) @binding(4) var<storage, read> gtX: array<f32>;         // (B, T, D)
-@group(0) @binding(5) var<storage, read> tH: array<f32>;          // (B, T, D)
-@group(0) @binding(6) var<storage, read> gtMod: array<f32>;       // (B, C·D)
+@group(0) @binding(16) var<storage, read> gtX: array<f32>;         // (B, T, D)
+@group(0) @binding(17) var<storage, read> tH: array<f32>;          // (B, T, D)
+@group(0) @binding(18) var<storage, read> gtMod: array<f32>;       // (B, C·D)
 @group(0) @binding(7) var<storage, read_write> gyJ: array<f32>;   // (B, T, D)
 @group(0) @binding(8) var<storage, read_write> gtY: array<f32>;   // (B, T, D)
 
@@ -147,10 +147,10 @@ fn gate_jvp(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 // ---------------------------------------------------------------- backward
 // Overwrites dH (B, T, D) and the gate chunk of dMod; other chunks are left untouched.
 // Accumulates nothing. dX = dY is left to the caller.
-@group(0) @binding(2) var<storage, read> gh: array<f32>;          // (B, T, D) h
-@group(0) @binding(3) var<storage, read> gdY: array<f32>;         // (B, T, D)
-@group(0) @binding(4) var<storage, read_write> dH: array<f32>;    // (B, T, D)
-@group(0) @binding(5) var<storage, read_write> gdMod: array<f32>; // (B, C·D)
+@group(0) @binding(19) var<storage, read> gh: array<f32>;          // (B, T, D) h
+@group(0) @binding(20) var<storage, read> gdY: array<f32>;         // (B, T, D)
+@group(0) @binding(21) var<storage, read_write> dH: array<f32>;    // (B, T, D)
+@group(0) @binding(22) var<storage, read_write> gdMod: array<f32>; // (B, C·D)
 
 @compute @workgroup_size(WG)
 fn gate_backward(@builtin(global_invocation_id) gid: vec3u) {

@@ -71,8 +71,8 @@ fn norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
   }
 }
 
-@group(0) @binding(1) var<storage, read> partialIn: array<f32>;     // (G, 2)
-@group(0) @binding(2) var<storage, read_write> statsOut: array<f32>; // (≥ 4)
+@group(0) @binding(7) var<storage, read> partialIn: array<f32>;     // (G, 2)
+@group(0) @binding(8) var<storage, read_write> statsOut: array<f32>; // (≥ 4)
 
 // Stage 2: one workgroup folds the G partials into stats[0..3]. Overwrites stats[0..3].
 @compute @workgroup_size(WG)
@@ -116,9 +116,9 @@ struct AdamParams {
   eps: f32,
 }
 
-@group(0) @binding(0) var<uniform> adam: AdamParams;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>; // (n)
-@group(0) @binding(2) var<storage, read> grad: array<f32>;        // (n)
+@group(0) @binding(9) var<uniform> adam: AdamParams;
+@group(0) @binding(10) var<storage, read_write> param: array<f32>; // (n)
+@group(0) @binding(11) var<storage, read> grad: array<f32>;        // (n)
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;     // (n) first moment
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;     // (n) second moment
 @group(0) @binding(5) var<storage, read> stats: array<f32>;       // (≥ 4) from norm_finish
@@ -152,9 +152,9 @@ struct ElemParams {
   s: f32, // ema: 1 − decay; scale: the factor
 }
 
-@group(0) @binding(0) var<uniform> el: ElemParams;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;  // (n) ema / scaled buffer
-@group(0) @binding(2) var<storage, read> src: array<f32>;      // (n) param
+@group(0) @binding(12) var<uniform> el: ElemParams;
+@group(0) @binding(13) var<storage, read_write> x: array<f32>;  // (n) ema / scaled buffer
+@group(0) @binding(14) var<storage, read> src: array<f32>;      // (n) param
 
 // ema ← decay·ema + (1 − decay)·param, as the lerp ema + (1−decay)(param − ema): no cancellation
 // of decay·ema against a tiny (1−decay)·param in f32. Overwrites x (the EMA).

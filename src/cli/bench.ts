@@ -1,21 +1,25 @@
-// `npm run bench`: throughput of our kernels on this adapter, side by side with TensorFlow.js's
-// WebGPU backend on the same adapter in the same process (src/cli/bench-tfjs.ts).
+// `npm run bench`: throughput of our kernels on this adapter, side by side with two peers on the same
+// adapter in the same process: TensorFlow.js's WebGPU backend (src/cli/bench-tfjs.ts) and jax-js's
+// WebGPU backend (src/cli/bench-jax.ts: forward, forward + backward and the whole FACM step with its
+// own jvp and grad under jit, checked against ours before timing).
 //
-// Per preset: forward, forward + backward, JVP (value + tangent), JVP + backward, the whole FM and
-// FACM training steps (Trainer: data, plan, step, grad norm, AdamW, EMA), images/s, effective
-// GFLOP/s (forwardFlops: matmuls + attention), and matmul GFLOP/s on the DiT's own shapes. Every
-// figure is the median of --reps timed repetitions after one untimed warm-up; each repetition ends
-// with the GPU idle (queue.onSubmittedWorkDone, or a 1-element read-back for tfjs).
-// --profile prints per-kernel GPU time of one FACM step from timestamp queries.
+// Per preset: forward, forward + backward, JVP (value + tangent), the whole FM and FACM training
+// steps (Trainer: data, plan, step, grad norm, AdamW, EMA), images/s, effective GFLOP/s
+// (forwardFlops: matmuls + attention), the JavaScript time to record a step and its dispatch count;
+// with --full also JVP + backward and matmul GFLOP/s on the DiT's own shapes. Every figure is the
+// median of --reps timed repetitions after one untimed warm-up; each repetition ends with the GPU
+// idle (queue.onSubmittedWorkDone, or a 1-element read-back for the peers). The run ends with one
+// summary table of ratios. --profile prints per-kernel GPU time of one FACM step.
 
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
 import { Gpu, type ProfileEntry } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
-import { matmul } from '../ops/linear';
+import { chooseMatmul, isTunedShape, matmul } from '../ops/linear';
+import { ditMatmuls, ensureTuned, variantKey } from '../ops/tune';
+import { FileTuneStore } from './tuneStore';
 import { posEmbed2d } from '../ops/patch';
-import { TIME_DIM } from '../ops/embed';
 import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
 import { paramViews } from '../model/gpu';
 import { DiT } from '../model/dit';
@@ -25,20 +29,33 @@ import { BUILTIN } from '../data/index';
 import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
+import { jaxDiT, loadJax, type Jax } from './bench-jax';
+import { runStep } from '../objectives/step';
+import { gpuLoss } from '../ops/loss';
+import { planStep } from '../objectives/objectives';
 
-const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--all] [--batch 32] [--reps 5] [--profile] [--no-tfjs]
+const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--full] [--all] [--batch 32] [--reps 3] [--profile] [--no-tfjs] [--no-jax] [--json out.json]
+  default     preset tiny, 3 repetitions, both peers: a few minutes on a 2-core CPU adapter
+  --full      the sweep: presets tiny and tiny-16, JVP + backward, matmul on every DiT shape, 5 repetitions
   --all       also the presets too large for a quick CPU run (cifar-s)
   --profile   per-kernel GPU time of one FACM step (timestamp queries)
-  --no-tfjs   skip the TensorFlow.js peer`;
+  --no-tfjs   skip the TensorFlow.js peer
+  --no-jax    skip the jax-js peer
+  --json      also write every figure as JSON
+  --retune    time the matmul variants on this adapter again (otherwise the cached choice is used)`;
 
 const { values: opt } = parseArgs({
   options: {
     preset: { type: 'string' },
     all: { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
     batch: { type: 'string', default: '32' },
-    reps: { type: 'string', default: '5' },
+    reps: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-tfjs': { type: 'boolean', default: false },
+    'no-jax': { type: 'boolean', default: false },
+    retune: { type: 'boolean', default: false },
+    json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -67,51 +84,6 @@ async function timeIt(fn: () => Promise<void>, reps: number, warm = 1, what = ''
   return median(ts);
 }
 
-/** A matmul of the DiT: C (M, N) = op(A)·op(B) and how often one forward + backward runs it. */
-interface MatShape {
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  count: number;
-  what: string;
-}
-
-/** Every matmul of one forward + backward of the DiT at batch B (linear: y = x·Wᵀ, dX = dY·W, dW += dYᵀ·x). */
-function ditMatmuls(cfg: DiTConfig, B: number): MatShape[] {
-  const T = tokens(cfg);
-  const { D, C, patch: p } = cfg;
-  const R = B * T;
-  const lins: [string, number, number, number, number][] = [
-    // [what, rows, in, out, count]
-    ['patch embed', R, C * p * p, D, 1],
-    ['time mlp.0', B, TIME_DIM, D, 1],
-    ['time mlp.2', B, D, D, 1],
-    ['adaLN', B, D, 6 * D, cfg.depth],
-    ['qkv', R, D, 3 * D, cfg.depth],
-    ['proj', R, D, D, cfg.depth],
-    ['fc1', R, D, 4 * D, cfg.depth],
-    ['fc2', R, 4 * D, D, cfg.depth],
-    ['final adaLN', B, D, 2 * D, 1],
-    ['final linear', R, D, p * p * C, 1],
-  ];
-  const shapes = new Map<string, MatShape>();
-  const add = (s: Omit<MatShape, 'count'>, n: number) => {
-    const key = `${s.M},${s.N},${s.K},${s.transA},${s.transB}`;
-    const e = shapes.get(key);
-    if (e) e.count += n;
-    else shapes.set(key, { ...s, count: n });
-  };
-  for (const [what, rows, inF, outF, n] of lins) {
-    add({ M: rows, N: outF, K: inF, transA: false, transB: true, what: `${what} y` }, n);
-    add({ M: rows, N: inF, K: outF, transA: false, transB: false, what: `${what} dX` }, n);
-    add({ M: outF, N: inF, K: rows, transA: true, transB: false, what: `${what} dW` }, n);
-  }
-  // Only the ones that carry the time: rows = B·T (or dW over B·T); the B-row conditioning MLPs are tiny.
-  return [...shapes.values()].filter((s) => Math.max(s.M, s.K) >= R);
-}
-
 const GF = (flops: number, ms: number) => flops / ms / 1e6;
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
@@ -130,11 +102,24 @@ function profileSummary(entries: ProfileEntry[]): string {
   ]);
 }
 
-async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, reps: number): Promise<void> {
+/** One preset's figures (ms are medians per call), for the summary table and --json. */
+export interface PresetSummary {
+  preset: string;
+  batch: number;
+  ours: { forward: number; forwardBackward: number; jvp: number; fmStep: number; facmStep: number; recordFacmMs: number; recordFmMs: number; dispatchesFacm: number; dispatchesFm: number };
+  tfjs: { forward: number; forwardBackward: number; check: string } | null;
+  jax: { forward: number; forwardBackward: number; facmStep: number; compileMs: number; check: string } | string | null;
+  matmulGflops?: { ours: number; tfjs: number };
+}
+
+async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: string, B: number, reps: number, full: boolean): Promise<PresetSummary> {
   const cfg: DiTConfig = { ...PRESETS[name].config, numClasses: 0, useR: false };
   const table_ = paramTable(cfg);
   const fwdFlops = forwardFlops(cfg) * B;
   console.log(`\n## ${name}: ${cfg.C}×${cfg.H}×${cfg.W}, patch ${cfg.patch}, D ${cfg.D}, depth ${cfg.depth}, heads ${cfg.heads}, ${tokens(cfg)} tokens; ${table_.count.toLocaleString()} parameters; batch ${B}; ${(fwdFlops / 1e9).toFixed(3)} GFLOP per forward`);
+  // Matmul variants tuned on this adapter for this preset's shapes (cached per adapter; --retune).
+  const tune = await ensureTuned(gpu, ditMatmuls(cfg, B), new FileTuneStore(), { retune: opt.retune });
+  console.log(`matmul autotuning: ${tune.timed ? `${tune.timed} shapes timed in ${(tune.ms / 1000).toFixed(1)} s` : 'cached choices (no timing)'}, adapter key '${tune.record.adapter}'`);
   // Perturbed adaLN-Zero init: every path computes something (zero weights would make F ≡ 0).
   const flat = initParams(table_, 0, 0.05);
   const be = gpuBackend(gpu);
@@ -174,7 +159,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
     gpu.release(run.F, run.tF);
     await gpu.sync();
   }, reps, 1, 'JVP');
-  const jvpBwd = await timeIt(async () => {
+  const jvpBwd = !full ? NaN : await timeIt(async () => {
     gpu.clear(gbuf);
     const run = model.run(P, inp, B, { tX, tC }, true);
     model.backward(P, G, run.tape!, dF);
@@ -207,8 +192,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   const fm = await stepTime('fm');
   const facm = await stepTime('facm');
 
-  // Matmul on the DiT's shapes: 20 back-to-back dispatches per timed repetition.
-  const mats = ditMatmuls(cfg, B);
+  // Matmul on the DiT's shapes (--full): 10 back-to-back dispatches per timed repetition.
+  const mats = full ? ditMatmuls(cfg, B) : [];
   const PER = 10;
   const matRows: string[][] = [];
   let oursMs = 0;
@@ -242,7 +227,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
       fmt(peer / ours),
     ]);
   }
-  matRows.push(['all of the above, weighted by count', '', fmt(GF(flopsAll, oursMs), 3), fmt(GF(flopsAll, tfMs), 3), fmt(tfMs / oursMs)]);
+  if (full) matRows.push(['all of the above, weighted by count', '', fmt(GF(flopsAll, oursMs), 3), fmt(GF(flopsAll, tfMs), 3), fmt(tfMs / oursMs)]);
 
   // The peer DiT: same parameters and inputs; checked to compute the same F first.
   let tfFwd = NaN;
@@ -268,24 +253,70 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
     peer.dispose();
   }
 
+  // The jax-js peer: the same DiT, F and dF/dt by its jvp, the FACM step's gradients by its grad, on
+  // one plan of our FACM objective (x_t, t, v); checked against ours before anything is timed.
+  let jaxOut: PresetSummary['jax'] = null;
+  if (jax) {
+    const plan = planStep({ cfg: objectiveConfig('facm'), step: 0, useR: false }, xs, null, B, new Rng(7));
+    const pos = Float32Array.from(posEmbed2d(cfg.D, cfg.H / cfg.patch));
+    const tc = performance.now();
+    note('jax-js: compiling and checking F, dF/dt and the FACM gradients');
+    const peer = jaxDiT(jax, cfg, table_, flat, pos, B, plan.xt, plan.t, plan.v);
+    try {
+      const theirs = await peer.jvp();
+      const xt = gpu.upload(plan.xt, shape);
+      const t = gpu.upload(plan.t, [B]);
+      const tv = gpu.upload(plan.v, shape);
+      const run = model.run(P, { x: xt, c: t }, B, { tX: tv, tC }, false);
+      const ourF = await gpu.read(run.F);
+      const ourTF = await gpu.read(run.tF!);
+      gpu.release(run.F, run.tF, xt, t, tv);
+      gpu.clear(gbuf);
+      for (const r of runStep(be, gpuLoss(gpu), model, P, G, plan)) gpu.release(r.stats);
+      const ourG = await gpu.read(gbuf);
+      const theirG = await peer.facmGrads();
+      const worst: [string, number][] = [['F', relErr(theirs.F, ourF)], ['dF/dt', relErr(theirs.tF, ourTF)]];
+      let gWorst: [string, number] = ['', 0];
+      for (const sp of table_.specs) {
+        const e = relErr(theirG.get(sp.name)!, ourG.subarray(sp.offset, sp.offset + sp.size));
+        if (!(e <= gWorst[1])) gWorst = [sp.name, e];
+      }
+      worst.push([`grad ${gWorst[0]}`, gWorst[1]]);
+      const check = `jax-js computes the same F, dF/dt and FACM gradients: max |ours − jax-js| / max |ours| = ${worst.map(([n, e]) => `${e.toExponential(1)} (${n})`).join(', ')}`;
+      const bad = worst.find(([, e]) => !(e <= 1e-4));
+      if (bad) throw new Error(`jax-js peer disagrees with ours beyond 1e-4 relative: ${check}`);
+      const compileMs = performance.now() - tc;
+      const jFacm = await timeIt(() => peer.facmStep(), reps, 1, 'jax-js FACM step (jvp + grad, jit)');
+      const jFwdBwd = await timeIt(() => peer.forwardBackward(), reps, 1, 'jax-js forward + backward (grad, jit)');
+      const jFwd = await timeIt(() => peer.forwardOnly(), reps, 1, 'jax-js forward (jit)');
+      jaxOut = { forward: jFwd, forwardBackward: jFwdBwd, facmStep: jFacm, compileMs, check };
+    } finally {
+      peer.dispose();
+    }
+  }
+  const jx = jaxOut && typeof jaxOut === 'object' ? jaxOut : null;
+
   const rows: string[][] = [
-    ['', 'ms', 'img/s', 'GFLOP/s', 'tfjs ms', 'tfjs / ours'],
-    ['forward', fmt(fwd, 1), fmt((1000 * B) / fwd, 0), fmt(GF(fwdFlops, fwd), 3), fmt(tfFwd, 1), fmt(tfFwd / fwd)],
-    ['forward + backward', fmt(fwdBwd, 1), fmt((1000 * B) / fwdBwd, 0), fmt(GF(3 * fwdFlops, fwdBwd), 3), fmt(tfFwdBwd, 1), fmt(tfFwdBwd / fwdBwd)],
-    ['JVP (value + tangent)', fmt(jvp, 1), fmt((1000 * B) / jvp, 0), fmt(GF(2 * fwdFlops, jvp), 3), 'no JVP', ''],
-    ['JVP + backward', fmt(jvpBwd, 1), fmt((1000 * B) / jvpBwd, 0), fmt(GF(4 * fwdFlops, jvpBwd), 3), '', ''],
-    ['FM step (Trainer)', fmt(fm.ms, 1), fmt((1000 * B) / fm.ms, 0), fmt(GF(3 * fwdFlops, fm.ms), 3), '', ''],
-    ['FACM step (Trainer)', fmt(facm.ms, 1), fmt((1000 * B) / facm.ms, 0), fmt(GF(7 * fwdFlops, facm.ms), 3), '', ''],
+    ['', 'ms', 'img/s', 'GFLOP/s', 'tfjs ms', 'tfjs / ours', 'jax-js ms', 'jax-js / ours'],
+    ['forward', fmt(fwd, 1), fmt((1000 * B) / fwd, 0), fmt(GF(fwdFlops, fwd), 3), fmt(tfFwd, 1), fmt(tfFwd / fwd), fmt(jx?.forward ?? NaN, 1), fmt((jx?.forward ?? NaN) / fwd)],
+    ['forward + backward', fmt(fwdBwd, 1), fmt((1000 * B) / fwdBwd, 0), fmt(GF(3 * fwdFlops, fwdBwd), 3), fmt(tfFwdBwd, 1), fmt(tfFwdBwd / fwdBwd), fmt(jx?.forwardBackward ?? NaN, 1), fmt((jx?.forwardBackward ?? NaN) / fwdBwd)],
+    ['JVP (value + tangent)', fmt(jvp, 1), fmt((1000 * B) / jvp, 0), fmt(GF(2 * fwdFlops, jvp), 3), 'no JVP', '', '', ''],
+    ...(full ? [['JVP + backward', fmt(jvpBwd, 1), fmt((1000 * B) / jvpBwd, 0), fmt(GF(4 * fwdFlops, jvpBwd), 3), '', '', '', '']] : []),
+    ['FM step (Trainer)', fmt(fm.ms, 1), fmt((1000 * B) / fm.ms, 0), fmt(GF(3 * fwdFlops, fm.ms), 3), '', '', '', ''],
+    ['FACM step (Trainer; jax-js: jvp + grad)', fmt(facm.ms, 1), fmt((1000 * B) / facm.ms, 0), fmt(GF(7 * fwdFlops, facm.ms), 3), 'no JVP', '', fmt(jx?.facmStep ?? NaN, 1), fmt((jx?.facmStep ?? NaN) / facm.ms)],
   ];
   console.log('\n' + table(rows));
   console.log(`\nFLOPs counted: forward F = ${(fwdFlops / 1e6).toFixed(1)} MFLOP; forward + backward 3F; JVP 2F; JVP + backward 4F; FM step 3F; FACM step 7F (FM branch 3F + CM branch 4F).`);
-  console.log(`FACM step / FM step = ${fmt(facm.ms / fm.ms)}; our forward + backward vs tfjs: ${fmt(tfFwdBwd / fwdBwd)}× faster; matmul GFLOP/s ours / tfjs: ${fmt(tfMs / oursMs)}`);
+  console.log(`FACM step / FM step = ${fmt(facm.ms / fm.ms)}; our forward + backward vs tfjs: ${fmt(tfFwdBwd / fwdBwd)}× faster${full ? `; matmul GFLOP/s ours / tfjs: ${fmt(tfMs / oursMs)}` : ''}`);
+  if (jx) console.log(`${jx.check}\njax-js's first calls (compiling its jit kernels, then the check) took ${(jx.compileMs / 1000).toFixed(0)} s; its FACM step is gradients only (no optimizer), ours includes AdamW and EMA`);
   console.log(`GPU buffers allocated during the timed steps: FM ${fm.grew}, FACM ${facm.grew} (0 = every step served from the pool)`);
   console.log(`CPU time to record + submit one step (JS, bind groups, encoding): FM ${fmt(fm.recordMs, 1)} ms, FACM ${fmt(facm.recordMs, 1)} ms`);
   console.log(`per step: FM ${fm.per[0]} dispatches in ${fm.per[1]} compute passes, ${fm.per[2]} submit(s); FACM ${facm.per[0]} dispatches in ${facm.per[1]} passes, ${facm.per[2]} submit(s)`);
   if (peerCheck) console.log(peerCheck);
-  console.log('\nmatmul on the DiT\'s shapes (M×N×K; count per forward + backward)\n');
-  console.log(table([['shape', 'count', 'ours GFLOP/s', 'tfjs GFLOP/s', 'ours / tfjs'], ...matRows]));
+  if (full) {
+    console.log('\nmatmul on the DiT\'s shapes (M×N×K; count per forward + backward)\n');
+    console.log(table([['shape', 'count', 'ours GFLOP/s', 'tfjs GFLOP/s', 'ours / tfjs'], ...matRows]));
+  }
 
   if (opt.profile) {
     if (!gpu.startProfile()) console.log('\n(no timestamp-query on this adapter: no profile)');
@@ -295,10 +326,64 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
       console.log(`\nper-kernel GPU time, one FACM step (one compute pass per dispatch while profiling)\n`);
       console.log(profileSummary(prof));
     }
+    console.log(`\nmatmul variant per DiT shape (tuned: chosen by timing on this adapter; rule: chooseMatmul's rule)\n`);
+    console.log(
+      table([
+        ['shape', 'layer', 'variant', 'from'],
+        ...ditMatmuls(cfg, B, true).map((s) => [
+          `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
+          s.what,
+          variantKey(chooseMatmul(gpu, s.M, s.N, s.K, s.transA, s.transB)),
+          isTunedShape(gpu, s.M, s.N, s.K, s.transA, s.transB) ? 'tuned' : 'rule',
+        ]),
+      ]),
+    );
   }
   gpu.release(x, c, tX, tC, dF);
   model.dispose();
   await gpu.sync();
+  return {
+    preset: name,
+    batch: B,
+    ours: { forward: fwd, forwardBackward: fwdBwd, jvp, fmStep: fm.ms, facmStep: facm.ms, recordFacmMs: facm.recordMs, recordFmMs: fm.recordMs, dispatchesFacm: facm.per[0], dispatchesFm: fm.per[0] },
+    tfjs: tf ? { forward: tfFwd, forwardBackward: tfFwdBwd, check: peerCheck } : null,
+    jax: jaxOut,
+    ...(full ? { matmulGflops: { ours: GF(flopsAll, oursMs), tfjs: GF(flopsAll, tfMs) } } : {}),
+  };
+}
+
+/** max |a − b| / max |b| (b: ours). */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+/** The closing table: one row per preset, peers as ratios (> 1: ours is faster). */
+export function summaryTable(rows: PresetSummary[]): string {
+  const r = (peer: number, ours: number) => (Number.isFinite(peer) ? `${fmt(peer / ours, 1)}×` : '—');
+  const jaxOf = (s: PresetSummary) => (s.jax && typeof s.jax === 'object' ? s.jax : null);
+  return table([
+    ['preset (batch)', 'ours fwd ms', 'fwd+bwd ms', 'FACM step ms', 'tfjs fwd', 'tfjs fwd+bwd', 'jax-js fwd', 'jax-js fwd+bwd', 'jax-js FACM step', 'record FACM ms', 'dispatches FACM'],
+    ...rows.map((s) => [
+      `${s.preset} (${s.batch})`,
+      fmt(s.ours.forward, 1),
+      fmt(s.ours.forwardBackward, 1),
+      fmt(s.ours.facmStep, 1),
+      r(s.tfjs?.forward ?? NaN, s.ours.forward),
+      r(s.tfjs?.forwardBackward ?? NaN, s.ours.forwardBackward),
+      r(jaxOf(s)?.forward ?? NaN, s.ours.forward),
+      r(jaxOf(s)?.forwardBackward ?? NaN, s.ours.forwardBackward),
+      r(jaxOf(s)?.facmStep ?? NaN, s.ours.facmStep),
+      fmt(s.ours.recordFacmMs, 1),
+      String(s.ours.dispatchesFacm),
+    ]),
+  ]);
 }
 
 async function main(): Promise<void> {
@@ -306,19 +391,30 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const names = opt.preset ? opt.preset.split(',') : opt.all ? ['tiny', 'tiny-16', 'cifar-s'] : ['tiny', 'tiny-16'];
+  const full = opt.full;
+  const names = opt.preset ? opt.preset.split(',') : opt.all ? ['tiny', 'tiny-16', 'cifar-s'] : full ? ['tiny', 'tiny-16'] : ['tiny'];
   for (const n of names) if (!PRESETS[n]) throw new Error(`unknown preset '${n}' (have ${Object.keys(PRESETS).join(', ')})`);
   const B = Number(opt.batch);
-  const reps = Number(opt.reps);
+  const reps = Number(opt.reps ?? (full ? 5 : 3));
   if (!Number.isInteger(B) || B < 1) throw new Error('--batch must be a positive integer');
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
   process.env.XDG_RUNTIME_DIR ??= '/tmp'; // Dawn's Vulkan loader warns without one (as scripts/test.mjs)
   const gpu = new Gpu(await acquireDevice());
   const tf = opt['no-tfjs'] ? null : await loadTfjs(await nodeGpuInstance());
+  const jax = opt['no-jax'] ? null : await loadJax(await nodeGpuInstance());
   console.log(`# npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
-  console.log(`adapter: ${describeAdapter(gpu.report)}; peer: ${tf ? `TensorFlow.js ${tf.version_core} (webgpu backend) in the same Node process on the same adapter` : 'none (--no-tfjs)'}`);
+  const peers = [tf ? `TensorFlow.js ${tf.version_core} (webgpu backend)` : 'no tfjs (--no-tfjs)', jax ? 'jax-js (webgpu backend, jit)' : 'no jax-js (--no-jax)'];
+  console.log(`adapter: ${describeAdapter(gpu.report)}${gpu.cpuLike ? ' (a CPU-emulated adapter: figures for correctness and ratios, not GPU speed)' : ''}; peers: ${peers.join(', ')}, in the same Node process on the same adapter`);
   console.log(`medians of ${reps} repetitions after one warm-up`);
-  for (const n of names) await benchPreset(gpu, tf, n, B, reps);
+  const summary: PresetSummary[] = [];
+  for (const n of names) summary.push(await benchPreset(gpu, tf, jax, n, B, reps, full));
+  console.log(`\n## Summary (peer time / our time: above 1× ours is faster; record = JavaScript to record + submit one FACM step)\n`);
+  console.log(summaryTable(summary));
+  console.log(`\n${((performance.now() - t00) / 1000).toFixed(0)} s in all`);
+  if (opt.json) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(opt.json, JSON.stringify({ adapter: gpu.report, cpuLike: gpu.cpuLike, reps, presets: summary }, null, 2));
+  }
   gpu.destroy();
 }
 

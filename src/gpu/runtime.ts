@@ -6,6 +6,9 @@
 // training step is one command buffer and one writeBuffer of uniforms.
 
 import type { AcquiredDevice, AdapterReport } from './device';
+import { isPadding, parseBindings, structLayout, type StructLayout, type UniformField, type VarBinding } from './wgsl';
+
+export type { BindingKind } from './wgsl';
 
 /** A view of f32 elements in a GPU buffer. `offset` is in bytes and 256-aligned (a binding offset). */
 export interface Tensor {
@@ -17,57 +20,42 @@ export interface Tensor {
   readonly pooled: boolean;
 }
 
-export type BindingKind = 'uniform' | 'read' | 'rw';
-
-/** One WGSL entry point and the layout of its bindings (binding i has kind layout[i]). */
-export interface KernelEntry {
-  entry: string;
-  layout: readonly BindingKind[];
-}
-
-/** A WGSL module: source plus its entry points. Pipelines are cached per (module, entry, constants). */
+/**
+ * A WGSL module: source plus its entry points. Each entry lists the module's resource variables it
+ * uses, by their WGSL names, in the order `dispatch` receives them (the uniform first when it has
+ * one): slots, access modes and the uniform's byte layout are read from the WGSL itself
+ * (src/gpu/wgsl.ts), where every variable has its own slot. Pipelines are cached per (module,
+ * entry, constants).
+ */
 export interface KernelModule<E extends string = string> {
   name: string;
   code: string;
-  entries: Record<E, readonly BindingKind[]>;
+  entries: Record<E, readonly string[]>;
 }
 
 export type Binding = Tensor | GPUBufferBinding;
 
-export class Params {
-  private readonly words: number[] = [];
-  private readonly f32 = new Float32Array(1);
-  private readonly u32 = new Uint32Array(this.f32.buffer);
-  u(...xs: number[]): this {
-    for (const x of xs) {
-      if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Error(`uniform u32 out of range: ${x}`);
-      this.words.push(x >>> 0);
-    }
-    return this;
-  }
-  i(...xs: number[]): this {
-    for (const x of xs) this.words.push(x | 0);
-    return this;
-  }
-  f(...xs: number[]): this {
-    for (const x of xs) {
-      this.f32[0] = x;
-      this.words.push(this.u32[0]);
-    }
-    return this;
-  }
-  get length(): number {
-    return this.words.length;
-  }
-  toArray(): readonly number[] {
-    return this.words;
-  }
-}
+/** Uniform values by WGSL field name (vectors as arrays); padding fields (`pad`, `_…`) may be left out. */
+export type Uniforms = Readonly<Record<string, number | readonly number[]>>;
 
-export const P = (): Params => new Params();
+/** One entry point, resolved against its module's WGSL once. */
+interface EntryInfo {
+  label: string;
+  layout: GPUBindGroupLayout;
+  /** Index of the layout in this Gpu's layout list: part of the bind-group cache key. */
+  layoutId: number;
+  /** Binding slots of the non-uniform variables, in dispatch order. */
+  slots: number[];
+  uniformSlot: number;
+  uniform: StructLayout | null;
+  /** Pipelines by the constants' key as the call site spells it (see `pipelineFor`). */
+  pipelines: Map<string, GPUComputePipeline>;
+}
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment's largest allowed value
 const ARENA_SLOTS = 1024;
+/** Cached bind groups before the cache starts over (a step of the largest preset uses a few hundred). */
+const MAX_BIND_GROUPS = 8192;
 const ALIGN = 256; // minStorageBufferOffsetAlignment's largest allowed value
 const UPLOAD_BYTES = 8 << 20; // staging for uploads recorded inside a command buffer
 
@@ -94,7 +82,17 @@ export class Gpu {
   readonly cpuLike: boolean;
 
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly layouts = new Map<string, { layout: GPUBindGroupLayout; id: number }>();
+  private readonly entryInfos = new WeakMap<KernelModule, Map<string, EntryInfo>>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private readonly dynamicOffset = new Uint32Array(1);
+  /** The pass and pipeline of the last dispatch: a repeated pipeline is not set again. */
+  private lastPass: GPUComputePassEncoder | null = null;
+  private lastPipeline: GPUComputePipeline | null = null;
+  private readonly maxWorkgroups: number;
+  private readonly limits_: GPUSupportedLimits;
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly live = new Set<GPUBuffer>();
@@ -104,6 +102,8 @@ export class Gpu {
   private pass: GPUComputePassEncoder | null = null;
   private readonly arena: GPUBuffer;
   private readonly arenaData = new Uint32Array((ARENA_SLOTS * UNIFORM_SLOT) / 4);
+  private readonly arenaF32 = new Float32Array(this.arenaData.buffer);
+  private readonly arenaI32 = new Int32Array(this.arenaData.buffer);
   private arenaUsed = 0;
   private readonly uploadArena: GPUBuffer;
   private staged: { data: Float32Array; offset: number }[] = [];
@@ -122,6 +122,8 @@ export class Gpu {
 
   constructor(acq: AcquiredDevice) {
     this.device = acq.device;
+    this.limits_ = this.device.limits;
+    this.maxWorkgroups = this.limits_.maxComputeWorkgroupsPerDimension;
     this.report = acq.report;
     this.hasTimestamps = this.device.features.has('timestamp-query');
     const force = typeof process !== 'undefined' ? process.env?.FACM_CPU_LIKE : undefined;
@@ -142,8 +144,9 @@ export class Gpu {
     });
   }
 
+  /** The device's limits (read once: each read of device.limits is a call into the implementation). */
   get limits(): GPUSupportedLimits {
-    return this.device.limits;
+    return this.limits_;
   }
 
   /** Throws the first WebGPU validation/OOM error seen since the last check, or a device loss. */
@@ -218,6 +221,8 @@ export class Gpu {
   }
 
   destroyBuffer(buffer: GPUBuffer): void {
+    // Bind groups over it must go: drop the cache (buffers are destroyed rarely: a model's disposal).
+    if (this.bufferIds.has(buffer)) this.bindGroups.clear();
     if (this.live.delete(buffer)) this.liveBytes -= buffer.size;
     for (const bucket of this.free.values()) {
       const i = bucket.indexOf(buffer);
@@ -234,7 +239,7 @@ export class Gpu {
   }
 
   private checkBindingSize(bytes: number, label: string): void {
-    const lim = this.device.limits;
+    const lim = this.limits_;
     if (bytes > lim.maxStorageBufferBindingSize || bytes > lim.maxBufferSize) {
       const which = bytes > lim.maxStorageBufferBindingSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
       const limit = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
@@ -317,42 +322,161 @@ export class Gpu {
     return sm;
   }
 
-  private layoutFor(kinds: readonly BindingKind[]): GPUBindGroupLayout {
-    const key = kinds.join(',');
+  private layoutFor(vars: readonly VarBinding[]): { layout: GPUBindGroupLayout; id: number } {
+    const key = vars.map((v) => `${v.binding}${v.kind}`).join(',');
     let l = this.layouts.get(key);
     if (!l) {
-      l = this.device.createBindGroupLayout({
-        entries: kinds.map((k, i) => ({
-          binding: i,
+      const layout = this.device.createBindGroupLayout({
+        entries: vars.map((v) => ({
+          binding: v.binding,
           visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: k === 'uniform' ? 'uniform' : k === 'read' ? 'read-only-storage' : 'storage' },
+          // The uniform sits in the arena at a per-dispatch offset: a dynamic offset, so one bind
+          // group serves every dispatch with the same buffers.
+          buffer: v.kind === 'uniform' ? { type: 'uniform', hasDynamicOffset: true } : { type: v.kind === 'read' ? 'read-only-storage' : 'storage' },
         })),
       });
+      l = { layout, id: this.layouts.size };
       this.layouts.set(key, l);
     }
     return l;
   }
 
+  /** `entry` of `mod` resolved against the module's WGSL (once per Gpu). */
+  private entryInfo(mod: KernelModule, entry: string): EntryInfo {
+    let perModule = this.entryInfos.get(mod);
+    if (!perModule) this.entryInfos.set(mod, (perModule = new Map()));
+    let info = perModule.get(entry);
+    if (info) return info;
+    const names = mod.entries[entry];
+    if (!names) throw new Error(`${mod.name} has no entry point ${entry}`);
+    const vars = parseBindings(mod.code, mod.name);
+    const used = names.map((n) => {
+      const v = vars.get(n);
+      if (!v) throw new Error(`${mod.name}.${entry}: no variable ${n} in the WGSL (have ${[...vars.keys()].join(', ')})`);
+      return v;
+    });
+    const u = used.findIndex((v) => v.kind === 'uniform');
+    if (u > 0 || used.filter((v) => v.kind === 'uniform').length > 1) throw new Error(`${mod.name}.${entry}: the uniform must be the first and only uniform variable`);
+    const { layout, id } = this.layoutFor(used);
+    info = {
+      label: `${mod.name}.${entry}`,
+      layout,
+      layoutId: id,
+      slots: used.filter((v) => v.kind !== 'uniform').map((v) => v.binding),
+      uniformSlot: u === 0 ? used[0].binding : -1,
+      uniform: u === 0 ? structLayout(mod.code, used[0].type) : null,
+      pipelines: new Map(),
+    };
+    if (info.uniform && info.uniform.size > UNIFORM_SLOT) throw new Error(`${info.label}: uniform ${info.uniform.name} is ${info.uniform.size} bytes, more than a ${UNIFORM_SLOT}-byte arena slot`);
+    perModule.set(entry, info);
+    return info;
+  }
+
+  /** The uniform layout of an entry point, as the runtime packs it (tests pin it against the WGSL). */
+  uniformLayout(mod: KernelModule, entry: string): StructLayout | null {
+    return this.entryInfo(mod, entry).uniform;
+  }
+
   /** Pipeline cache key: module name, entry point and override constants, spelled out. */
   pipeline(mod: KernelModule, entry: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    return this.pipelineFor(mod, entry, this.entryInfo(mod, entry), constants);
+  }
+
+  private pipelineFor(mod: KernelModule, entry: string, info: EntryInfo, constants: Record<string, number>): GPUComputePipeline {
+    // Fast path: the constants as the call site spells them (insertion order, no sort).
+    const fast = JSON.stringify(constants);
+    let p = info.pipelines.get(fast);
+    if (p) return p;
     const ckeys = Object.keys(constants).sort();
     const key = `${mod.name}:${entry}:${ckeys.map((k) => `${k}=${constants[k]}`).join(',')}`;
-    let p = this.pipelines.get(key);
+    p = this.pipelines.get(key);
     if (!p) {
-      const kinds = mod.entries[entry];
-      if (!kinds) throw new Error(`${mod.name} has no entry point ${entry}`);
       p = this.device.createComputePipeline({
         label: key,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layoutFor(kinds)] }),
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [info.layout] }),
         compute: { module: this.shaderModule(mod), entryPoint: entry, constants },
       });
       this.pipelines.set(key, p);
     }
+    info.pipelines.set(fast, p);
     return p;
   }
 
   get pipelineCount(): number {
     return this.pipelines.size;
+  }
+
+  /** Bind groups created so far (a warm step creates none: they are cached by layout and buffers). */
+  bindGroupsCreated = 0;
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** The bind group of `info` over `bindings` (the arena's uniform slot rides on a dynamic offset). */
+  private bindGroup(info: EntryInfo, bindings: readonly Binding[]): GPUBindGroup {
+    let key = `${info.layoutId}`;
+    for (let i = 0; i < bindings.length; i++) {
+      const b = bindings[i];
+      const size = 'shape' in b ? Math.max(4, b.size * 4) : ((b as GPUBufferBinding).size ?? b.buffer.size - (b.offset ?? 0));
+      key += `|${this.bufferId(b.buffer)}:${b.offset ?? 0}:${size}`;
+    }
+    let bg = this.bindGroups.get(key);
+    if (bg) return bg;
+    const entries: GPUBindGroupEntry[] = [];
+    if (info.uniform) entries.push({ binding: info.uniformSlot, resource: { buffer: this.arena, offset: 0, size: UNIFORM_SLOT } });
+    for (let i = 0; i < bindings.length; i++) {
+      const b = bindings[i];
+      const resource: GPUBufferBinding = 'shape' in b ? { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.size * 4) } : b;
+      entries.push({ binding: info.slots[i], resource });
+    }
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+    bg = this.device.createBindGroup({ label: info.label, layout: info.layout, entries });
+    this.bindGroups.set(key, bg);
+    this.bindGroupsCreated++;
+    return bg;
+  }
+
+  /** Writes `values` into arena slot `slot` at the offsets of `layout`; throws naming a missing, unknown or ill-typed field. */
+  private packUniform(label: string, layout: StructLayout, values: Uniforms, slot: number): void {
+    const base = (slot * UNIFORM_SLOT) / 4;
+    let given = 0;
+    for (const f of layout.fields) {
+      const v = values[f.name];
+      const at = base + f.offset / 4;
+      if (v === undefined) {
+        if (!isPadding(f.name)) throw new Error(`${label}: uniform field ${layout.name}.${f.name} not given`);
+        for (let j = 0; j < f.width; j++) this.arenaData[at + j] = 0;
+        continue;
+      }
+      given++;
+      if (f.width === 1) {
+        if (typeof v !== 'number') throw new Error(`${label}: uniform field ${layout.name}.${f.name} is a scalar`);
+        this.writeScalar(label, layout, f, at, v);
+      } else {
+        if (typeof v === 'number' || v.length !== f.width) throw new Error(`${label}: uniform field ${layout.name}.${f.name} wants ${f.width} values`);
+        for (let j = 0; j < f.width; j++) this.writeScalar(label, layout, f, at + j, v[j]);
+      }
+    }
+    let n = 0;
+    for (const _ in values) n++;
+    if (n !== given) {
+      const unknown = Object.keys(values).filter((k) => !layout.fields.some((f) => f.name === k));
+      throw new Error(`${label}: ${layout.name} has no field ${unknown.join(', ')} (fields: ${layout.fields.map((f) => f.name).join(', ')})`);
+    }
+  }
+
+  private writeScalar(label: string, layout: StructLayout, f: UniformField, at: number, v: number): void {
+    if (f.scalar === 'f32') this.arenaF32[at] = v;
+    else if (f.scalar === 'u32') {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`${label}: uniform u32 ${layout.name}.${f.name} out of range: ${v}`);
+      this.arenaData[at] = v >>> 0;
+    } else {
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new Error(`${label}: uniform i32 ${layout.name}.${f.name} out of range: ${v}`);
+      this.arenaI32[at] = v;
+    }
   }
 
   // -------------------------------------------------------------- dispatch
@@ -370,76 +494,75 @@ export class Gpu {
   }
 
   /**
-   * Record one dispatch. `bindings` follow the entry's layout; if the layout starts with a uniform,
-   * `params` fills it (the caller passes the other bindings only).
+   * Record one dispatch. `bindings` follow the entry's variable list after its uniform; `uniforms`
+   * gives the uniform's fields by name (null for an entry without one).
    */
   dispatch(
     mod: KernelModule,
     entry: string,
-    params: Params | null,
-    bindings: Binding[],
+    uniforms: Uniforms | null,
+    bindings: readonly Binding[],
     workgroups: readonly [number, number?, number?],
     constants: Record<string, number> = {},
   ): void {
-    const kinds = mod.entries[entry];
-    if (!kinds) throw new Error(`${mod.name} has no entry point ${entry}`);
-    const hasUniform = kinds[0] === 'uniform';
-    if (bindings.length + (hasUniform ? 1 : 0) !== kinds.length)
-      throw new Error(`${mod.name}.${entry}: ${bindings.length} bindings for a layout of ${kinds.length}`);
-    const [x, y = 1, z = 1] = workgroups;
-    const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
-    if (x > maxWg || y > maxWg || z > maxWg) throw new RangeError(`${mod.name}.${entry}: grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
+    const info = this.entryInfo(mod, entry);
+    if (bindings.length !== info.slots.length) throw new Error(`${info.label}: ${bindings.length} bindings for ${info.slots.length} storage variables (${mod.entries[entry].join(', ')})`);
+    const x = workgroups[0];
+    const y = workgroups[1] ?? 1;
+    const z = workgroups[2] ?? 1;
+    const maxWg = this.maxWorkgroups;
+    if (x > maxWg || y > maxWg || z > maxWg) throw new RangeError(`${info.label}: grid ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
     if (x === 0 || y === 0 || z === 0) return;
 
-    const entries: GPUBindGroupEntry[] = [];
-    if (hasUniform) {
-      if (!params) throw new Error(`${mod.name}.${entry} needs params`);
+    const pipeline = this.pipelineFor(mod, entry, info, constants);
+    const bindGroup = this.bindGroup(info, bindings);
+    if (info.uniform) {
+      if (!uniforms) throw new Error(`${info.label} needs uniforms (${info.uniform.fields.map((f) => f.name).join(', ')})`);
       if (this.arenaUsed === ARENA_SLOTS) this.flush();
-      const words = params.toArray();
-      if (words.length * 4 > UNIFORM_SLOT) throw new Error('uniform block larger than 256 bytes');
-      const base = (this.arenaUsed * UNIFORM_SLOT) / 4;
-      for (let i = 0; i < words.length; i++) this.arenaData[base + i] = words[i];
-      entries.push({ binding: 0, resource: { buffer: this.arena, offset: this.arenaUsed * UNIFORM_SLOT, size: Math.max(16, Math.ceil(words.length / 4) * 16) } });
+      this.packUniform(info.label, info.uniform, uniforms, this.arenaUsed);
+      this.dynamicOffset[0] = this.arenaUsed * UNIFORM_SLOT;
       this.arenaUsed++;
-    }
-    bindings.forEach((b, i) => {
-      const binding = i + (hasUniform ? 1 : 0);
-      if ('buffer' in b && 'shape' in b) {
-        const t = b as Tensor;
-        entries.push({ binding, resource: { buffer: t.buffer, offset: t.offset, size: Math.max(4, t.size * 4) } });
-      } else entries.push({ binding, resource: b as GPUBufferBinding });
-    });
-
-    const pipeline = this.pipeline(mod, entry, constants);
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const label = `${mod.name}.${entry}`;
+    } else if (uniforms) throw new Error(`${info.label} has no uniform`);
+    let pass: GPUComputePassEncoder;
     if (this.profiling) {
       this.endPass();
       const i = this.profiling.labels.length;
       if (2 * i + 2 > this.profiling.querySet.count) this.collectProfile();
       const j = this.profiling.labels.length;
-      this.profiling.labels.push(label);
-      const pass = this.enc().beginComputePass({ timestampWrites: { querySet: this.profiling.querySet, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
-      pass.end();
+      this.profiling.labels.push(info.label);
+      pass = this.enc().beginComputePass({ timestampWrites: { querySet: this.profiling.querySet, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
     } else {
       if (!this.pass) {
         this.pass = this.enc().beginComputePass();
         this.passCount++;
       }
-      this.pass.setPipeline(pipeline);
-      this.pass.setBindGroup(0, bindGroup);
-      this.pass.dispatchWorkgroups(x, y, z);
+      pass = this.pass;
     }
+    if (pass !== this.lastPass || pipeline !== this.lastPipeline) pass.setPipeline(pipeline);
+    this.lastPass = pass;
+    this.lastPipeline = pipeline;
+    if (info.uniform) pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+    else pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiling) pass.end();
     this.dispatchCount++;
+  }
+
+  /**
+   * Puts each free list in buffer-id order. A step releases its tensors in another order than it
+   * allocated them, so without this the pool would hand the next step a permutation of its buffers,
+   * and every step would need new bind groups; in id order, a step that repeats its allocations
+   * gets the same buffers, and its bind groups come from the cache.
+   */
+  private canonicalPool(): void {
+    for (const bucket of this.free.values()) if (bucket.length > 1) bucket.sort((a, b) => this.bufferId(b) - this.bufferId(a));
   }
 
   /** Submit everything recorded so far (one command buffer). */
   flush(): void {
     this.endPass();
     if (!this.encoder && this.arenaUsed === 0) return;
+    this.canonicalPool();
     for (const s of this.staged) this.device.queue.writeBuffer(this.uploadArena, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
     this.staged = [];
     this.uploadUsed = 0;

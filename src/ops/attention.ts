@@ -4,7 +4,7 @@
 // softmax; the backward recomputes the softmax statistics (flash-attention style) in three passes.
 
 import code from '../../shaders/attention.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 /** qkv (B, T, 3D), heads dividing D; head dim hd = D / heads ≤ MAX_HEAD_DIM. */
 export interface AttnDims {
@@ -138,11 +138,11 @@ export const attentionKernel: KernelModule<'forward' | 'jvp' | 'bwd_stats' | 'bw
   name: 'attention',
   code,
   entries: {
-    forward: ['uniform', 'read', 'rw'], // qkv, o
-    jvp: ['uniform', 'read', 'rw', 'read', 'rw'], // qkv, o, tQkv, tO
-    bwd_stats: ['uniform', 'read', 'read', 'rw'], // qkv, dO, stats
-    bwd_dq: ['uniform', 'read', 'read', 'read', 'rw'], // qkv, dO, stats, dQkv
-    bwd_dkv: ['uniform', 'read', 'read', 'read', 'rw'], // qkv, dO, stats, dQkv
+    forward: ['dims', 'qkv', 'o'],
+    jvp: ['dims', 'qkv', 'o', 'tQkv', 'tO'],
+    bwd_stats: ['dims', 'qkv', 'dO', 'statsOut'],
+    bwd_dq: ['dims', 'qkv', 'dO', 'stats', 'dQkv'],
+    bwd_dkv: ['dims', 'qkv', 'dO', 'stats', 'dQkv'],
   },
 };
 
@@ -174,7 +174,7 @@ export function attentionGpu(gpu: Gpu, force?: AttentionVariant): AttentionOps<T
     const flatGroups = Math.ceil((d.B * d.heads * d.T) / wg);
     if (!tiled && flatGroups > MAX_GRID) throw new RangeError(`attention: ${d.B * d.heads * d.T} rows exceed the direct kernel's grid`);
     return {
-      params: () => P().u(d.B, d.T, d.heads, d.D, hd, rows).f(1 / Math.sqrt(hd)).u(0),
+      params: () => ({ B: d.B, T: d.T, H: d.heads, D: d.D, hd, rows, scale: 1 / Math.sqrt(hd) }),
       grid: (tiled ? [Math.ceil(d.T / wg), d.heads, d.B] : [flatGroups, 1, 1]) as [number, number, number],
       constants: { WG: wg, TILED: tiled ? 1 : 0 },
     };

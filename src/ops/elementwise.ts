@@ -5,7 +5,7 @@
 
 import elementwiseCode from '../../shaders/elementwise.wgsl?raw';
 import geluCode from '../../shaders/gelu.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 /** y = f(x) elementwise over n elements. */
 export interface ActivationOps<T> {
@@ -123,14 +123,14 @@ export const elementwiseKernel: KernelModule<Entry> = {
   name: 'elementwise',
   code: `${geluCode}\n${elementwiseCode}`,
   entries: {
-    silu_forward: ['uniform', 'rw', 'read'],
-    silu_jvp: ['uniform', 'rw', 'read', 'rw', 'read'],
-    silu_backward: ['uniform', 'rw', 'read', 'read'],
-    gelu_forward: ['uniform', 'rw', 'read'],
-    gelu_jvp: ['uniform', 'rw', 'read', 'rw', 'read'],
-    gelu_backward: ['uniform', 'rw', 'read', 'read'],
-    add: ['uniform', 'rw', 'read', 'read'],
-    broadcast_add: ['uniform', 'rw', 'read', 'read'],
+    silu_forward: ['dims', 'y', 'x'],
+    silu_jvp: ['dims', 'y', 'x', 'tY', 'tX'],
+    silu_backward: ['dims', 'dX', 'x', 'dY'],
+    gelu_forward: ['dims', 'y', 'x'],
+    gelu_jvp: ['dims', 'y', 'x', 'tY', 'tX'],
+    gelu_backward: ['dims', 'dX', 'x', 'dY'],
+    add: ['dims', 'y', 'a', 'b'],
+    broadcast_add: ['dims', 'y', 'x', 'p'],
   },
 };
 
@@ -161,7 +161,7 @@ function dup(gpu: Gpu, t: Tensor, n: number, label: string): Tensor {
 }
 
 function activationGpu(gpu: Gpu, name: 'silu' | 'gelu'): ActivationOps<Tensor> {
-  const run = (entry: Entry, n: number, bindings: Tensor[]) => gpu.dispatch(elementwiseKernel, entry, P().u(n, 0), bindings, grid(gpu, Math.ceil(n / WG)), { WG });
+  const run = (entry: Entry, n: number, bindings: Tensor[]) => gpu.dispatch(elementwiseKernel, entry, { n, R: 0 }, bindings, grid(gpu, Math.ceil(n / WG)), { WG });
   return {
     forward(x, n) {
       checkSize(name, n, x);
@@ -192,7 +192,7 @@ export function addGpu(gpu: Gpu): AddOps<Tensor> {
   const sum = (a: Tensor, b: Tensor, n: number, label: string) => {
     checkSize('add', n, a, b);
     const y = gpu.alloc(shapeOf(a, n), label);
-    gpu.dispatch(elementwiseKernel, 'add', P().u(n, 0), [y, a, b], grid(gpu, Math.ceil(n / WG)), { WG });
+    gpu.dispatch(elementwiseKernel, 'add', { n, R: 0 }, [y, a, b], grid(gpu, Math.ceil(n / WG)), { WG });
     return y;
   };
   return {
@@ -208,7 +208,7 @@ export function broadcastAddGpu(gpu: Gpu): BroadcastAddOps<Tensor> {
     checkSize('broadcastAdd', n, x);
     checkSize('broadcastAdd', R, p);
     const y = gpu.alloc(shapeOf(x, n), 'broadcastAdd.y');
-    gpu.dispatch(elementwiseKernel, 'broadcast_add', P().u(n, R), [y, x, p], grid(gpu, Math.ceil(n / WG)), { WG });
+    gpu.dispatch(elementwiseKernel, 'broadcast_add', { n, R }, [y, x, p], grid(gpu, Math.ceil(n / WG)), { WG });
     return y;
   };
   return {

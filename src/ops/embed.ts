@@ -3,7 +3,7 @@
 // deterministic scatter-add).
 
 import code from '../../shaders/embed.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 import { grid } from './elementwise';
 
 /** docs/math.md: freqs[i] = exp(−ln(10000)·i/128), i = 0..127; emb = [cos(c·freqs), sin(c·freqs)], cos first; c raw (no ×1000). */
@@ -112,11 +112,11 @@ export const embedKernel: KernelModule<'time_forward' | 'time_jvp' | 'time_backw
   name: 'embed',
   code,
   entries: {
-    time_forward: ['uniform', 'rw', 'read', 'read'],
-    time_jvp: ['uniform', 'rw', 'read', 'read', 'rw', 'read'],
-    time_backward: ['uniform', 'rw', 'read', 'read', 'read'],
-    label_forward: ['uniform', 'rw', 'read', 'read'],
-    label_backward: ['uniform', 'rw', 'read', 'read'],
+    time_forward: ['dims', 'emb', 'c', 'freqs'],
+    time_jvp: ['dims', 'emb', 'c', 'freqs', 'tEmb', 'tC'],
+    time_backward: ['dims', 'dC', 'c', 'freqs', 'dY'],
+    label_forward: ['dims', 'emb', 'labels', 'table'],
+    label_backward: ['dims', 'dTable', 'labels', 'dYLabel'],
   },
 };
 
@@ -141,7 +141,7 @@ function need(op: string, t: Tensor, n: number): void {
 
 export function timeEmbedGpu(gpu: Gpu): TimeEmbedOps<Tensor> {
   const freqs = freqsOn(gpu);
-  const params = (B: number) => P().u(B, 0, 0, 0);
+  const params = (B: number) => ({ B, D: 0, rows: 0 });
   return {
     forward(c, B) {
       need('timeEmbed', c, B);
@@ -172,7 +172,7 @@ export function labelEmbedGpu(gpu: Gpu): LabelEmbedOps<Tensor> {
     need('labelEmbed', table, rows * D);
     need('labelEmbed', y, B);
     const emb = gpu.alloc([B, D], 'labelEmbed.emb');
-    gpu.dispatch(embedKernel, 'label_forward', P().u(B, D, rows, 0), [emb, y, table], grid(gpu, Math.ceil((B * D) / WG)), { WG });
+    gpu.dispatch(embedKernel, 'label_forward', { B, D, rows }, [emb, y, table], grid(gpu, Math.ceil((B * D) / WG)), { WG });
     return emb;
   };
   return {
@@ -182,7 +182,7 @@ export function labelEmbedGpu(gpu: Gpu): LabelEmbedOps<Tensor> {
       need('labelEmbed', y, B);
       need('labelEmbed', dY, B * D);
       need('labelEmbed', dTable, rows * D);
-      gpu.dispatch(embedKernel, 'label_backward', P().u(B, D, rows, 0), [dTable, y, dY], grid(gpu, Math.ceil((rows * D) / WG)), { WG });
+      gpu.dispatch(embedKernel, 'label_backward', { B, D, rows }, [dTable, y, dY], grid(gpu, Math.ceil((rows * D) / WG)), { WG });
     },
   };
 }

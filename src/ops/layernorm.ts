@@ -6,7 +6,7 @@
 // the modulate family's layout and semantics) into one launch per forward / jvp, two per backward.
 
 import code from '../../shaders/layernorm.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor, Uniforms } from '../gpu/runtime';
 import { modulateCpu, type ModDims, type ModulateOps } from './modulate';
 
 export const LN_EPS = 1e-6;
@@ -102,19 +102,19 @@ export const layernormKernel: KernelModule<LnEntry | `${LnEntry}_row` | LnModEnt
   name: 'layernorm',
   code,
   entries: {
-    forward: ['uniform', 'read', 'rw'],
-    jvp: ['uniform', 'read', 'read', 'rw', 'rw'],
-    backward: ['uniform', 'read', 'read', 'rw'],
-    forward_row: ['uniform', 'read', 'rw'],
-    jvp_row: ['uniform', 'read', 'read', 'rw', 'rw'],
-    backward_row: ['uniform', 'read', 'read', 'rw'],
-    lnmod_forward: ['uniform', 'read', 'read', 'rw'], //                         x, mod → y
-    lnmod_jvp: ['uniform', 'read', 'read', 'read', 'read', 'rw', 'rw'], //       x, mod, tX, tMod → y, tY
-    lnmod_backward: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //          x, mod, dY → dX, stats
-    lnmod_forward_row: ['uniform', 'read', 'read', 'rw'],
-    lnmod_jvp_row: ['uniform', 'read', 'read', 'read', 'read', 'rw', 'rw'],
-    lnmod_backward_row: ['uniform', 'read', 'read', 'read', 'rw', 'rw'],
-    lnmod_backward_mod: ['uniform', 'read', 'read', 'read', 'rw'], //            x, stats, dY → dMod
+    forward: ['dims', 'x', 'y'],
+    jvp: ['dims', 'x', 'g', 'yJ', 'tY'],
+    backward: ['dims', 'x', 'g', 'dX'],
+    forward_row: ['dims', 'x', 'y'],
+    jvp_row: ['dims', 'x', 'g', 'yJ', 'tY'],
+    backward_row: ['dims', 'x', 'g', 'dX'],
+    lnmod_forward: ['dims', 'x', 'lmMod', 'lmY'],
+    lnmod_jvp: ['dims', 'x', 'lmMod', 'lmTX', 'lmTMod', 'lmYJ', 'lmTY'],
+    lnmod_backward: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats'],
+    lnmod_forward_row: ['dims', 'x', 'lmMod', 'lmY'],
+    lnmod_jvp_row: ['dims', 'x', 'lmMod', 'lmTX', 'lmTMod', 'lmYJ', 'lmTY'],
+    lnmod_backward_row: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats'],
+    lnmod_backward_mod: ['dims', 'x', 'lmStatsIn', 'lmDY', 'lmDMod'],
   },
 };
 
@@ -139,7 +139,7 @@ function rowWorkgroup(rows: number): number {
 }
 
 /** Dispatches `entry` (one of the per-row entries) in the layout `force` or chooseLayerNorm picks. */
-function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry | LnModEntry, params: ReturnType<typeof P>, d: RowDims, bindings: Tensor[]): void {
+function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry | LnModEntry, params: Uniforms, d: RowDims, bindings: Tensor[]): void {
   if ((force ?? chooseLayerNorm(gpu, d)) === 'group') {
     gpu.dispatch(layernormKernel, entry, params, bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)]);
   } else {
@@ -151,7 +151,7 @@ function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry |
 
 export function layernormGpu(gpu: Gpu, force?: LayerNormVariant): LayerNormOps<Tensor> {
   // T = 1, C = k0 = k1 = 0: the lnmod fields of the shared Dims, unused here.
-  const params = ({ rows, D }: RowDims) => P().u(rows, D).f(LN_EPS).u(1, 0, 0, 0);
+  const params = ({ rows, D }: RowDims) => ({ R: rows, D, eps: LN_EPS, T: 1, C: 0, k0: 0, k1: 0 });
   const run = (entry: LnEntry, d: RowDims, bindings: Tensor[]) => runRows(gpu, force, entry, params(d), d, bindings);
   return {
     forward(x, d) {
@@ -175,7 +175,7 @@ export function layernormGpu(gpu: Gpu, force?: LayerNormVariant): LayerNormOps<T
 
 /** Fused LayerNorm + modulate; `force` pins the per-row layout (tests), as for layernormGpu. */
 export function lnModulateGpu(gpu: Gpu, force?: LayerNormVariant): LnModulateOps<Tensor> {
-  const params = ({ B, T, D, chunks, shift, scale }: ModDims) => P().u(B * T, D).f(LN_EPS).u(T, chunks, shift, scale);
+  const params = ({ B, T, D, chunks, shift, scale }: ModDims) => ({ R: B * T, D, eps: LN_EPS, T, C: chunks, k0: shift, k1: scale });
   return {
     forward(x, mod, d) {
       const y = gpu.alloc([d.B * d.T, d.D], 'lnModulate.y');

@@ -11,7 +11,7 @@
 
 import linearCode from '../../shaders/linear.wgsl?raw';
 import geluCode from '../../shaders/gelu.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 import { geluCpu, geluGpu, geluGrad } from './elementwise';
 
 /** x (rows, inF) · W (outF, inF)ᵀ + b (outF) → y (rows, outF). */
@@ -95,9 +95,9 @@ export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
   name: 'linear',
   code: `${geluCode}\n${linearCode}`,
   entries: {
-    matmul: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //     A, B, bias, C, Aux
-    matmul_reg: ['uniform', 'read', 'read', 'read', 'rw', 'rw'],
-    colsum: ['uniform', 'read', 'rw'],
+    matmul: ['dims', 'A', 'B', 'bias', 'C', 'Aux'],
+    matmul_reg: ['dims', 'A4', 'B4', 'bias', 'C', 'Aux'],
+    colsum: ['dims', 'X', 'colOut'],
   },
 };
 
@@ -142,13 +142,35 @@ function regWorkgroup(M: number, N: number): number {
   return wg;
 }
 
+/** Per-Gpu matmul choices from autotuning (src/ops/tune.ts), by matShapeKey. */
+const matmulChoices = new WeakMap<Gpu, Map<string, MatmulVariant>>();
+
+export function setMatmulChoices(gpu: Gpu, choices: Map<string, MatmulVariant>): void {
+  matmulChoices.set(gpu, choices);
+}
+
+/** Whether chooseMatmul's pick for this shape comes from autotuning. */
+export function isTunedShape(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+  return matmulChoices.get(gpu)?.has(matShapeKey(M, N, K, transA, transB)) ?? false;
+}
+
+export const matShapeKey = (M: number, N: number, K: number, transA: boolean, transB: boolean): string => `${M}x${N}x${K}${transA ? 'At' : ''}${transB ? 'Bt' : ''}`;
+
 /**
- * Per shape and adapter. On a CPU-like adapter (SwiftShader) the register kernel wins on every
+ * Per shape and adapter: the autotuned choice where there is one (src/ops/tune.ts), else a rule.
+ * On a CPU-like adapter (SwiftShader) the register kernel wins on every
  * shape it fits (measured with `npm run bench`: barriers and workgroup memory cost more than they
  * save there). On a GPU the 64×64 tile for shapes with enough 64×64 tiles to fill it, the register
  * kernel for thin ones (few rows or columns, e.g. a dW of a small layer), the 32×32 tile otherwise.
  */
 export function chooseMatmul(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
+  const tuned = matmulChoices.get(gpu)?.get(matShapeKey(M, N, K, transA, transB));
+  if (tuned && (tuned.kind === 'tile' || regFits(M, N, K, transA, transB))) return tuned;
+  return ruleOfThumb(gpu, M, N, K, transA, transB);
+}
+
+/** The untuned rule (see chooseMatmul). */
+export function ruleOfThumb(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
   const reg = regFits(M, N, K, transA, transB);
   if (gpu.cpuLike) return reg ? { kind: 'reg', wg: regWorkgroup(M, N) } : { kind: 'tile', tt: M <= 32 || N <= 32 ? 8 : 16 };
   if (M >= 64 && N >= 64 && Math.ceil(M / 64) * Math.ceil(N / 64) >= 16) return { kind: 'tile', tt: 16 };
@@ -169,7 +191,7 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   if (epi && epi.aux.size < M * N) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${M}×${N}`);
   if (epi?.kind === 'geluGrad' && flags) throw new Error('matmul: the geluGrad epilogue takes no bias and no accumulate');
   const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
-  const params = P().u(M, N, K, flags);
+  const params = { M, N, K, flags };
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
   const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
   if (v.kind === 'reg') {
@@ -192,7 +214,7 @@ function auxDummy(gpu: Gpu): Tensor {
 
 /** out (N) (+)= Σ_m X (M, N). */
 export function colsum(gpu: Gpu, X: Tensor, out: Tensor, M: number, N: number, accumulate: boolean): void {
-  gpu.dispatch(linearKernel, 'colsum', P().u(M, N, 0, accumulate ? ACC : 0), [X, out], [Math.ceil(N / 64)]);
+  gpu.dispatch(linearKernel, 'colsum', { M, N, K: 0, flags: accumulate ? ACC : 0 }, [X, out], [Math.ceil(N / 64)]);
 }
 
 /**

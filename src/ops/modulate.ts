@@ -5,7 +5,7 @@
 // Backward overwrites only its own chunks of dMod, so one dMod (B, 6D) serves a whole DiT block.
 
 import code from '../../shaders/modulate.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 /** x (B, T, D), mod (B, chunks·D); shift/scale are chunk indices. */
 export interface ModDims {
@@ -115,12 +115,12 @@ export const modulateKernel: KernelModule<Entry> = {
   name: 'modulate',
   code,
   entries: {
-    modulate_forward: ['uniform', 'read', 'read', 'rw'], //            mod, x → y
-    modulate_jvp: ['uniform', 'read', 'read', 'read', 'read', 'rw', 'rw'], // mod, x, tX, tMod → y, tY
-    modulate_backward: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], // mod, x, dY → dX, dMod
-    gate_forward: ['uniform', 'read', 'read', 'read', 'rw'], //           mod, x, h → y
-    gate_jvp: ['uniform', 'read', 'read', 'read', 'read', 'read', 'read', 'rw', 'rw'], // mod, x, h, tX, tH, tMod → y, tY
-    gate_backward: ['uniform', 'read', 'read', 'read', 'rw', 'rw'], //    mod, h, dY → dH, dMod
+    modulate_forward: ['dims', 'mod_', 'x', 'y'],
+    modulate_jvp: ['dims', 'mod_', 'x', 'tX', 'tMod', 'yJ', 'tY'],
+    modulate_backward: ['dims', 'mod_', 'x', 'dY', 'dX', 'dMod'],
+    gate_forward: ['dims', 'mod_', 'gx', 'h', 'gy'],
+    gate_jvp: ['dims', 'mod_', 'gx', 'h', 'gtX', 'tH', 'gtMod', 'gyJ', 'gtY'],
+    gate_backward: ['dims', 'mod_', 'gh', 'gdY', 'dH', 'gdMod'],
   },
 };
 
@@ -137,7 +137,7 @@ function elemGrid(n: number): [number, number] {
 const bdGrid = (B: number, D: number): [number] => [Math.ceil((B * D) / WG)];
 
 export function modulateGpu(gpu: Gpu): ModulateOps<Tensor> {
-  const params = ({ B, T, D, chunks, shift, scale }: ModDims) => P().u(B, T, D, chunks, shift, scale);
+  const params = ({ B, T, D, chunks, shift, scale }: ModDims) => ({ B, T, D, C: chunks, k0: shift, k1: scale });
   return {
     forward(x, mod, d) {
       const y = gpu.alloc([d.B, d.T, d.D], 'modulate.y');
@@ -159,7 +159,7 @@ export function modulateGpu(gpu: Gpu): ModulateOps<Tensor> {
 }
 
 export function gatedResidualGpu(gpu: Gpu): GatedResidualOps<Tensor> {
-  const params = ({ B, T, D, chunks, gate }: GateDims) => P().u(B, T, D, chunks, gate, 0);
+  const params = ({ B, T, D, chunks, gate }: GateDims) => ({ B, T, D, C: chunks, k0: gate, k1: 0 });
   return {
     forward(x, h, mod, d) {
       const y = gpu.alloc([d.B, d.T, d.D], 'gatedResidual.y');

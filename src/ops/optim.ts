@@ -4,7 +4,7 @@
 // Each has an f64 plain-loop reference here (`…Ref`). Not differentiable: not in the op table.
 
 import code from '../../shaders/optim.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 export interface AdamWConfig {
   lr: number;
@@ -78,11 +78,11 @@ export const optimKernel: KernelModule<'norm_partial' | 'norm_finish' | 'adamw' 
   name: 'optim',
   code,
   entries: {
-    norm_partial: ['uniform', 'read', 'rw'],
-    norm_finish: ['uniform', 'read', 'rw'],
-    adamw: ['uniform', 'rw', 'read', 'rw', 'rw', 'read', 'read'],
-    ema: ['uniform', 'rw', 'read'],
-    scale: ['uniform', 'rw'],
+    norm_partial: ['red', 'gradIn', 'partialOut'],
+    norm_finish: ['red', 'partialIn', 'statsOut'],
+    adamw: ['adam', 'param', 'grad', 'm', 'v', 'stats', 'decayMask'],
+    ema: ['el', 'x', 'src'],
+    scale: ['el', 'x'],
   },
 };
 
@@ -101,17 +101,11 @@ export function elementGrid(groups: number, maxPerDim: number): [number, number]
   return [maxPerDim, y];
 }
 
-let gridCap = Infinity;
-/** Tests: cap the workgroups per grid dimension below the device's limit to take the 2-D path at small n. */
-export function capWorkgroupsPerDimension(cap: number | null): void {
-  gridCap = cap ?? Infinity;
-}
-
 /** Partials of the norm reduction on a CPU-like adapter (a few per core). */
 const CPU_PARTIALS = 8;
 
 function gridFor(gpu: Gpu, n: number): [number, number] {
-  return elementGrid(Math.ceil(n / WG), Math.min(gridCap, gpu.limits.maxComputeWorkgroupsPerDimension));
+  return elementGrid(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
 function sameSize(what: string, n: number, ...ts: [string, Tensor][]): void {
@@ -131,8 +125,8 @@ export function gradNorm(gpu: Gpu, grad: Tensor, stats: Tensor, maxNorm: number)
   // which cost there far more than the grid-stride loop they save (a 50k-parameter norm: 1.1 s → ms).
   const groups = Math.max(1, Math.min(Math.ceil(n / WG), gpu.cpuLike ? CPU_PARTIALS : MAX_PARTIALS));
   const partials = gpu.alloc([groups, 2], 'optim.partials');
-  gpu.dispatch(optimKernel, 'norm_partial', P().u(n, groups).f(maxNorm).u(0), [grad, partials], [groups]);
-  gpu.dispatch(optimKernel, 'norm_finish', P().u(n, groups).f(maxNorm).u(0), [partials, stats], [1]);
+  gpu.dispatch(optimKernel, 'norm_partial', { n, groups, maxNorm }, [grad, partials], [groups]);
+  gpu.dispatch(optimKernel, 'norm_finish', { n, groups, maxNorm }, [partials, stats], [1]);
   gpu.release(partials);
 }
 
@@ -159,19 +153,28 @@ export function adamw(
   // 1 − β and the bias corrections in f64 here: in f32 they lose digits to cancellation (β2 ≈ 1).
   const bc1 = 1 - cfg.beta1 ** step;
   const bc2 = 1 - cfg.beta2 ** step;
-  const params = P()
-    .u(n, decayMask ? 1 : 0)
-    .f(cfg.lr * cfg.weightDecay, cfg.beta1, 1 - cfg.beta1, cfg.beta2, 1 - cfg.beta2, cfg.lr / bc1, 1 / Math.sqrt(bc2), cfg.eps);
+  const params = {
+    n,
+    hasMask: decayMask ? 1 : 0,
+    lrWd: cfg.lr * cfg.weightDecay,
+    beta1: cfg.beta1,
+    oneMinusBeta1: 1 - cfg.beta1,
+    beta2: cfg.beta2,
+    oneMinusBeta2: 1 - cfg.beta2,
+    stepSize: cfg.lr / bc1,
+    invSqrtBc2: 1 / Math.sqrt(bc2),
+    eps: cfg.eps,
+  };
   gpu.dispatch(optimKernel, 'adamw', params, [param, grad, m, v, stats, decayMask ?? gpu.dummy], gridFor(gpu, n));
 }
 
 /** ema ← decay·ema + (1 − decay)·param, elementwise, in place. */
 export function emaUpdate(gpu: Gpu, ema: Tensor, param: Tensor, decay: number): void {
   sameSize('emaUpdate', ema.size, ['param', param]);
-  gpu.dispatch(optimKernel, 'ema', P().u(ema.size).f(1 - decay), [ema, param], gridFor(gpu, ema.size));
+  gpu.dispatch(optimKernel, 'ema', { n: ema.size, s: 1 - decay }, [ema, param], gridFor(gpu, ema.size));
 }
 
 /** x ← s·x in place (s = 0 writes exact zeros, also over NaN/Inf: the way to zero a gradient buffer). */
 export function scale(gpu: Gpu, x: Tensor, s: number): void {
-  gpu.dispatch(optimKernel, 'scale', P().u(x.size).f(s), [x], gridFor(gpu, x.size));
+  gpu.dispatch(optimKernel, 'scale', { n: x.size, s }, [x], gridFor(gpu, x.size));
 }

@@ -8,7 +8,7 @@
 // inverse permutation, overwriting its output.
 
 import code from '../../shaders/patch.wgsl?raw';
-import { P, type Gpu, type KernelModule, type Tensor } from '../gpu/runtime';
+import type { Gpu, KernelModule, Tensor } from '../gpu/runtime';
 
 /** Image (B, C, H, W), patch p. Tokens T = (H/p)·(W/p); token index = row·(W/p) + col. */
 export interface PatchDims {
@@ -114,10 +114,10 @@ export const patchKernel: KernelModule<PatchEntry> = {
   name: 'patch',
   code,
   entries: {
-    patchify: ['uniform', 'read', 'rw'],
-    patchify_backward: ['uniform', 'read', 'rw'],
-    unpatchify: ['uniform', 'read', 'rw'],
-    unpatchify_backward: ['uniform', 'read', 'rw'],
+    patchify: ['dims', 'src', 'dst'],
+    patchify_backward: ['dims', 'src', 'dst'],
+    unpatchify: ['dims', 'src', 'dst'],
+    unpatchify_backward: ['dims', 'src', 'dst'],
   },
 };
 
@@ -130,7 +130,7 @@ function run(gpu: Gpu, entry: PatchEntry, src: Tensor, d: PatchDims, outShape: n
   const groups = Math.ceil(src.size / WG);
   const maxX = gpu.limits.maxComputeWorkgroupsPerDimension;
   const gx = Math.min(groups, maxX);
-  gpu.dispatch(patchKernel, entry, P().u(d.B, d.C, d.H, d.W, d.p), [src, out], [gx, Math.ceil(groups / gx)]);
+  gpu.dispatch(patchKernel, entry, { B: d.B, C: d.C, H: d.H, W: d.W, p: d.p }, [src, out], [gx, Math.ceil(groups / gx)]);
   return out;
 }
 

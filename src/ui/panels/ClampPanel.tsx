@@ -1,7 +1,7 @@
 // Residual clamping: the fraction of residual elements clamped (every run), the RMS of g against the
 // RMS of v and of (1−t)·dF/dt (focused run), and the clamped fraction binned by t over steps.
 
-import type { PlotData } from 'plotly.js-dist-min';
+import type { PlotData } from 'plotly.js-cartesian-dist-min';
 import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
 import { decimate, seriesOf, smooth } from '../state/metrics';
 import { CLAMP_NOTE } from '../widgets/teach';

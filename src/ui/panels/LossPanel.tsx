@@ -1,7 +1,7 @@
 // Loss over steps for every run: total, L_FM and L_CM on a log axis, TensorBoard-style smoothing,
 // a black long-dashed line (and legend entry) where a run collapsed. Zoom survives updates (uirevision).
 
-import type { PlotData } from 'plotly.js-dist-min';
+import type { PlotData } from 'plotly.js-cartesian-dist-min';
 import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
 import { decimate, seriesOf, smooth } from '../state/metrics';
 import { LOSS_NOTE } from '../widgets/teach';

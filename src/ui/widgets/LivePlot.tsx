@@ -3,13 +3,13 @@
 // zoom and legend clicks survive updates. Plotly loads lazily (its bundle is large).
 
 import { useEffect, useRef } from 'react';
-import type { Layout, PlotData } from 'plotly.js-dist-min';
+import type { Layout, PlotData } from 'plotly.js-cartesian-dist-min';
 import { metricsStore } from '../state/metrics';
 import { logTicks } from './ticks';
 
-type PlotlyModule = typeof import('plotly.js-dist-min').default;
+type PlotlyModule = typeof import('plotly.js-cartesian-dist-min').default;
 let plotly: Promise<PlotlyModule> | null = null;
-export const loadPlotly = (): Promise<PlotlyModule> => (plotly ??= import('plotly.js-dist-min').then((m) => m.default ?? (m as unknown as PlotlyModule)));
+export const loadPlotly = (): Promise<PlotlyModule> => (plotly ??= import('plotly.js-cartesian-dist-min').then((m) => m.default ?? (m as unknown as PlotlyModule)));
 
 export interface PlotSpec {
   data: PlotData[];

@@ -1,5 +1,5 @@
-// plotly.js-dist-min ships no type declarations: the few calls this playground makes.
-declare module 'plotly.js-dist-min' {
+// plotly.js-cartesian-dist-min ships no type declarations: the few calls this playground makes.
+declare module 'plotly.js-cartesian-dist-min' {
   export type Datum = number | string | null;
   export interface PlotData {
     [key: string]: unknown;
