@@ -2,7 +2,7 @@
 // `vite preview` on 127.0.0.1, and launch Debian's chromium (no browser downloads) with or
 // without a WebGPU adapter.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,14 +38,21 @@ export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
 
 export interface Served {
   url: string;
+  /** The built files. */
+  outDir: string;
   close(): Promise<void>;
 }
 
-/** `vite build` into a temp dir with the project config, then `vite preview` it on a free port. */
-export async function buildAndServe(root = process.cwd()): Promise<Served> {
+/**
+ * `vite build` into a temp dir with the project config, then `vite preview` it on a free port.
+ * Mode 'e2e' builds the worker with the tests' fault injector (see vite.config.ts and `injectFault`).
+ */
+export async function buildAndServe(opts: { mode?: 'production' | 'e2e'; root?: string } = {}): Promise<Served> {
+  const root = opts.root ?? process.cwd();
+  const mode = opts.mode ?? 'production';
   const outDir = await mkdtemp(join(tmpdir(), 'facm-e2e-'));
   const configFile = resolve(root, 'vite.config.ts');
-  await build({ root, configFile, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  await build({ root, configFile, mode, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
   let server: PreviewServer;
   try {
     server = await preview({
@@ -63,6 +70,7 @@ export async function buildAndServe(root = process.cwd()): Promise<Served> {
   if (!url) throw new Error('vite preview reported no local URL');
   return {
     url,
+    outDir,
     async close() {
       await server.close();
       await rm(outDir, { recursive: true, force: true });
@@ -99,15 +107,15 @@ export async function until(what: string, f: () => Promise<boolean>, ms: number,
 
 /**
  * The usual set-up of a browser test, registered inside its `describe`: the app built and served,
- * Chromium with WebGPU, `shots` created; `open` makes a fresh 1440×1000 context per call (or reuses
+ * Chromium with WebGPU, `shots` created (mode 'e2e': the build with the fault hook, see `injectFault`); `open` makes a fresh 1440×1000 context per call (or reuses
  * one, `shared`, so tabs share IndexedDB) and `until` screenshots to `shots/<name>-timeout.png`.
  */
-export function playgroundSuite(hooks: { before: (f: () => Promise<void>) => void; after: (f: () => Promise<void>) => void }, shots: string, name: string, opts: { shared?: boolean } = {}) {
+export function playgroundSuite(hooks: { before: (f: () => Promise<void>) => void; after: (f: () => Promise<void>) => void }, shots: string, name: string, opts: { shared?: boolean; mode?: 'production' | 'e2e' } = {}) {
   let served: Served | null = null;
   let browser: Browser | null = null;
   let context: BrowserContext | null = null;
   hooks.before(async () => {
-    served = await buildAndServe();
+    served = await buildAndServe({ mode: opts.mode });
     browser = await launchChromium({ webgpu: true });
     if (opts.shared) context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     mkdirSync(shots, { recursive: true });
@@ -117,7 +125,47 @@ export function playgroundSuite(hooks: { before: (f: () => Promise<void>) => voi
     await served?.close();
   });
   return {
+    /** The built files (e.g. to check which hooks they carry). */
+    outDir: () => served!.outDir,
     open: async (search: string) => openPlayground(context ?? (await browser!.newContext({ viewport: { width: 1440, height: 1000 } })), `${served!.url}${search}`),
     until: (what: string, f: () => Promise<boolean>, ms: number, page: Page) => until(what, f, ms, page, `${shots}/${name}-timeout.png`),
   };
 }
+
+/**
+ * In a page of the e2e build: a fault in the focused run's worker (tests/e2e/faulty-host.ts; run
+ * workers are named 'facm-run <run id>'): 'poison' makes its next step non-finite, 'loseDevice'
+ * destroys its GPU device.
+ */
+export async function injectFault(page: Page, fault: 'poison' | 'loseDevice'): Promise<void> {
+  const row = await page.locator('tr.focus[data-testid^="run-row-"]').getAttribute('data-testid', { timeout: 1000 }).catch(() => null);
+  const want = row ? `facm-run ${row.slice('run-row-'.length)}` : null; // no runs table: the page's one run
+  const hooked: Awaited<ReturnType<Page['workers']>>[number][] = [];
+  for (const w of page.workers()) {
+    const name = await w.evaluate(() => ('__facmFaults' in self ? self.name : null)).catch(() => null);
+    if (name?.startsWith('facm-run') && (want === null || name === want)) hooked.push(w);
+  }
+  if (hooked.length !== 1) throw new Error(`injectFault: want the ${want ?? 'one'} run worker with the fault hook (an e2e build), found ${hooked.length} among ${page.workers().length} workers`);
+  await hooked[0].evaluate((f) => (self as unknown as { __facmFaults: Record<string, () => void> }).__facmFaults[f](), fault);
+}
+
+/** Names of the test-only fault hooks (tests/helpers/faults.ts, tests/e2e/faulty-host.ts) found in a build's JavaScript. */
+export function hooksIn(outDir: string): { files: number; found: string[] } {
+  const found = new Set<string>();
+  let files = 0;
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (f.name.endsWith('.js')) {
+        files++;
+        const text = readFileSync(p, 'utf8');
+        for (const hook of FAULT_HOOKS) if (text.includes(hook)) found.add(`${hook} (${f.name})`);
+      }
+    }
+  };
+  walk(outDir);
+  return { files, found: [...found] };
+}
+
+const FAULT_HOOKS = ['__facmFaults', 'poisonNextStep', 'loseDevice', '__facmTestHooks', 'debugPoison'];

@@ -6,7 +6,7 @@
 import { acquireDevice, describeAdapter } from '../src/gpu/device';
 import { Gpu } from '../src/gpu/runtime';
 import { loadShippedNode } from '../src/data/shippedNode';
-import { featuresGpu } from '../src/metrics/features';
+import { FIT_IMAGES, FIT_SEED, featuresGpu, subsetIndices } from '../src/metrics/features';
 import { addNoise, blur } from '../src/metrics/degrade';
 import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, pickImages, qualityReference, type Project } from '../src/metrics/quality';
 
@@ -15,22 +15,30 @@ console.log(`adapter: ${describeAdapter(gpu.report)}`);
 const train = await loadShippedNode('fashion16');
 const held = await loadShippedNode('fashion16', 'heldOut');
 const t0 = performance.now();
-const project: Project = (x, n) => featuresGpu(gpu, ref.space, x, n);
-const ref = await qualityReference(train, (x, n) => featuresGpu(gpu, featureSpaceOf(train), x, n));
-console.log(`feature space: ${ref.space.K} components of ${ref.space.D} pixels, fitted and referenced in ${((performance.now() - t0) / 1000).toFixed(1)} s; variance kept ${(ref.space.variance.reduce((a, b) => a + b, 0)).toFixed(2)}`);
+const space = featureSpaceOf(train);
+const project: Project = (x, n) => featuresGpu(gpu, space, x, n);
+const ref = await qualityReference(train, project);
+let total = 0;
+for (let i = 0; i < train.count * space.D; i++) total += (train.images[i] - space.mean[i % space.D]) ** 2;
+const kept = space.variance.reduce((s, v) => s + v, 0) / (total / (train.count - 1));
+console.log(`feature space: ${space.K} components of ${space.D} pixels (${(100 * kept).toFixed(1)} % of the training images' variance), fitted and referenced in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const D = held.C * held.H * held.W;
 const n = DEFAULT_SAMPLES;
-const idx = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
-const a = pickImages(held, idx(0, n));
-const b = pickImages(held, idx(n, n));
-const line = async (what: string, x: Float32Array, m = n) => console.log(`${what.padEnd(34)} ${formatQuality(await measureQuality(ref, project, x, m))}`);
-await line('held-out real, set A', a);
-await line('held-out real, set B', b);
-await line('N(0, 1) noise', noiseImages(n, D), n);
-for (const s of [0.05, 0.1, 0.2, 0.4]) await line(`held-out + noise σ ${s}`, addNoise(a, s, 7));
-for (const s of [0.5, 1, 1.5, 2]) await line(`held-out blurred σ ${s} px`, blur(a, n, held.H, held.W, s));
-const three = [...held.labels.keys()].filter((i) => held.labels[i] < 3);
-const ten = idx(0, three.length);
-await line(`3 classes (${three.length} images)`, pickImages(held, three), three.length);
-await line(`10 classes (${ten.length} images)`, pickImages(held, ten), ten.length);
+const line = async (what: string, x: Float32Array, m = n) => console.log(`${what.padEnd(40)} ${formatQuality(await measureQuality(ref, project, x, m))}`);
+await line(`held-out real (${held.count})`, held.images, held.count);
+await line('N(0, 1) noise', noiseImages(n, D));
+for (const s of [0.05, 0.1, 0.2, 0.4]) await line(`held-out + noise σ ${s}`, addNoise(held.images, s, 11), held.count);
+for (const s of [0.5, 1, 1.5, 2]) await line(`held-out blurred σ ${s} px`, blur(held.images, held.count, held.H, held.W, s), held.count);
+const three = [...held.labels.keys()].filter((i) => held.labels[i] === 0 || held.labels[i] === 5 || held.labels[i] === 8);
+await line(`3 classes: T-shirt, sandal, bag (${three.length})`, pickImages(held, three), three.length);
+await line(`all 10 classes (${three.length})`, pickImages(held, [...held.labels.keys()].slice(0, three.length)), three.length);
+// two independent sets of the default size: training images the reference did not use
+const used = new Set(subsetIndices(train.count, FIT_IMAGES, FIT_SEED + 1));
+const free = [...train.labels.keys()].filter((i) => !used.has(i));
+const a = pickImages(train, free.slice(0, n));
+const b = pickImages(train, free.slice(n, 2 * n));
+for (const [name, x] of [['A', a], ['B', b]] as const) {
+  await line(`unused training set ${name} (${n})`, x);
+  for (const s of [0.7, 1]) await line(`unused training set ${name} blurred σ ${s} px`, blur(x, n, train.H, train.W, s));
+}
 gpu.destroy();

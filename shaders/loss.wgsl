@@ -3,7 +3,10 @@
 // Dimension legend: B samples, N = C·H·W elements per sample, C channels, HW = H·W pixels.
 //
 // fm_stats / fm_grad — flow-matching anchor:  L_b = mean_CHW (F − v)² + mean_HW (1 − cos_C(F, v))
-//   (cosine over channels at each pixel; cos = a·b / max(‖a‖‖b‖, 1e-8), as torch.cosine_similarity).
+//   (cosine over channels at each pixel, as current PyTorch's cosine_similarity (≥ 2.0) computes it:
+//   cos = (a / max(‖a‖, ε)) · (b / max(‖b‖, ε)), ε = 1e-8; its gradient follows PyTorch's autograd,
+//   where the clamp is invisible (taken under no_grad) and ∂‖a‖/∂a = 0 at a = 0: at F = 0 the gradient
+//   of cos is v / (ε·‖v‖) per pixel, not v / ε as with the old max(‖a‖‖b‖, ε).)
 // res_stats / res_grad — the consistency family, with per-sample scalars k, a, λ, c from the objective:
 //   g = F − v − k·tF                        (the residual; k = 1 − t for FACM/CM, r − t for MeanFlow)
 //   Δ = a·φ(g)                              φ = clamp(·, −1, 1) or identity (FACM's relaxed step a = α)
@@ -48,7 +51,9 @@ fn pixel_cos(b: u32, px: u32) -> vec3f {  // (a·b, ‖a‖², ‖b‖²) over c
   return vec3f(dotp, na, nb);
 }
 
-fn cosine(s: vec3f) -> f32 { return s.x / max(sqrt(s.y) * sqrt(s.z), 1e-8); }
+const COS_EPS = 1e-8;
+// Each norm clamped on its own, as current PyTorch (not the product: that was PyTorch < 2.0).
+fn cosine(s: vec3f) -> f32 { return s.x / (max(sqrt(s.y), COS_EPS) * max(sqrt(s.z), COS_EPS)); }
 
 // One workgroup per sample. stats[b] = (mean (F−v)², mean_HW (1 − cos)). Overwrites stats.
 @compute @workgroup_size(64)
@@ -82,14 +87,15 @@ fn fm_grad(@builtin(global_invocation_id) gid: vec3u) {
   let b = gid.y; let px = gid.x;
   if (px >= dims.HW || b >= dims.B) { return; }
   let s = pixel_cos(b, px);
-  let na = sqrt(s.y); let nb = sqrt(s.z);
-  let den = na * nb;
+  let na = sqrt(s.y);
+  let naC = max(na, COS_EPS); let nbC = max(sqrt(s.z), COS_EPS);
+  // ∂cos/∂F_i = (v_i − (F·v)·F_i / (naC·‖F‖)) / (naC·nbC); the second term is 0 where F = 0 (‖F‖'s gradient there).
+  var k = 0.0;
+  if (na > 0.0) { k = s.x / (naC * na); }
   let w = dims.scale * W[b];
   for (var ch = 0u; ch < dims.C; ch++) {
     let i = b * dims.N + ch * dims.HW + px;
-    var dcos = 0.0;
-    if (den > 1e-8) { dcos = V[i] / den - s.x * F[i] / (den * na * na); }
-    else { dcos = V[i] / 1e-8; }
+    let dcos = (V[i] - k * F[i]) / (naC * nbC);
     dF[i] = w * (2.0 * (F[i] - V[i]) / f32(dims.N) - dcos / f32(dims.HW));
   }
 }

@@ -18,15 +18,17 @@ import { runStep, summarise } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import type { StepRecord } from '../train/trainer';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent, type SessionOptions } from '../train/session';
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
-import { nearestDistance, referenceSplit } from '../data/nearest';
+import { distanceScale, distanceTo } from '../train/samples';
 import { SHIPPED } from '../data/shipped';
 import { loadShippedNode } from '../data/shippedNode';
 import { featuresGpu } from '../metrics/features';
-import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, heldOutSplit, measureQuality, noiseImages, qualityReference, REFERENCE_SEED, type Project } from '../metrics/quality';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project } from '../metrics/quality';
+import { referenceSets, type ReferenceSets } from '../metrics/sets';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
@@ -41,6 +43,8 @@ const TRAIN: Record<string, OptionSpec> = {
   init: text('start from this checkpoint: its weights (and with no --teacher its optimizer state and step)'),
   teacher: text('distil from this FM teacher checkpoint (its EMA weights): v = teacher(x_t, c = t)'),
   resume: text('continue the autosave in this --out folder (every setting from its metadata; only --steps may change)'),
+  heads: int(0, 0, 4096, 'heads', 'a PyTorch DiT state_dict (no metadata of ours): its number of attention heads, which its shapes do not tell'),
+  'image-size': int(0, 0, 4096, 'image size', 'a PyTorch DiT state_dict without pos_embed: its image side in pixels'),
   'log-every': int(10, 1, 1e9, 'log every', 'print a line (and read back metrics) every this many steps'),
 };
 const SAMPLE: Record<string, OptionSpec> = {
@@ -49,6 +53,8 @@ const SAMPLE: Record<string, OptionSpec> = {
   n: int(64, 1, 4096, 'images', 'images in the grid'),
   out: text('the PNG to write', 'grid.png'),
   ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
+  heads: int(0, 0, 4096, 'heads', 'a PyTorch DiT state_dict (no metadata of ours): its number of attention heads, which its shapes do not tell'),
+  'image-size': int(0, 0, 4096, 'image size', 'a PyTorch DiT state_dict without pos_embed: its image side in pixels'),
 };
 const EVAL: Record<string, OptionSpec> = {
   ckpt: text('the checkpoint to measure'),
@@ -91,6 +97,16 @@ async function openGpu(quiet = false): Promise<Gpu> {
   const gpu = new Gpu(await acquireDevice());
   if (!quiet) console.log(`adapter: ${describeAdapter(gpu.report)}`);
   return gpu;
+}
+
+/** A checkpoint named by --init / --ckpt: this project's, or a PyTorch DiT state_dict with --heads / --image-size; notices on stdout. */
+function openUserCheckpoint(path: string, option: string, opts: { heads?: number; 'image-size'?: number }): CheckpointState {
+  const hints: ForeignHints = {};
+  if (opts.heads) hints.heads = opts.heads;
+  if (opts['image-size']) hints.imageSize = opts['image-size'];
+  const { state, notices } = openCheckpoint(readInput(path, option), hints, undefined, path);
+  for (const n of notices) console.log(`${basename(path)}: ${n}`);
+  return state;
 }
 
 /** A file named by an option, or an error that names the option and the path. */
@@ -138,7 +154,7 @@ interface CliRun {
 }
 
 async function train(p: CliParse): Promise<void> {
-  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number };
+  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number; heads?: number; 'image-size'?: number };
   let config: Config = p.config;
   let model: DiTConfig;
   let cli: CliRun;
@@ -164,7 +180,7 @@ async function train(p: CliParse): Promise<void> {
   } else {
     model = modelOf(config);
     if (opt.init) {
-      initState = loadCheckpoint(readInput(opt.init, '--init'), undefined, opt.init);
+      initState = openUserCheckpoint(opt.init, '--init', opt);
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
@@ -253,9 +269,9 @@ async function train(p: CliParse): Promise<void> {
 }
 
 async function sample(p: CliParse): Promise<void> {
-  const opt = p.opts as { ckpt?: string; nfe: number; n: number; out: string; ema: boolean };
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; out: string; ema: boolean; heads?: number; 'image-size'?: number };
   if (!opt.ckpt) throw new CliError('sample needs --ckpt');
-  const st = loadCheckpoint(readInput(opt.ckpt, '--ckpt'), undefined, opt.ckpt);
+  const st = openUserCheckpoint(opt.ckpt, '--ckpt', opt);
   const cfg = st.model;
   const run = configFromMetadata(st.run, st.model);
   const gpu = await openGpu();
@@ -308,9 +324,9 @@ function runDataset(p: CliParse, run: ReturnType<typeof configFromMetadata>): st
  * a training image scores 0), read against held-out real images (the floor) and the input noise.
  */
 function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number): void {
-  const ref = referenceSplit(ds, 1024, n);
-  const d = (x: Float32Array) => nearestDistance(x, n, ref.refs, ref.m).mean.toFixed(3);
-  console.log(`nearest ${ds.name} image (RMS per pixel, ${ref.m} references): samples ${d(imgs)}, held-out real ${ref.floor.toFixed(3)}, input noise ${d(z)}`);
+  const scale = distanceScale(ds, z, n);
+  const d = (x: Float32Array) => distanceTo(x, n, scale).toFixed(3);
+  console.log(`nearest ${ds.name} image (RMS per pixel, ${scale.m} references): samples ${d(imgs)}, held-out real ${scale.floor.toFixed(3)}, input noise ${scale.noise.toFixed(3)}`);
 }
 
 /**
@@ -347,19 +363,16 @@ async function evaluate(p: CliParse): Promise<void> {
   printNearest(train, s.imgs, s.z, n);
 }
 
-/**
- * The data a run's samples are measured against: its training images (the feature space and FD's
- * reference) and held-out images. Shipped sets have a held-out part; files a test split (else their
- * last n images are held out); built-in sets are drawn from the metrics' own seeds, so every run on
- * one built-in set is measured in the same space whatever its seed.
- */
-async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<{ train: Dataset; heldOut: Dataset }> {
-  if (BUILTIN[spec]) return { train: fitModel(BUILTIN[spec].make(REFERENCE_SEED), cfg), heldOut: fitModel(BUILTIN[spec].make(REFERENCE_SEED + 1, n), cfg) };
-  const train = await loadData(spec, cfg, 0, 'train');
-  const test = await loadData(spec, cfg, 0, 'test');
-  const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
-  if (!same) return { train, heldOut: test };
-  return heldOutSplit(train, n);
+/** The data a run's samples are measured against (src/metrics/sets.ts); files use their test split when they have one. */
+async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<ReferenceSets> {
+  const train = () => loadData(spec, cfg, 0, 'train');
+  if (!BUILTIN[spec] && !SHIPPED[spec]) {
+    const train = await loadData(spec, cfg, 0, 'train');
+    const test = await loadData(spec, cfg, 0, 'test');
+    const same = test.count === train.count && test.images.every((v, i) => v === train.images[i]); // no test split: loadDatasetFromFiles fell back to the same files
+    if (!same) return { train, heldOut: test };
+  }
+  return referenceSets(spec, train, n, (ds) => fitModel(ds, cfg), (name) => loadShippedNode(name, 'heldOut'));
 }
 
 /**

@@ -60,6 +60,8 @@ export const KEYS = {
     names: { online: 'online weights', ema: 'EMA weights' },
   }),
   euler: int(16, 0, 256, 'Euler steps', "Euler steps for the FM anchor's own samples (0: off); shown for objectives that train an anchor", view),
+  qualityEvery: int(500, 0, 1_000_000, 'quality every', 'FD / precision / recall of the one- and two-step samples every this many steps, at the first sample refresh after (0: off); a few forward passes over `quality samples` images', view),
+  qualitySamples: int(256, 16, 4096, 'quality samples', 'images per quality measurement: 256 keep a software adapter responsive; `eval` uses 1000, where two sets agree within 5 % in FD', view),
   autosaveEvery: int(200, 0, 1_000_000, 'autosave every', 'save every training run every this many steps and on pause (the page: this browser; the CLI: its --out folder), so a reload or --resume continues it (0: off)', view),
   stopAt: int(0, 0, 10_000_000, 'train to step', 'train every run to this step and stop there (0: no cap), so runs are compared at the same step', view),
   memoryBudget: int(0, 0, 1_048_576, 'memory budget, MiB', "MiB a run's GPU buffers may take (0: 75 % of the memory the machine or browser reports; WebGPU cannot see a discrete GPU's own memory, so set it there)", view),

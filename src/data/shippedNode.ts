@@ -2,11 +2,13 @@
 // page fetches from its own origin, read from the repository's public/ folder.
 
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadShipped, type ReadAsset } from './shipped';
 import type { Dataset } from './dataset';
 
-const PUBLIC = fileURLToPath(new URL('../../public/', import.meta.url));
+// (not `new URL('../../public/', import.meta.url)`: Vite would treat that as an asset of the page's build)
+const PUBLIC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'public') + '/';
 
 export const readPublic: ReadAsset = async (path) => {
   try {

@@ -1,20 +1,22 @@
-// The small DiT (docs/math.md, "The small DiT"), written once against Backend<T>, so the same
-// code runs on WebGPU kernels and on the f64 CPU reference.
+// The small DiT (docs/math.md, "The small DiT"; facebookresearch/DiT's models.py, parameter names
+// and layouts included), written once against Backend<T>, so the same code runs on WebGPU kernels
+// and on the f64 CPU reference.
 //
 // Dimension legend: B batch, C/H/W image, p patch, T tokens, D width, R = B·T token rows.
 //
 // `run` is dual-number code: with tangents (tX, tC[, tR]) every op goes through its jvp and the
 // result carries dF = ∂F/∂x·tX + ∂F/∂c·tC [+ ∂F/∂r·tR]; without, the plain forward. Either way it
 // can keep a tape of primal activations, from which `backward` accumulates parameter gradients.
+// The dual numbers and the buffers' ownership are handled in ./dual.ts.
 
 import type { Backend } from '../ops/backend';
 import { TIME_DIM } from '../ops/embed';
-import { geluCpu } from '../ops/elementwise';
 import { posEmbed2d } from '../ops/patch';
 import { tokens, validateConfig, type DiTConfig } from './config';
+import { DualRun, GradRun, type Chunks, type Dual, type Params } from './dual';
 import type { ParamTable } from './params';
 
-export type Params<T> = (name: string) => T;
+export type { Params } from './dual';
 
 export interface DiTInputs<T> {
   x: T; // (B, C, H, W)
@@ -29,10 +31,30 @@ export interface DiTTangents<T> {
   tR?: T | null; // (B)
 }
 
+/**
+ * adaLN-Zero's modulation chunks, in DiT's order: a block's adaLN_modulation(c) is
+ * (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp), the final layer's (shift, scale).
+ */
+const MSA: Chunks = { chunks: 6, shift: 0, scale: 1, gate: 2 };
+const MLP: Chunks = { chunks: 6, shift: 3, scale: 4, gate: 5 };
+const FINAL: Chunks = { chunks: 2, shift: 0, scale: 1 };
+
+/** A block's primal activations, as backward reads them. */
 interface BlockTape<T> {
-  tokIn: T; mod: T; m1: T; qkv: T; att: T; pr: T; tok1: T; m2: T; f1: T; g: T; f2: T;
+  x: T; // (R, D) block input
+  mod: T; // (B, 6D) adaLN_modulation(c)
+  m1: T; // (R, D) modulate(norm1(x), shift_msa, scale_msa)
+  qkv: T; // (R, 3D)
+  att: T; // (R, D) attention output, before proj
+  pr: T; // (R, D) attn(...)
+  x1: T; // (R, D) x + gate_msa ⊙ attn(...)
+  m2: T; // (R, D) modulate(norm2(x1), shift_mlp, scale_mlp)
+  f1: T; // (R, 4D) fc1 pre-activation
+  g: T; // (R, 4D) gelu(f1)
+  f2: T; // (R, D) mlp(...)
 }
 
+/** A time embedder's activations: emb (B, 256), h1 = Linear(emb), h1a = SiLU(h1) (B, D). */
 interface CondTape<T> {
   emb: T; h1: T; h1a: T;
 }
@@ -55,8 +77,6 @@ export interface DiTOutput<T> {
 export class DiT<T> {
   readonly T: number;
   private readonly pos: T;
-  /** Test hook: write `value` (default NaN) into element `index` of the output of linear layer `name` (e.g. 'blocks.0.attn.qkv') in every run. */
-  debugPoison: { name: string; index: number; value?: number } | null = null;
 
   constructor(
     readonly be: Backend<T>,
@@ -80,121 +100,90 @@ export class DiT<T> {
    */
   run(P: Params<T>, inp: DiTInputs<T>, B: number, tangents: DiTTangents<T> | null, keepTape: boolean): DiTOutput<T> {
     const { ops } = this.be;
-    const { D, R, patch, attn } = this.dims(B);
-    const dual = tangents !== null;
-    const temps: T[] = []; // released at the end unless taped
-    const tmp = (...ts: T[]) => {
-      temps.push(...ts);
-      return ts[0];
-    };
-    // Each helper returns [value, tangent|null]; tangents are temporaries always (the tape holds primals only).
-    type Dv = [T, T | null];
-    const lin = (x: Dv, name: string, rows: number, inF: number, outF: number): Dv => {
-      const d = { rows, inF, outF };
-      const out: Dv = dual ? ops.linear.jvp(x[0], x[1]!, P(`${name}.weight`), P(`${name}.bias`), d) : [ops.linear.forward(x[0], P(`${name}.weight`), P(`${name}.bias`), d), null];
-      if (this.debugPoison?.name === name) this.be.poke(out[0], this.debugPoison.index, this.debugPoison.value ?? NaN);
-      return out;
-    };
-    const act = (f: 'silu', x: Dv, n: number): Dv => (dual ? ops[f].jvp(x[0], x[1]!, n) : [ops[f].forward(x[0], n), null]);
-    // Linear then GELU, GELU in the matmul's epilogue: [pre-activation, activation]. The
-    // pre-activation carries no tangent (only the activation is used downstream).
-    const linGelu = (x: Dv, name: string, rows: number, inF: number, outF: number): [Dv, Dv] => {
-      const d = { rows, inF, outF };
-      const [w, bias] = [P(`${name}.weight`), P(`${name}.bias`)];
-      let pre: T, y: T, tY: T | null = null;
-      if (dual) [pre, y, tY] = ops.linearGelu.jvp(x[0], x[1]!, w, bias, d);
-      else [pre, y] = ops.linearGelu.forward(x[0], w, bias, d);
-      if (this.debugPoison?.name === name) {
-        // As if the unfused GELU had read the poisoned pre-activation.
-        const v = this.debugPoison.value ?? NaN;
-        this.be.poke(pre, this.debugPoison.index, v);
-        this.be.poke(y, this.debugPoison.index, geluCpu.forward(Float64Array.of(v), 1)[0]);
-      }
-      return [[pre, null], [y, tY]];
-    };
-    // LayerNorm then adaLN modulate, one fused kernel: LN(x)·(1 + scale) + shift.
-    const lnModulate = (x: Dv, mod: Dv, chunks: number, shift: number, scale: number): Dv => {
-      const d = { B, T: this.T, D, chunks, shift, scale };
-      return dual ? ops.lnModulate.jvp(x[0], x[1]!, mod[0], mod[1]!, d) : [ops.lnModulate.forward(x[0], mod[0], d), null];
-    };
-    const gated = (x: Dv, h: Dv, mod: Dv, gate: number): Dv => {
-      const d = { B, T: this.T, D, chunks: 6, gate };
-      return dual ? ops.gatedResidual.jvp(x[0], x[1]!, h[0], h[1]!, mod[0], mod[1]!, d) : [ops.gatedResidual.forward(x[0], h[0], mod[0], d), null];
-    };
-    const keepT = (dv: Dv): Dv => {
-      if (dv[1]) tmp(dv[1]);
-      return dv;
-    };
-    // Every primal goes to the tape or to temps; every tangent to temps once consumed.
-    const primals: T[] = [];
-    const keep = (dv: Dv): Dv => {
-      primals.push(dv[0]);
-      return keepT(dv);
-    };
+    const { C, patch: p } = this.cfg;
+    const { T, D, R, patch } = this.dims(B);
+    const f = new DualRun(this.be, P, { B, T, D }, tangents !== null);
 
-    // Patch embedding + fixed position embedding.
-    const cols = keep(dual ? ops.patchify.jvp(inp.x, tangents!.tX, patch) : [ops.patchify.forward(inp.x, patch), null]);
-    const tok0 = keep(lin(cols, 'x_embedder.proj', R, this.cfg.C * this.cfg.patch ** 2, D));
-    let tok: Dv = [ops.broadcastAdd.forward(tok0[0], this.pos, { B, R: this.T * D }), tok0[1]];
-    primals.push(tok[0]);
+    // x_embedder (a p×p conv of stride p as patchify + linear), then the fixed 2-D sin-cos pos_embed.
+    const cols = f.keep(f.patchify(inp.x, tangents?.tX ?? null, patch)); // (R, C·p²)
+    const tok0 = f.keep(f.linear(cols, 'x_embedder.proj', R, C * p * p, D)); // (R, D)
+    let x: Dual<T> = [ops.broadcastAdd.forward(tok0[0], this.pos, { B, R: T * D }), tok0[1]]; // (R, D)
+    f.primals.push(x[0]);
 
-    // Conditioning vector: TimeEmbed(c) [+ LabelEmbed(y)] [+ TimeEmbed_r(r)].
-    const timeMlp = (c: T, tc: T | null, prefix: string): { out: Dv; tape: CondTape<T> } => {
-      const emb = keep(dual ? ops.timeEmbed.jvp(c, tc!, B) : [ops.timeEmbed.forward(c, B), null]);
-      const h1 = keep(lin(emb, `${prefix}.mlp.0`, B, TIME_DIM, D));
-      const h1a = keep(act('silu', h1, B * D));
-      const out = lin(h1a, `${prefix}.mlp.2`, B, D, D);
-      return { out, tape: { emb: emb[0], h1: h1[0], h1a: h1a[0] } };
-    };
-    const tC = timeMlp(inp.c, tangents?.tC ?? null, 't_embedder');
-    let cvec: Dv = keepT(tC.out);
-    primals.push(cvec[0]);
+    // c = t_embedder(c) [+ y_embedder(y)] [+ r_embedder(r)]   (B, D)
+    const tE = this.timeEmbedder(f, inp.c, tangents?.tC ?? null, 't_embedder', B);
+    let c: Dual<T> = f.keepTangent(tE.out);
+    f.primals.push(c[0]);
     if (this.cfg.numClasses > 0) {
       if (!inp.y) throw new Error('this model is class-conditional: pass labels y');
-      const ye = ops.labelEmbed.forward(P('y_embedder.embedding_table.weight'), inp.y, { B, D, rows: this.cfg.numClasses + 1 });
-      cvec = [ops.add.forward(cvec[0], ye, B * D), cvec[1]]; // labels carry no tangent
-      primals.push(cvec[0]);
-      tmp(ye);
+      const ye = f.temp(ops.labelEmbed.forward(P('y_embedder.embedding_table.weight'), inp.y, { B, D, rows: this.cfg.numClasses + 1 }));
+      c = [ops.add.forward(c[0], ye, B * D), c[1]]; // labels carry no tangent
+      f.primals.push(c[0]);
     }
     let rTape: CondTape<T> | null = null;
     if (this.cfg.useR) {
       if (!inp.r) throw new Error('this model has a second time condition: pass r');
-      const tr = timeMlp(inp.r, dual ? (tangents!.tR ?? null) : null, 'r_embedder');
-      if (dual && !tangents!.tR) throw new Error('JVP of an r-conditioned model needs tR');
-      rTape = tr.tape;
-      keep(tr.out);
-      cvec = keep(dual ? ops.add.jvp(cvec[0], cvec[1]!, tr.out[0], tr.out[1]!, B * D) : [ops.add.forward(cvec[0], tr.out[0], B * D), null]);
+      const rE = this.timeEmbedder(f, inp.r, f.dual ? (tangents!.tR ?? null) : null, 'r_embedder', B);
+      if (f.dual && !tangents!.tR) throw new Error('JVP of an r-conditioned model needs tR');
+      rTape = rE.tape;
+      f.keep(rE.out);
+      c = f.keep(f.add(c, rE.out, B * D));
     }
-    const sc = keep(act('silu', cvec, B * D));
+    const sc = f.keep(f.silu(c, B * D)); // (B, D) SiLU(c): what every adaLN_modulation reads
 
     const blocks: BlockTape<T>[] = [];
     for (let i = 0; i < this.cfg.depth; i++) {
-      const b = `blocks.${i}`;
-      const mod = keep(lin(sc, `${b}.adaLN_modulation.1`, B, D, 6 * D)); // (B, 6D): shift1 scale1 gate1 shift2 scale2 gate2
-      const m1 = keep(lnModulate(tok, mod, 6, 0, 1));
-      const qkv = keep(lin(m1, `${b}.attn.qkv`, R, D, 3 * D));
-      const att = keep(dual ? ops.attention.jvp(qkv[0], qkv[1]!, attn) : [ops.attention.forward(qkv[0], attn), null]);
-      const pr = keep(lin(att, `${b}.attn.proj`, R, D, D));
-      const tok1 = keep(gated(tok, pr, mod, 2)); // tok + gate1 ⊙ Attn(...)
-      const m2 = keep(lnModulate(tok1, mod, 6, 3, 4));
-      const [f1, g] = linGelu(m2, `${b}.mlp.fc1`, R, D, 4 * D).map(keep);
-      const f2 = keep(lin(g, `${b}.mlp.fc2`, R, 4 * D, D));
-      const tok2 = keep(gated(tok1, f2, mod, 5)); // tok1 + gate2 ⊙ MLP(...)
-      blocks.push({ tokIn: tok[0], mod: mod[0], m1: m1[0], qkv: qkv[0], att: att[0], pr: pr[0], tok1: tok1[0], m2: m2[0], f1: f1[0], g: g[0], f2: f2[0] });
-      tok = tok2;
+      const b = this.block(f, i, x, sc, B);
+      blocks.push(b.tape);
+      x = b.out;
     }
 
-    const fmod = keep(lin(sc, 'final_layer.adaLN_modulation.1', B, D, 2 * D));
-    const mf = keep(lnModulate(tok, fmod, 2, 0, 1));
-    const o = keep(lin(mf, 'final_layer.linear', R, D, this.cfg.patch ** 2 * this.cfg.C));
-    const F: [T, T | null] = dual ? ops.unpatchify.jvp(o[0], o[1]!, patch) : [ops.unpatchify.forward(o[0], patch), null];
+    // final_layer: modulate(norm_final(x), shift, scale), then linear to patches.
+    const fmod = f.keep(f.linear(sc, 'final_layer.adaLN_modulation.1', B, D, 2 * D)); // (B, 2D): shift, scale
+    const mf = f.keep(f.normModulate(x, fmod, FINAL)); // (R, D)
+    const o = f.keep(f.linear(mf, 'final_layer.linear', R, D, p * p * C)); // (R, p²·C)
+    const F = f.unpatchify(o, patch); // (B, C, H, W): returned, with its tangent
 
     const tape: Tape<T> | null = keepTape
-      ? { B, cols: cols[0], tEmb: tC.tape, rEmb: rTape, y: inp.y ?? null, cvec: cvec[0], sc: sc[0], blocks, tokL: tok[0], fmod: fmod[0], mf: mf[0], o: o[0], own: primals }
+      ? { B, cols: cols[0], tEmb: tE.tape, rEmb: rTape, y: inp.y ?? null, cvec: c[0], sc: sc[0], blocks, tokL: x[0], fmod: fmod[0], mf: mf[0], o: o[0], own: f.primals }
       : null;
-    if (!keepTape) temps.push(...primals);
-    this.be.release(...new Set(temps));
+    f.end(keepTape);
     return { F: F[0], tF: F[1], tape };
+  }
+
+  /**
+   * DiTBlock.forward, adaLN-Zero:
+   *   shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN_modulation(c)
+   *   x = x + gate_msa ⊙ attn(modulate(norm1(x), shift_msa, scale_msa))
+   *   x = x + gate_mlp ⊙ mlp(modulate(norm2(x), shift_mlp, scale_mlp))
+   */
+  private block(f: DualRun<T>, i: number, x: Dual<T>, sc: Dual<T>, B: number): { out: Dual<T>; tape: BlockTape<T> } {
+    const { D, R, attn } = this.dims(B);
+    const L = `blocks.${i}`;
+    const mod = f.keep(f.linear(sc, `${L}.adaLN_modulation.1`, B, D, 6 * D)); // (B, 6D)
+
+    const m1 = f.keep(f.normModulate(x, mod, MSA)); // (R, D)
+    const qkv = f.keep(f.linear(m1, `${L}.attn.qkv`, R, D, 3 * D)); // (R, 3D)
+    const att = f.keep(f.attention(qkv, attn)); // (R, D)
+    const pr = f.keep(f.linear(att, `${L}.attn.proj`, R, D, D)); // (R, D)
+    const x1 = f.keep(f.gatedResidual(x, pr, mod, MSA)); // (R, D)
+
+    const m2 = f.keep(f.normModulate(x1, mod, MLP)); // (R, D)
+    const [f1, g] = f.linearGelu(m2, `${L}.mlp.fc1`, R, D, 4 * D).map(f.keep); // (R, 4D) each
+    const f2 = f.keep(f.linear(g, `${L}.mlp.fc2`, R, 4 * D, D)); // (R, D)
+    const x2 = f.keep(f.gatedResidual(x1, f2, mod, MLP)); // (R, D)
+
+    return { out: x2, tape: { x: x[0], mod: mod[0], m1: m1[0], qkv: qkv[0], att: att[0], pr: pr[0], x1: x1[0], m2: m2[0], f1: f1[0], g: g[0], f2: f2[0] } };
+  }
+
+  /** TimestepEmbedder: mlp(sinusoidal(c)) = Linear(SiLU(Linear(emb))), (B) → (B, D). */
+  private timeEmbedder(f: DualRun<T>, c: T, tC: T | null, prefix: string, B: number): { out: Dual<T>; tape: CondTape<T> } {
+    const D = this.cfg.D;
+    const emb = f.keep(f.timeEmbed(c, tC, B)); // (B, 256)
+    const h1 = f.keep(f.linear(emb, `${prefix}.mlp.0`, B, TIME_DIM, D)); // (B, D)
+    const h1a = f.keep(f.silu(h1, B * D));
+    const out = f.linear(h1a, `${prefix}.mlp.2`, B, D, D); // (B, D)
+    return { out, tape: { emb: emb[0], h1: h1[0], h1a: h1a[0] } };
   }
 
   forward(P: Params<T>, inp: DiTInputs<T>, B: number): T {
@@ -211,65 +200,74 @@ export class DiT<T> {
    */
   backward(P: Params<T>, G: Params<T>, tape: Tape<T>, dF: T): void {
     const { ops } = this.be;
+    const { C, patch: p } = this.cfg;
     const B = tape.B;
-    const { D, R, patch, attn } = this.dims(B);
-    const rel = (...ts: T[]) => this.be.release(...ts);
-    const linB = (x: T, name: string, dy: T, rows: number, inF: number, outF: number, geluPre: T | null = null): T =>
-      ops.linear.backward(x, P(`${name}.weight`), dy, { rows, inF, outF }, G(`${name}.weight`), G(`${name}.bias`), geluPre);
+    const { T, D, R, patch } = this.dims(B);
+    const gr = new GradRun(this.be, P, G, { B, T, D });
 
+    // final_layer
     const dO = ops.unpatchify.backward(dF, patch);
-    const dmf = linB(tape.mf, 'final_layer.linear', dO, R, D, this.cfg.patch ** 2 * this.cfg.C);
-    rel(dO);
+    const dmf = gr.linear(tape.mf, 'final_layer.linear', dO, R, D, p * p * C);
+    gr.release(dO);
     const dfmod = this.be.zeros([B, 2 * D]);
-    let dtok = ops.lnModulate.backward(tape.tokL, tape.fmod, dmf, { B, T: this.T, D, chunks: 2, shift: 0, scale: 1 }, dfmod);
-    rel(dmf);
-    let dsc = linB(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
-    rel(dfmod);
+    let dx = gr.normModulate(tape.tokL, tape.fmod, dmf, FINAL, dfmod);
+    gr.release(dmf);
+    let dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
+    gr.release(dfmod);
 
     for (let i = this.cfg.depth - 1; i >= 0; i--) {
-      const k = tape.blocks[i];
-      const b = `blocks.${i}`;
-      const dmod = this.be.zeros([B, 6 * D]);
-      const md = (shift: number, scale: number) => ({ B, T: this.T, D, chunks: 6, shift, scale });
-      const gd = (gate: number) => ({ B, T: this.T, D, chunks: 6, gate });
-      // tok2 = tok1 + gate2 ⊙ f2: dtok1 = dtok (+ the LN path below)
-      const df2 = ops.gatedResidual.backward(k.f2, k.mod, dtok, gd(5), dmod);
-      // g = gelu(f1): fc2's dX matmul multiplies by gelu'(f1), giving df1 directly.
-      const df1 = linB(k.g, `${b}.mlp.fc2`, df2, R, 4 * D, D, k.f1);
-      const dm2 = linB(k.m2, `${b}.mlp.fc1`, df1, R, D, 4 * D);
-      const dln2 = ops.lnModulate.backward(k.tok1, k.mod, dm2, md(3, 4), dmod);
-      const dtok1 = ops.add.forward(dtok, dln2, R * D);
-      rel(df2, df1, dm2, dln2, dtok);
-      // tok1 = tok + gate1 ⊙ pr
-      const dpr = ops.gatedResidual.backward(k.pr, k.mod, dtok1, gd(2), dmod);
-      const datt = linB(k.att, `${b}.attn.proj`, dpr, R, D, D);
-      const dqkv = ops.attention.backward(k.qkv, datt, attn);
-      const dm1 = linB(k.m1, `${b}.attn.qkv`, dqkv, R, D, 3 * D);
-      const dln1 = ops.lnModulate.backward(k.tokIn, k.mod, dm1, md(0, 1), dmod);
-      dtok = ops.add.forward(dtok1, dln1, R * D);
-      rel(dpr, datt, dqkv, dm1, dln1, dtok1);
-      const dsci = linB(tape.sc, `${b}.adaLN_modulation.1`, dmod, B, D, 6 * D);
-      const dsc2 = ops.add.forward(dsc, dsci, B * D);
-      rel(dsc, dsci, dmod);
+      const b = this.blockBackward(gr, i, tape.blocks[i], dx, tape.sc, B);
+      dx = b.dx;
+      const dsc2 = ops.add.forward(dsc, b.dsc, B * D);
+      gr.release(dsc, b.dsc);
       dsc = dsc2;
     }
 
-    // Patch embedding (the fixed position embedding has no parameters).
-    rel(linB(tape.cols, 'x_embedder.proj', dtok, R, this.cfg.C * this.cfg.patch ** 2, D));
-    rel(dtok);
+    // x_embedder (the fixed pos_embed has no parameters).
+    gr.release(gr.linear(tape.cols, 'x_embedder.proj', dx, R, C * p * p, D));
+    gr.release(dx);
 
-    const dcvec = ops.silu.backward(tape.cvec, dsc, B * D);
-    rel(dsc);
-    const condB = (t: CondTape<T>, prefix: string) => {
-      const dh1a = linB(t.h1a, `${prefix}.mlp.2`, dcvec, B, D, D);
+    const dc = ops.silu.backward(tape.cvec, dsc, B * D); // (B, D) into every embedder
+    gr.release(dsc);
+    const embedderBackward = (t: CondTape<T>, prefix: string) => {
+      const dh1a = gr.linear(t.h1a, `${prefix}.mlp.2`, dc, B, D, D);
       const dh1 = ops.silu.backward(t.h1, dh1a, B * D);
-      rel(dh1a, linB(t.emb, `${prefix}.mlp.0`, dh1, B, TIME_DIM, D), dh1);
+      gr.release(dh1a, gr.linear(t.emb, `${prefix}.mlp.0`, dh1, B, TIME_DIM, D), dh1);
     };
-    condB(tape.tEmb, 't_embedder');
-    if (tape.rEmb) condB(tape.rEmb, 'r_embedder');
+    embedderBackward(tape.tEmb, 't_embedder');
+    if (tape.rEmb) embedderBackward(tape.rEmb, 'r_embedder');
     if (this.cfg.numClasses > 0 && tape.y)
-      ops.labelEmbed.backward(tape.y, dcvec, { B, D, rows: this.cfg.numClasses + 1 }, G('y_embedder.embedding_table.weight'));
-    rel(dcvec);
+      ops.labelEmbed.backward(tape.y, dc, { B, D, rows: this.cfg.numClasses + 1 }, G('y_embedder.embedding_table.weight'));
+    gr.release(dc);
+  }
+
+  /** A block's backward from dx2 (consumed): returns dx (R, D) and d(SiLU(c)) (B, D), both new. */
+  private blockBackward(gr: GradRun<T>, i: number, k: BlockTape<T>, dx2: T, sc: T, B: number): { dx: T; dsc: T } {
+    const { ops } = this.be;
+    const { D, R, attn } = this.dims(B);
+    const L = `blocks.${i}`;
+    const dmod = this.be.zeros([B, 6 * D]); // each op below overwrites its own chunks
+
+    // x2 = x1 + gate_mlp ⊙ f2,  f2 = fc2(gelu(f1)),  f1 = fc1(m2)
+    const df2 = gr.gatedResidual(k.f2, k.mod, dx2, MLP, dmod);
+    const df1 = gr.linearTimesGeluPrime(k.g, k.f1, `${L}.mlp.fc2`, df2, R, 4 * D, D); // fc2's dX ⊙ gelu′(f1)
+    const dm2 = gr.linear(k.m2, `${L}.mlp.fc1`, df1, R, D, 4 * D);
+    const dln2 = gr.normModulate(k.x1, k.mod, dm2, MLP, dmod);
+    const dx1 = ops.add.forward(dx2, dln2, R * D);
+    gr.release(df2, df1, dm2, dln2, dx2);
+
+    // x1 = x + gate_msa ⊙ pr,  pr = proj(attn(qkv(m1)))
+    const dpr = gr.gatedResidual(k.pr, k.mod, dx1, MSA, dmod);
+    const datt = gr.linear(k.att, `${L}.attn.proj`, dpr, R, D, D);
+    const dqkv = ops.attention.backward(k.qkv, datt, attn);
+    const dm1 = gr.linear(k.m1, `${L}.attn.qkv`, dqkv, R, D, 3 * D);
+    const dln1 = gr.normModulate(k.x, k.mod, dm1, MSA, dmod);
+    const dx = ops.add.forward(dx1, dln1, R * D);
+    gr.release(dpr, datt, dqkv, dm1, dln1, dx1);
+
+    const dsc = gr.linear(sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
+    gr.release(dmod);
+    return { dx, dsc };
   }
 
   dispose(): void {

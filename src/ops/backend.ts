@@ -13,8 +13,6 @@ export interface Backend<T> {
   toArray(t: T): Promise<Float64Array>;
   /** Marks the end of a temporary's life (GPU: back to the pool; CPU: nothing). */
   release(...ts: (T | null | undefined)[]): void;
-  /** Test hook: sets element `index` of t to `value`, in order with the ops around it (GPU: a one-element recorded write). */
-  poke(t: T, index: number, value: number): void;
 }
 
 export function cpuBackend(): Backend<Float64Array> {
@@ -25,10 +23,6 @@ export function cpuBackend(): Backend<Float64Array> {
     zeros: (shape) => new Float64Array(shape.reduce((a, b) => a * b, 1)),
     toArray: async (t) => t,
     release: () => {},
-    poke: (t, index, value) => {
-      if (!(index >= 0 && index < t.length)) throw new Error(`poke: index ${index} outside a tensor of ${t.length}`);
-      t[index] = value;
-    },
   };
 }
 
@@ -40,10 +34,5 @@ export function gpuBackend(gpu: Gpu): Backend<Tensor> {
     zeros: (shape) => gpu.zeros(shape),
     toArray: async (t) => Float64Array.from(await gpu.read(t)),
     release: (...ts) => gpu.release(...ts),
-    poke: (t, index, value) => {
-      if (!(Number.isInteger(index) && index >= 0 && index < t.size)) throw new Error(`poke: index ${index} outside a tensor of ${t.size}`);
-      // A byte offset 4-aligned (not 256): fine for a copy, which is all `write` records.
-      gpu.write({ buffer: t.buffer, offset: t.offset + 4 * index, size: 1, shape: [1], pooled: false }, [value]);
-    },
   };
 }

@@ -32,6 +32,14 @@ export const RES_STATS = ['e', 'loss', 'phi2', 'g2', 'clampFrac', 'tF2', 'v2', '
 
 // ------------------------------------------------------------------ f64 reference
 
+/**
+ * The channel cosine follows current PyTorch (≥ 2.0, aten `cosine_similarity`):
+ * (a / max(‖a‖, ε)) · (b / max(‖b‖, ε)), each norm clamped under no_grad, so the clamp passes no
+ * gradient and ‖a‖'s gradient is 0 at a = 0. At F = 0 (the first step from scratch, adaLN-Zero) the
+ * gradient of cos w.r.t. F is v / (ε·‖v‖) per pixel. (PyTorch < 2.0 used a·b / max(‖a‖‖b‖, ε): v / ε.)
+ */
+export const COS_EPS = 1e-8;
+
 /** (F·v, ‖F‖², ‖v‖²) over the channels of one pixel; `i0` indexes channel 0 of that pixel. */
 function pixelDots(F: ArrayLike<number>, v: ArrayLike<number>, i0: number, C: number, HW: number): [number, number, number] {
   let d = 0, na = 0, nb = 0;
@@ -52,7 +60,7 @@ export function fmLossRef(F: ArrayLike<number>, v: ArrayLike<number>, { B, C, HW
     for (let i = 0; i < N; i++) mse[b] += (F[b * N + i] - v[b * N + i]) ** 2 / N;
     for (let px = 0; px < HW; px++) {
       const [d, na, nb] = pixelDots(F, v, b * N + px, C, HW);
-      cos[b] += (1 - d / Math.max(Math.sqrt(na) * Math.sqrt(nb), 1e-8)) / HW;
+      cos[b] += (1 - d / (Math.max(Math.sqrt(na), COS_EPS) * Math.max(Math.sqrt(nb), COS_EPS))) / HW;
     }
   }
   return { mse, cos };
@@ -65,10 +73,13 @@ export function fmGradRef(F: ArrayLike<number>, v: ArrayLike<number>, w: ArrayLi
   for (let b = 0; b < B; b++)
     for (let px = 0; px < HW; px++) {
       const [d, na2, nb2] = pixelDots(F, v, b * N + px, C, HW);
-      const den = Math.sqrt(na2) * Math.sqrt(nb2);
+      const na = Math.sqrt(na2);
+      const naC = Math.max(na, COS_EPS), nbC = Math.max(Math.sqrt(nb2), COS_EPS);
+      // PyTorch's autograd: the clamps are constants, ∂‖F‖/∂F = F/‖F‖ and 0 at F = 0.
+      const k = na > 0 ? d / (naC * na) : 0;
       for (let c = 0; c < C; c++) {
         const i = b * N + c * HW + px;
-        const dcos = den > 1e-8 ? v[i] / den - (d * F[i]) / (den * na2) : v[i] / 1e-8;
+        const dcos = (v[i] - k * F[i]) / (naC * nbC);
         dF[i] = scale * w[b] * ((2 * (F[i] - v[i])) / N - dcos / HW);
       }
     }

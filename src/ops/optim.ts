@@ -101,17 +101,11 @@ export function elementGrid(groups: number, maxPerDim: number): [number, number]
   return [maxPerDim, y];
 }
 
-let gridCap = Infinity;
-/** Tests: cap the workgroups per grid dimension below the device's limit to take the 2-D path at small n. */
-export function capWorkgroupsPerDimension(cap: number | null): void {
-  gridCap = cap ?? Infinity;
-}
-
 /** Partials of the norm reduction on a CPU-like adapter (a few per core). */
 const CPU_PARTIALS = 8;
 
 function gridFor(gpu: Gpu, n: number): [number, number] {
-  return elementGrid(Math.ceil(n / WG), Math.min(gridCap, gpu.limits.maxComputeWorkgroupsPerDimension));
+  return elementGrid(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
 function sameSize(what: string, n: number, ...ts: [string, Tensor][]): void {

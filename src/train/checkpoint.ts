@@ -6,7 +6,7 @@ import { fileError } from '../util/errors';
 import { validateConfig, type DiTConfig } from '../model/config';
 import type { ParamTable } from '../model/params';
 import { paramTable } from '../model/params';
-import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors';
+import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors';
 import type { BatcherState } from '../data/dataset';
 import type { RngState } from '../util/rng';
 
@@ -60,9 +60,9 @@ export function describeConfig(c: DiTConfig): string {
  * With `name` (a file name), an error names it once and says what to do.
  */
 export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: string): CheckpointState {
-  if (!name) return readCheckpoint(bytes, expect);
+  if (!name) return checkpointFromFile(readSafetensors(bytes), expect);
   try {
-    return readCheckpoint(bytes, expect, name);
+    return checkpointFromFile(readSafetensors(bytes, name), expect);
   } catch (e) {
     throw fileError(name, e, CHECKPOINT_TODO);
   }
@@ -70,8 +70,8 @@ export function loadCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: str
 
 export const CHECKPOINT_TODO = 'Choose a .safetensors checkpoint saved by the playground or by `npm run facm -- train`.';
 
-function readCheckpoint(bytes: Uint8Array, expect?: DiTConfig, name?: string): CheckpointState {
-  const file = readSafetensors(bytes, name);
+/** loadCheckpoint on an already parsed file. */
+export function checkpointFromFile(file: SafetensorsFile, expect?: DiTConfig): CheckpointState {
   const meta = file.metadata;
   if (!meta.config) throw new Error('not a facm-playground checkpoint: no model config in the safetensors metadata');
   let model: DiTConfig;

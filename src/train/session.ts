@@ -1,12 +1,14 @@
-// A training run that survives its device: owns the Gpu and the Trainer, checks the adapter's
-// limits before allocating, keeps the latest checkpoint (safetensors bytes) in memory every N
-// steps and hands it to a CheckpointStore (autosave). When the device is lost (driver reset,
-// backgrounded tab, device.destroy()) it acquires a new one, rebuilds the Trainer, restores the
-// latest checkpoint (parameters, EMA, Adam moments, step count, data and noise streams) and goes on.
-// Everything that happens is reported as a SessionEvent, for the UI to show.
+// One job: a training run's lifecycle, so that it survives its device. Owns the Gpu and the
+// Trainer, checks the adapter's limits before allocating, keeps the latest checkpoint (safetensors
+// bytes) in memory every N steps and hands it to a CheckpointStore (autosave), loads a user's
+// checkpoint into the run. When the device is lost (driver reset, backgrounded tab,
+// device.destroy()) it acquires a new one, rebuilds the Trainer, restores the latest checkpoint
+// (parameters, EMA, Adam moments, step count, data and noise streams) and goes on. Everything that
+// happens (non-finite steps and collapses included, counted here once) is a SessionEvent.
 
 import { acquireDevice } from '../gpu/device';
-import { Gpu, GpuLostError } from '../gpu/runtime';
+import { Gpu, GpuLostError, type Tensor } from '../gpu/runtime';
+import type { Backend } from '../ops/backend';
 import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
 import { configFromMetadata, runMetadata, trainConfigOfCheckpoint } from '../config/metadata';
@@ -45,6 +47,8 @@ export interface SessionOptions {
   onEvent?: (e: SessionEvent) => void;
   /** How a device is obtained, first and after a loss. Default: `new Gpu(await acquireDevice())`. */
   acquire?: () => Promise<Gpu>;
+  /** The op backend on each device (default gpuBackend; tests/helpers/faults.ts wraps it to inject faults). */
+  backend?: (gpu: Gpu) => Backend<Tensor>;
   /**
    * A device to start on, shared with its owner (e.g. a worker that keeps one device across runs,
    * so pipelines stay compiled): dispose() frees only this run's buffers on it. Devices acquired
@@ -238,7 +242,7 @@ export class TrainingSession {
   }
 
   private build(initParams?: Float32Array): void {
-    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: initParams, teacher: this.teacher ?? undefined });
+    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: initParams, teacher: this.teacher ?? undefined, backend: this.opts.backend?.(this._gpu) });
     this.seenNonFinite = 0;
   }
 
@@ -392,18 +396,43 @@ export class TrainingSession {
       this.assertOpen();
       const records = this.latestIsCurrent() ? [] : await this.checkpoint();
       this.stale = false;
+      this.report();
       return { records, step: this.checkpointStep };
+    });
+  }
+
+  /**
+   * Replaces the run's state by a checkpoint's (a user's load): the collapse, if any, is over, and
+   * the loaded state becomes the restore point. The data and noise streams follow `st.resume` when
+   * it fits this dataset; otherwise the weights alone, and the returned note says so.
+   */
+  loadState(st: CheckpointState): Promise<string | null> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const tr = this._trainer;
+      await tr.drain(); // records of the steps before the load belong to another history
+      this.report();
+      const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
+      let note: string | null = null;
+      try {
+        tr.loadState({ ...s, resume: st.resume });
+      } catch (e) {
+        if (!st.resume) throw e;
+        tr.loadState(s);
+        note = `batches continue from a fresh data order (${(e as Error).message})`;
+      }
+      this.seenNonFinite = tr.nonFiniteEvents.length;
+      this.collapseReported = false;
+      this.stale = true;
+      await this.checkpoint(); // the loaded state is what a device loss restores
+      this.stale = false;
+      return note;
     });
   }
 
   /** The latest checkpoint holds the trainer's current state (same step, state not replaced since). */
   private latestIsCurrent(): boolean {
     return this.latest?.step === this._trainer.step && !this.stale;
-  }
-
-  /** The next checkpointNow() or save() takes a checkpoint even at the latest one's step (the trainer's state was replaced). */
-  invalidateCheckpoint(): void {
-    this.stale = true;
   }
 
   /** The current state as checkpoint bytes, clean or not (e.g. a download after a collapse); not a restore point. */
@@ -421,6 +450,7 @@ export class TrainingSession {
       // A pause already took this step's checkpoint (and the page's autosave asks right after): reuse it.
       if (!this.latestIsCurrent()) await this.checkpoint();
       this.stale = false;
+      this.report();
       if (!this.latest || this.latest.step !== this._trainer.step) throw new Error(`no clean state to save at step ${this._trainer.step} (a non-finite step is pending)`);
       return this.latest.bytes;
     });

@@ -20,8 +20,8 @@ export interface SoakOptions {
   every: number;
   /** Read metrics back every this many steps (as the UI does a few times a second). */
   drainEvery?: number;
-  /** Poison one activation at this step (exercises the non-finite path under the soak). */
-  poisonAt?: number;
+  /** Called before step i (1-based), e.g. to inject a fault (tests/helpers/faults.ts). */
+  beforeStep?: (i: number) => void;
   heap?: () => number;
   onSample?: (s: SoakSample) => void;
 }
@@ -40,7 +40,7 @@ export async function soak(session: TrainingSession, steps: number, opts: SoakOp
   let s0 = session.step;
   const count = (r: StepRecord[]) => (records += r.length);
   for (let i = 1; i <= steps; i++) {
-    if (opts.poisonAt === i) session.trainer.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 0 });
+    opts.beforeStep?.(i);
     count(await session.stepOnce());
     if (opts.drainEvery && i % opts.drainEvery === 0) count(await session.drain());
     if (i % opts.every === 0) {

@@ -1,5 +1,5 @@
-// The trainer: one GPU-resident training run (parameters, gradients, AdamW state, EMA) stepping an
-// objective over a dataset. A step is recorded into one command buffer with no read-back; per-step
+// One job: the optimizer step. A GPU-resident run (parameters, gradients, AdamW state, EMA) stepping
+// an objective over a dataset; checkpoints, device loss and autosave are the session's (session.ts). A step is recorded into one command buffer with no read-back; per-step
 // metrics land in a GPU history ring that `drain()` reads asynchronously, a few times a second at most.
 //
 // Non-finite values are caught on the GPU (the grad-norm kernel flags them and AdamW skips that
@@ -9,7 +9,7 @@
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { ResumeState } from './checkpoint';
-import { gpuBackend } from '../ops/backend';
+import { gpuBackend, type Backend } from '../ops/backend';
 import { adamw, emaUpdate, gradNorm, type AdamWConfig } from '../ops/optim';
 import { DiT, type Params } from '../model/dit';
 import { paramViews } from '../model/gpu';
@@ -87,13 +87,6 @@ export class CollapseError extends Error {
   }
 }
 
-/** Test hook: poison element `index` of the output of linear layer `name` in the model's forward. */
-export interface PoisonSpec {
-  name: string;
-  index: number;
-  value?: number;
-}
-
 const HISTORY = 64; // steps between forced drains
 const ROW = 64; // floats per history row (256-byte aligned views)
 
@@ -127,14 +120,18 @@ export class Trainer {
   private readonly snap: { params: Tensor; ema: Tensor; m: Tensor; v: Tensor } | null = null;
   private snapStep = 0;
   private rollbacksFromSnap = 0;
-  private poisonOnce: PoisonSpec | null = null;
   private readonly owned: GPUBuffer[] = [];
 
   constructor(
     readonly gpu: Gpu,
     readonly cfg: TrainConfig,
     readonly data: Dataset,
-    init?: { params?: Float32Array; teacher?: { cfg: DiTConfig; params: Float32Array } },
+    init?: {
+      params?: Float32Array;
+      teacher?: { cfg: DiTConfig; params: Float32Array };
+      /** The op backend on `gpu` (default gpuBackend(gpu); tests wrap it to inject faults). */
+      backend?: Backend<Tensor>;
+    },
   ) {
     validateConfig(cfg.model);
     const mc = cfg.model;
@@ -169,7 +166,7 @@ export class Trainer {
     // Checked before anything is allocated: a refused config leaves the device as it was.
     const flat = init?.params ?? initParams(this.table, cfg.seed);
     if (flat.length !== n) throw new Error(`initial parameters have ${flat.length} values, the model needs ${n}`);
-    const be = gpuBackend(gpu);
+    const be = init?.backend ?? gpuBackend(gpu);
     this.model = new DiT(be, mc, this.table);
     const own = (elements: number, label: string) => {
       const b = gpu.persistent(elements, label);
@@ -223,14 +220,7 @@ export class Trainer {
     const batch = this.batcher.next();
     const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR }, batch.x, cfg.model.numClasses > 0 ? batch.y : null, B, this.rng);
     gpu.clear(this.grads);
-    this.model.debugPoison = this.poisonOnce;
-    this.poisonOnce = null;
-    let results;
-    try {
-      results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
-    } finally {
-      this.model.debugPoison = null;
-    }
+    const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
     this.step++;
     adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adam, this.step, this.mask);
@@ -336,18 +326,6 @@ export class Trainer {
   /** Rollback: the step of the snapshot a collapse would restore (null under 'stop'). */
   get snapshotStep(): number | null {
     return this.snap ? this.snapStep : null;
-  }
-
-  /**
-   * Test hook: the next step writes `value` (default NaN) into element `index` of linear layer
-   * `name`'s output (e.g. 'blocks.0.attn.qkv'), on the GPU in the forward, as a diverging activation would.
-   */
-  poisonNextStep(p: PoisonSpec): void {
-    const w = this.table.byName.get(`${p.name}.weight`);
-    if (!w || !this.table.byName.has(`${p.name}.bias`)) throw new Error(`poisonNextStep: '${p.name}' is not a linear layer of this model`);
-    const limit = this.cfg.batch * w.shape[0];
-    if (!Number.isInteger(p.index) || p.index < 0 || p.index >= limit) throw new Error(`poisonNextStep: index ${p.index} outside [0, ${limit})`);
-    this.poisonOnce = { ...p };
   }
 
   /** Where the data and noise streams stand (for checkpoints). */

@@ -45,11 +45,7 @@ export async function userDataset(files: File[], progress: Progress): Promise<Da
 
 /** A built-in set (drawn from the seed) or one shipped with the app (fetched from the page's own origin; read from public/ in Node). */
 export async function builtinDataset(name: string, seed: number): Promise<Dataset> {
-  if (SHIPPED[name]) {
-    const base = (import.meta as { env?: { BASE_URL?: string } }).env?.BASE_URL;
-    if (base !== undefined) return loadShipped(name, fetchAsset(base));
-    return (await import('../data/shippedNode')).loadShippedNode(name);
-  }
+  if (SHIPPED[name]) return shippedPart(name, 'train');
   const b = BUILTIN[name];
   if (!b) throw new Error(`unknown built-in dataset '${name}' (have ${[...Object.keys(BUILTIN), ...Object.keys(SHIPPED)].join(', ')})`);
   return b.make(seed);
@@ -60,6 +56,13 @@ export function fitToModel(ds: Dataset, model: DiTConfig, progress: Progress): {
   if (ds.C === model.C && ds.H === model.H && ds.W === model.W) return { ds };
   progress(`resizing ${ds.count} images to ${model.C}×${model.H}×${model.W}`, null);
   return { ds: resizeDataset(ds, model.H, model.W, { C: model.C }), resizedFrom: `${ds.C}×${ds.H}×${ds.W}` };
+}
+
+/** A shipped set's part: fetched from the page's own origin (Vite serves public/ at its base URL); read from public/ in Node. */
+export async function shippedPart(name: string, part: 'train' | 'heldOut'): Promise<Dataset> {
+  const base = (import.meta as { env?: { BASE_URL?: string } }).env?.BASE_URL;
+  if (base !== undefined) return loadShipped(name, fetchAsset(base), part);
+  return (await import('../data/shippedNode')).loadShippedNode(name, part);
 }
 
 export function describeDataset(ds: Dataset, resizedFrom?: string): DatasetInfo {

@@ -2,9 +2,11 @@
 // commands; the worker answers with status, metrics (columnar typed arrays, transferred), sample
 // images (Float32 (N, C, H, W) in [−1, 1]) and checkpoint bytes. The page never sees a GPU buffer.
 
+import type { MetricsChunk } from '../train/metrics';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from '../config';
+import type { ForeignHints } from '../train/foreign';
 
 // ------------------------------------------------------------------ page → worker
 
@@ -18,12 +20,9 @@ export type ToWorker =
   | { type: 'view'; config: Config }
   | { type: 'samples' }
   | { type: 'save'; req: number }
-  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs). */
-  | { type: 'load'; req: number; bytes: Uint8Array; name: string }
-  /** Test hook: the next step writes NaN into the first attention projection (Trainer.poisonNextStep), as a diverging run would. */
-  | { type: 'poison' }
-  /** Test hook: destroys the run's device (device.destroy()), as a driver reset would lose it; the worker recovers. */
-  | { type: 'lose-device' }
+  /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs).
+   *  hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user. */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints }
   /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
   | { type: 'profile'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
@@ -78,30 +77,27 @@ export interface SampleDistances {
   noise: number;
 }
 
-/** Number of t bins of the per-sample views (t ∈ [0, 1] in equal bins). */
-export const T_BINS = 10;
+// The metrics' columnar form is src/train/metrics.ts's (the worker and the CLI bin the same way).
+export { METRIC_FIELDS, T_BINS, type MetricField, type MetricsChunk } from '../train/metrics';
 
-/** Metrics of consecutive steps, columnar. Missing quantities are NaN (e.g. L_FM without an anchor). */
-export interface MetricsChunk {
+/** FD / precision / recall of one set of images (src/metrics/quality.ts). */
+export interface QualityFigures {
+  fd: number;
+  precision: number;
+  recall: number;
   n: number;
-  step: Float64Array;
-  loss: Float32Array;
-  lossFM: Float32Array;
-  lossCM: Float32Array;
-  gradNorm: Float32Array;
-  clampFrac: Float32Array;
-  rmsG: Float32Array;
-  rmsDFdt: Float32Array;
-  rmsV: Float32Array;
-  rmsKdFdt: Float32Array;
-  /** (n, T_BINS): samples per t bin, and the sums of their clamp fraction and squared residual RMS. */
-  binCount: Float32Array;
-  binClamp: Float32Array;
-  binG2: Float32Array;
 }
 
-export const METRIC_FIELDS = ['loss', 'lossFM', 'lossCM', 'gradNorm', 'clampFrac', 'rmsG', 'rmsDFdt', 'rmsV', 'rmsKdFdt'] as const;
-export type MetricField = (typeof METRIC_FIELDS)[number];
+/** The run's samples measured in the data set's feature space at `step`, with held-out real images and the input noise to read them against. */
+export interface RunQuality {
+  step: number;
+  n: number;
+  oneStep: QualityFigures;
+  twoStep: QualityFigures;
+  real: QualityFigures;
+  noise: QualityFigures;
+}
+
 
 export interface Status {
   state: RunState;
@@ -130,6 +126,7 @@ export type FromWorker =
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'metrics'; chunk: MetricsChunk }
   | { type: 'samples'; samples: SampleSet }
+  | { type: 'quality'; quality: RunQuality }
   | { type: 'collapse'; step: number; quantity: string }
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }

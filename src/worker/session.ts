@@ -1,4 +1,7 @@
-// One training run, owned by one worker: its device, dataset, Trainer and the loop that steps it.
+// One job: drive one run's TrainingSession from the page's messages, and map what happens to it
+// (metrics, samples, rollbacks, collapses, device losses) to messages back. The run's lifecycle
+// (checkpoints, device loss, the non-finite policy) is the session's (src/train/session.ts); sample
+// grids and distances are src/train/samples.ts's, metric binning src/train/metrics.ts's.
 //
 // Why one worker (and one device) per run, not one worker round-robining several runs: a run is
 // then isolated: a collapse, a validation error or a lost device in one ablation run cannot stall
@@ -12,72 +15,44 @@
 // keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains metrics every DRAIN_MS and
 // refreshes the samples every `sampleEvery` steps.
 //
-// The Trainer lives inside a TrainingSession (src/train/session.ts), which keeps an in-memory
-// checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step, a save and a load). When the
-// device is lost (driver reset, backgrounded tab, device.destroy()) the session acquires a new one
-// through host.openGpu(), restores that checkpoint and this loop goes on (training again if it
-// was); the page gets a 'recovered' message naming both steps. MAX_LOSSES losses within
-// LOSS_WINDOW_MS end the run with a fatal error instead.
+// The session keeps an in-memory checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step,
+// a save and a load). When the device is lost (driver reset, backgrounded tab, device.destroy())
+// the session acquires a new one through host.openGpu() and restores that checkpoint; this loop
+// asks it to as soon as the loss is known, and goes on (training again if it was); the page gets a
+// 'recovered' message naming both steps. MAX_LOSSES losses within LOSS_WINDOW_MS end the run with
+// a fatal error instead.
 
-import type { Gpu } from '../gpu/runtime';
+import type { Gpu, Tensor } from '../gpu/runtime';
+import type { Backend } from '../ops/backend';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops, PRESETS } from '../model/config';
-import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { loadCheckpoint } from '../train/checkpoint';
+import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
+import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, RENOISE_SEED, type DistanceScale } from '../train/samples';
+import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
+import { chunkBuffers, toChunk } from '../train/metrics';
+import { sampleConsistency } from '../objectives/samplers';
 import { Rng } from '../util/rng';
-import { nearestDistance, referenceSplit } from '../data/nearest';
-import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
-import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
+import { QualityMeter } from './quality';
+import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
   openGpu(): Promise<Gpu>;
+  /** The op backend on a device (default gpuBackend; a test build wraps it to inject faults). */
+  backend?(gpu: Gpu): Backend<Tensor>;
 }
 
 const DRAIN_MS = 250; // metrics reach the page four times a second at most
 const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while the next one is recorded
-const SAMPLES = 16; // images per sample grid (4 × 4)
-const NOISE_SEED = 0x5a3b1e; // fixed noise: frames of one run, and runs with one seed, are comparable
-const RENOISE_SEED = 0x2e2e;
-const NEAREST_REFS = 1024; // dataset images the samples' nearest-image distance is measured against
 const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back of 4 parameter-sized buffers)
 const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
 const LOSS_WINDOW_MS = 5 * 60_000;
-
-/** Columnar metrics of drained steps, with per-sample quantities binned by t. */
-export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
-  const n = recs.length;
-  const f = () => new Float32Array(n);
-  const c: MetricsChunk = {
-    n,
-    step: new Float64Array(n),
-    loss: f(), lossFM: f(), lossCM: f(), gradNorm: f(), clampFrac: f(), rmsG: f(), rmsDFdt: f(), rmsV: f(), rmsKdFdt: f(),
-    binCount: new Float32Array(n * T_BINS),
-    binClamp: new Float32Array(n * T_BINS),
-    binG2: new Float32Array(n * T_BINS),
-  };
-  recs.forEach((r, i) => {
-    c.step[i] = r.step;
-    for (const k of METRIC_FIELDS) c[k][i] = r[k];
-    if (!hasFM) c.lossFM[i] = NaN; // the objective has no anchor: absent, not zero
-    for (let b = 0; b < r.t.length; b++) {
-      const j = i * T_BINS + Math.min(T_BINS - 1, Math.max(0, Math.floor(r.t[b] * T_BINS)));
-      c.binCount[j]++;
-      if (r.clampByT) c.binClamp[j] += r.clampByT[b];
-      if (r.rmsGByT) c.binG2[j] += r.rmsGByT[b] ** 2;
-    }
-  });
-  return c;
-}
-
-const transferOf = (c: MetricsChunk): Transferable[] =>
-  [c.step, ...METRIC_FIELDS.map((k) => c[k]), c.binCount, c.binClamp, c.binG2].map((a) => a.buffer as ArrayBuffer);
 
 /** Does the run's objective train an FM anchor, and through which condition does Euler integrate it? */
 const anchorOf = (c: Config) => objectiveSpec(c.objective).anchor(objectiveOf(c));
@@ -88,8 +63,6 @@ export class RunSession {
   private gpuKey = '';
   /** The run: its Trainer, in-memory checkpoints and device-loss recovery. */
   private session: TrainingSession | null = null;
-  /** A loss reported by the device's lost promise, not yet recovered from. */
-  private lossPending = false;
   private config: Config | null = null;
   private dataset: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
   private files: File[] = [];
@@ -104,15 +77,19 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
+  private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
+  private lastQualityStep = 0;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
-  /** Trainer.nonFiniteEvents already reported. */
-  private eventsSeen = 0;
+  private lostReason = 'unknown';
+  /** The session's rollback / collapse events, posted after the metrics of the steps they concern. */
+  private verdicts: FromWorker[] = [];
   private z: Float32Array = new Float32Array(0);
   private y: Float32Array | null = null;
   /** The dataset images the samples are measured against, and the reference figures (held-out real, noise). */
-  private near: { refs: Float32Array; m: number; floor: number; noise: number } | null = null;
+  private near: DistanceScale | null = null;
 
   constructor(private readonly host: Host) {
     void this.loop();
@@ -180,7 +157,7 @@ export class RunSession {
 
   private async loop(): Promise<void> {
     for (;;) {
-      const lost = !!this.session && !this.failed && (this.lossPending || !!this.session.gpu.lost);
+      const lost = !!this.session && !this.failed && !!this.session.gpu.lost; // the session's to recover from
       const cmd = lost ? undefined : this.inbox.shift();
       try {
         if (lost) await this.recover();
@@ -195,7 +172,6 @@ export class RunSession {
         const req = cmd && (cmd.type === 'save' || cmd.type === 'load' || cmd.type === 'profile') ? cmd.req : undefined;
         // A read-back on a lost device (a sample grid, a save): the request is answered with the error, and the loop recovers.
         if (!lost && this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
-          this.lossPending = true;
           if (req !== undefined) this.host.post({ type: 'error', message: (e as Error).message, req, fatal: false });
           continue;
         }
@@ -236,28 +212,14 @@ export class RunSession {
       case 'save':
         return this.save(cmd.req);
       case 'load':
-        return this.load(cmd.req, cmd.bytes, cmd.name);
+        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints);
       case 'probe':
         return this.probe(cmd.files);
       case 'profile':
         return this.profile(cmd.req);
-      case 'lose-device':
-        // What a driver reset or device.destroy() elsewhere does: the lost promise fires, the loop recovers.
-        this.needSession().gpu.device.destroy();
-        return;
-      case 'poison': {
-        const t = this.need() as Trainer & { poisonNextStep?: (p: { name: string; index: number }) => void };
-        if (typeof t.poisonNextStep !== 'function') throw new Error('this Trainer has no poisonNextStep test hook');
-        t.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 0 });
-        return;
-      }
       default:
         return;
     }
-  }
-
-  private need(): Trainer {
-    return this.needSession().trainer;
   }
 
   private needSession(): TrainingSession {
@@ -265,36 +227,32 @@ export class RunSession {
     return this.session;
   }
 
-  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover), then reports it. */
+  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover); `restored` reports it. */
   private async recover(): Promise<void> {
-    this.lossPending = false;
-    const s = this.session!;
-    await s.recover(); // `restored` (onEvent) does the rest
+    await this.session!.recover();
   }
 
+  /** Maps the session's events to messages. */
   private onSessionEvent(s: TrainingSession, e: SessionEvent): void {
     if (s !== this.session) return;
-    if (e.type === 'device-lost') {
-      this.lostInfo = { step: e.step, reason: e.reason };
-      this.lossPending = true;
-      this.wake?.();
+    if (e.type === 'non-finite' && e.event.action === 'rolled-back' && e.event.restoredTo !== null)
+      this.verdicts.push({ type: 'rollback', step: e.event.step, quantity: e.event.quantity, restoredTo: e.event.restoredTo });
+    else if (e.type === 'collapse') this.verdicts.push({ type: 'collapse', step: e.step, quantity: e.quantity });
+    else if (e.type === 'device-lost') {
+      this.lostReason = e.reason;
+      this.wake?.(); // the loop recovers, even while paused
     } else if (e.type === 'restored') {
       // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
-      this.lossPending = false;
       this.pending = []; // the records of steps after the checkpoint belong to a history that is gone
       this.inflight = [];
-      this.eventsSeen = 0; // a new Trainer
+      this.verdicts = [];
       this.lastSampleStep = -1;
       this.rateWindow = [];
       this.settled = false;
-      const reason = this.lostInfo?.reason ?? 'unknown';
-      this.lostInfo = null;
-      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason, attempt: e.attempt, adapter: s.gpu.report });
+      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: this.lostReason, attempt: e.attempt, adapter: s.gpu.report });
       this.postStatus();
     }
   }
-
-  private lostInfo: { step: number; reason: string } | null = null;
 
   /** GPU time per kernel of the next training step (a step is taken when paused). */
   private async profile(req: number): Promise<void> {
@@ -366,24 +324,22 @@ export class RunSession {
     if (this.pending.length) {
       const chunk = toChunk(this.pending, anchorOf(this.config!) !== null);
       this.pending = [];
-      this.host.post({ type: 'metrics', chunk }, transferOf(chunk));
+      this.host.post({ type: 'metrics', chunk }, chunkBuffers(chunk));
     }
-    const events = (t as { nonFiniteEvents?: { step: number; quantity: string; action: string; restoredTo: number | null }[] }).nonFiniteEvents ?? [];
-    for (const e of events.slice(this.eventsSeen))
-      if (e.action === 'rolled-back' && e.restoredTo !== null) this.host.post({ type: 'rollback', step: e.step, quantity: e.quantity, restoredTo: e.restoredTo });
-    this.eventsSeen = events.length;
+    for (const v of this.verdicts.splice(0)) {
+      this.host.post(v);
+      if (v.type === 'collapse') {
+        this.collapseSent = true;
+        if (this.running) this.settled = false;
+        this.running = false; // stop, as the CLI does; the user may resume (non-finite steps are skipped)
+      }
+    }
     if (this.running) {
       const now = performance.now();
       this.rateWindow.push({ t: now, step: t.step });
       while (this.rateWindow.length > 2 && now - this.rateWindow[0].t > 3000) this.rateWindow.shift();
       const a = this.rateWindow[0];
       if (now - a.t > 200) this.sps = Math.max(0, ((t.step - a.step) * 1000) / (now - a.t)); // ≥ 0 across a rollback
-    }
-    if (t.collapse && !this.collapseSent) {
-      this.collapseSent = true;
-      this.host.post({ type: 'collapse', step: t.collapse.step, quantity: t.collapse.quantity });
-      if (this.running) this.settled = false;
-      this.running = false; // stop, as the CLI does; the user may resume (non-finite steps are skipped)
     }
     this.postStatus();
   }
@@ -394,19 +350,42 @@ export class RunSession {
     const m = t.model;
     const { C, H, W } = m.cfg;
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-    const opts = { y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow' };
-    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
+    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLE_COUNT, C, H, W, pixels });
     const step = t.step;
-    const one = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 1, new Rng(c.seed ^ RENOISE_SEED), opts);
-    const two = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 2, new Rng(c.seed ^ RENOISE_SEED), opts);
-    const branch = anchorOf(c);
-    const eul = branch && c.euler > 0 ? await sampleEuler(m.be, m, P, this.z, SAMPLES, c.euler, { y: this.y, branch }) : null;
+    const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
     this.lastSampleStep = step;
-    const near = this.near!;
-    const dist = (x: Float32Array) => nearestDistance(x, SAMPLES, near.refs, near.m).mean;
-    const nearest = { oneStep: dist(one), twoStep: dist(two), euler: eul ? dist(eul) : null, real: near.floor, noise: near.noise };
-    const samples = { step, weights: c.sampleWeights, oneStep: set(one), twoStep: set(two), euler: eul ? { ...set(eul), steps: c.euler } : null, nearest };
-    this.host.post({ type: 'samples', samples }, [one.buffer, two.buffer, ...(eul ? [eul.buffer] : [])] as ArrayBuffer[]);
+    const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
+    this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
+    await this.refreshQuality(step);
+  }
+
+  /** Every `qualityEvery` steps (at the first sample refresh after), the one- and two-step samples' FD / precision / recall. */
+  private async refreshQuality(step: number): Promise<void> {
+    const c = this.config!;
+    if (c.qualityEvery <= 0 || step < this.lastQualityStep + c.qualityEvery) return;
+    this.lastQualityStep = step;
+    const s = this.needSession();
+    const t = s.trainer;
+    const m = t.model;
+    try {
+      if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
+        this.progress('fitting the quality metrics\' feature space', null);
+        const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, m.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+        this.quality = { meter, gpu: s.gpu };
+        this.progress('', 1);
+      }
+      const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+      const k = m.cfg.numClasses;
+      const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
+      const quality = await this.quality.meter.measure(step, (z, n, nfe) => {
+        const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
+        return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
+      });
+      this.host.post({ type: 'quality', quality });
+    } catch (e) {
+      if (s.gpu.lost) throw e;
+      this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
+    }
   }
 
   // ------------------------------------------------------------------ build, save, load
@@ -430,13 +409,12 @@ export class RunSession {
       }
       const data = await this.loadData(config);
       this.config = config;
-      this.lossPending = false;
-      this.lostInfo = null;
       // Limits are checked before allocating; the step-0 state is the first restore point.
       this.progress(`checking that batch ${train.batch} of ${config.preset} fits this adapter and the memory budget`, null);
       let made: TrainingSession | null = null; // events during create() (the step-0 checkpoint) need no report
       const session: TrainingSession = await TrainingSession.create(train, data.ds, {
         gpu: this.gpu,
+        backend: this.host.backend?.bind(this.host),
         presetName: config.preset,
         ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `the page's memory budget setting` }),
         onAllocate: () => this.progress(`allocating the buffers and the step-0 checkpoint`, null),
@@ -459,15 +437,15 @@ export class RunSession {
       this.pending = [];
       this.inflight = [];
       this.collapseSent = false;
-      this.eventsSeen = 0;
+      this.verdicts = [];
       this.lastSampleStep = -1;
+      this.quality = null;
+      this.lastQualityStep = 0;
       this.sps = 0;
-      const { C, H, W } = train.model;
-      this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);
-      const ref = referenceSplit(data.ds, NEAREST_REFS, SAMPLES);
-      this.near = { ...ref, noise: nearestDistance(this.z, SAMPLES, ref.refs, ref.m).mean };
+      this.z = sampleNoise(config.seed, train.model);
+      this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
       const k = train.model.numClasses;
-      this.y = k > 0 ? Float32Array.from({ length: SAMPLES }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
+      this.y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
       this.host.post({
         type: 'ready',
         info: {
@@ -475,7 +453,7 @@ export class RunSession {
           params: session.trainer.table.count,
           flopsPerImage: forwardFlops(train.model),
           dataset: data.info,
-          real: previewImages(data.ds, SAMPLES),
+          real: previewImages(data.ds, SAMPLE_COUNT),
           config,
         },
       });
@@ -499,7 +477,6 @@ export class RunSession {
   private async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
-    this.lossPending = false;
     if (!s) return;
     if (!s.gpu.lost) await s.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
     s.dispose();
@@ -540,11 +517,13 @@ export class RunSession {
     this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
-  private async load(req: number, bytes: Uint8Array, name: string): Promise<void> {
-    const st = loadCheckpoint(bytes, undefined, name);
+  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints): Promise<void> {
+    // This project's checkpoints, or a PyTorch DiT state_dict (its notices say what was inferred).
+    const { state: st, notices } = openCheckpoint(bytes, hints, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
+    notes.unshift(...notices);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
@@ -552,23 +531,11 @@ export class RunSession {
     }
     this.running = false;
     if (!this.trainer || !this.config || !sameRun(config, this.config)) await this.rebuild(config, false);
-    const session = this.needSession();
-    const t = session.trainer;
-    await session.drain(); // records of the steps before the load belong to another history
+    const note = await this.needSession().loadState(st);
+    if (note) notes.push(note);
     this.pending = [];
-    const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
-    const resume = (st as { resume?: unknown }).resume;
-    try {
-      t.loadState(resume ? ({ ...s, resume } as typeof s) : s);
-    } catch (e) {
-      if (!resume) throw e;
-      t.loadState(s); // the saved data stream does not fit this dataset: weights only
-      notes.push(`batches continue from a fresh data order (${(e as Error).message})`);
-    }
-    t.collapse = null;
+    this.verdicts = [];
     this.collapseSent = false;
-    session.invalidateCheckpoint();
-    await session.checkpointNow(); // the loaded state is what a device loss restores
     this.host.post({ type: 'loaded', req, step: st.step, config, notes });
     await this.refreshSamples();
     this.postStatus();
@@ -576,7 +543,7 @@ export class RunSession {
 
   private async probe(files: File[]): Promise<void> {
     const ds = await userDataset(files, (stage, fraction) => this.progress(stage, fraction));
-    this.host.post({ type: 'probed', info: describeDataset(ds), preview: previewImages(ds, SAMPLES) });
+    this.host.post({ type: 'probed', info: describeDataset(ds), preview: previewImages(ds, SAMPLE_COUNT) });
   }
 
   // ------------------------------------------------------------------ reporting

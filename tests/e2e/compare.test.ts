@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { chromiumMissing, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
+import { chromiumMissing, injectFault, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
 
 describe('comparisons and starting runs (headless chromium)', { skip, timeout: 300_000 }, () => {
-  const { open, until } = playgroundSuite({ before, after }, SHOTS, 'compare');
+  const { open, until } = playgroundSuite({ before, after }, SHOTS, 'compare', { mode: 'e2e' }); // the collapse is injected (tests/e2e/faulty-host.ts)
   const rows = (page: Page) => page.locator('[data-testid^="run-row-"]');
   const cells = async (page: Page, col: number) => rows(page).locator(`td:nth-of-type(${col})`).allTextContents();
 
@@ -34,7 +34,7 @@ describe('comparisons and starting runs (headless chromium)', { skip, timeout: 3
     assert.match((await page.getByTestId('runs-table').locator('thead').textContent()) ?? '', /loss @8.*NFE 1 → data @8/);
 
     // A collapse on the focused run (one more step, poisoned): its mark is a legend entry no run colour shares.
-    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { poisonFocused(): void } }).__facmTestHooks.poisonFocused());
+    await injectFault(page, 'poison');
     await page.getByTestId('btn-step').click();
     await until('the collapse mark', async () => await page.getByTestId('collapse-note').isVisible(), 60_000, page);
     await page.waitForTimeout(1200); // the plots redraw at most every 400 ms

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { chromiumMissing, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
+import { chromiumMissing, hooksIn, injectFault, playgroundSuite, stepOf } from '../../scripts/e2e-helpers';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();
@@ -18,7 +18,12 @@ const skip = chromiumMissing();
 const TINY = 'preset=tiny&objective=facm&dataset=blobs8&batch=4&sampleEvery=4&euler=0&autosaveEvery=0';
 
 describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
-  const { open, until } = playgroundSuite({ before, after }, SHOTS, 'playground');
+  // The e2e build: faults are injected through its worker host (tests/e2e/faulty-host.ts).
+  const { open, until, outDir } = playgroundSuite({ before, after }, SHOTS, 'playground', { mode: 'e2e' });
+
+  test('the e2e build carries the fault hook (smoke.test.ts checks the production build has none)', () => {
+    assert.ok(hooksIn(outDir()).found.some((h) => h.startsWith('__facmFaults')), JSON.stringify(hooksIn(outDir())));
+  });
 
   const pointsOf = async (page: Page) => Number(await page.getByTestId('loss-plot').getAttribute('data-points'));
 
@@ -94,7 +99,7 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.screenshot({ path: `${SHOTS}/playground-loaded.png`, fullPage: true });
 
     // A non-finite step is a marked collapse (step and quantity), not an exception.
-    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { poisonFocused(): void } }).__facmTestHooks.poisonFocused());
+    await injectFault(page, 'poison');
     await page.getByTestId('btn-step').click();
     const note = page.getByTestId('collapse-note');
     await note.waitFor({ timeout: 30_000 });
@@ -126,21 +131,27 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     await page.getByTestId('btn-profile').click();
     const table = page.getByTestId('profile-table');
     const none = page.getByTestId('profile-unavailable');
+    // Which of the two must appear is the adapter's to say (the worker asks the same adapter for the feature).
+    const hasTimestamps = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.features.has('timestamp-query') ?? false);
     await Promise.race([table.waitFor({ timeout: 60_000 }), none.waitFor({ timeout: 60_000 })]);
-    if (await table.isVisible()) {
+    assert.equal(await table.isVisible(), hasTimestamps, `the adapter ${hasTimestamps ? 'has' : 'lacks'} timestamp-query, yet the panel shows ${(await none.isVisible()) ? `"${await none.textContent()}"` : 'a table'}`);
+    if (hasTimestamps) {
       const rows = await page.getByTestId('profile-row').allTextContents();
       const times = await page.locator('[data-testid="profile-row"] td:nth-child(3)').allTextContents();
       assert.ok(rows.length > 0 && times.some((t) => Number(t) > 0), rows.join('\n'));
       assert.match((await page.getByTestId('profile-total').textContent()) ?? '', new RegExp(`step ${paused + 1}: \\d+ dispatches, [\\d.]+ ms`));
       console.log(`profile: ${rows.length} kernel rows; ${await page.getByTestId('profile-total').textContent()}; slowest: ${rows[0]}`);
-    } else console.log(`profile: ${await none.textContent()}`);
+    } else {
+      assert.doesNotMatch((await none.textContent())?.split('device features:')[1] ?? '', /timestamp-query/);
+      console.log(`profile: ${await none.textContent()}`);
+    }
     await until('the profiled step', async () => (await stepOf(page)) === paused + 1, 10_000, page);
     const restorePoint = paused + 1; // a pause or a Step is a restore point
 
     // Train on, then destroy the worker's device: it re-acquires one, restores the checkpoint and trains on.
     await page.getByTestId('btn-train').click();
     await until('two more steps', async () => (await stepOf(page)) >= restorePoint + 2, 60_000, page);
-    await page.evaluate(() => (globalThis as unknown as { __facmTestHooks: { loseDeviceFocused(): void } }).__facmTestHooks.loseDeviceFocused());
+    await injectFault(page, 'loseDevice');
     const note = page.getByTestId('recovery-note');
     await note.waitFor({ timeout: 60_000 });
     const m = /GPU device lost at step (\d+) \(destroyed\); restored from step (\d+) on a new device/.exec((await note.textContent()) ?? '');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../../scripts/e2e-helpers';
+import { buildAndServe, chromiumMissing, hooksIn, launchChromium, type Served } from '../../scripts/e2e-helpers';
 import { gpuForFile } from '../helpers/gpu';
 import { runMatmulSmoke } from '../../src/ui/pages/smoke';
 
@@ -43,6 +43,13 @@ describe('browser (headless chromium)', { skip, timeout: 60_000 }, () => {
     await page.goto(`${served!.url}${search}`);
     return { page, errors };
   }
+
+  test('the production bundle carries no fault hook', async () => {
+    // The e2e build's worker has them (tests/e2e/faulty-host.ts, checked in playground.test.ts); this one must not.
+    const hits = hooksIn(served!.outDir);
+    assert.ok(hits.files > 0, 'no JavaScript found in the build');
+    assert.deepEqual(hits.found, [], `fault hooks in the production bundle: ${hits.found.join(', ')}`);
+  });
 
   test('runs a matmul on the SwiftShader adapter and shows it', async () => {
     const { page, errors } = await open(true, '?smoke');

@@ -1,7 +1,7 @@
 // Loss reductions on the GPU vs the f64 reference; reference gradients vs central differences of
 // the reference loss (the loss is a scalar of F, so its JVP is ⟨∇L, u⟩).
 import { test } from 'node:test';
-import { fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type ResidualMode, type ResidualScalars } from '../../src/ops/loss';
+import { COS_EPS, fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type ResidualMode, type ResidualScalars } from '../../src/ops/loss';
 import { Rng } from '../../src/util/rng';
 import { dot, expectClose, expectScalarClose } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
@@ -36,6 +36,46 @@ for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [
   });
 }
 
+// F = 0 exactly (adaLN-Zero's first step): current PyTorch's cosine clamps each norm on its own, so
+// ∂cos/∂F = v / (ε·‖v‖) per pixel (the old max(‖F‖‖v‖, ε) gave v / ε). One sample all zero, one with
+// some zero pixels, so the kernel's branch at ‖F‖ = 0 meets non-zero pixels in the same workgroup.
+test('fm loss at F = 0: the cosine gradient is v / (eps·‖v‖) per pixel, as PyTorch ≥ 2.0', async () => {
+  const g = await gpu();
+  const [B, C, HW] = [2, 3, 40];
+  const N = C * HW;
+  const rng = new Rng(7);
+  const v = randn(rng, B * N), w = f32([1, 0.5]);
+  const F = randn(rng, B * N).map((x, i) => (i < N || (i % HW) % 3 === 0 ? 0 : x));
+  const d = { B, C, HW };
+  const scale = 0.25;
+  const gradRef = fmGradRef(F, v, w, scale, d);
+  // Written out for the zero pixels: mse term 2(0 − v)/N, cosine term −v/(ε‖v‖)/HW.
+  for (let b = 0; b < B; b++)
+    for (let px = 0; px < HW; px++) {
+      const idx = Array.from({ length: C }, (_, c) => b * N + c * HW + px);
+      if (idx.some((i) => F[i] !== 0)) continue;
+      const nv = Math.hypot(...idx.map((i) => v[i]));
+      for (const i of idx) expectScalarClose(`dF at F = 0 [${i}]`, gradRef[i], scale * w[b] * ((-2 * v[i]) / N - v[i] / (COS_EPS * nv) / HW), 1e-12, 0);
+    }
+  // The cosine at F = 0 is 0, so sample 0's cos term is exactly 1.
+  expectScalarClose('cos term of the all-zero sample', fmLossRef(F, v, d).cos[0], 1, 1e-12);
+  // Around F = 0 (‖h·u‖ < ε per pixel) the cosine is linear in F: central differences see the same gradient.
+  const L = (x: Float64Array) => { const r = fmLossRef(x, v, d); return r.mse.reduce((a, m, b) => a + scale * w[b] * (m + r.cos[b]), 0); };
+  const u = randn(rng, B * N).map((x, i) => (F[i] === 0 ? x : 0)), h = 1e-10;
+  const fd = (L(F.map((x, i) => x + h * u[i])) - L(F.map((x, i) => x - h * u[i]))) / (2 * h);
+  expectScalarClose('fm grad at F = 0 vs central differences', dot(gradRef, u), fd, 1e-6, 0);
+  // And the GPU agrees with the reference, zero pixels included.
+  const tF = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tw = g.upload(w, [B]);
+  const stats = g.alloc([B, 2]), dF = g.alloc([B, N]);
+  fmStats(g, tF, tv, stats, d);
+  fmGrad(g, tF, tv, tw, dF, scale, d);
+  const ref = fmLossRef(F, v, d);
+  const st = await g.read(stats);
+  expectClose('fm cos at F = 0', st.filter((_, i) => i % 2 === 1), ref.cos, { rtol: 1e-5 });
+  expectClose('fm dF at F = 0', await g.read(dF), gradRef, { rtol: 1e-5, atol: 1e-7 }, [B, C, HW]); // atol: the non-zero pixels' ~1e-2 count too
+  g.release(tF, tv, tw, stats, dF);
+});
+
 const modes: [string, ResidualMode][] = [
   ['facm (clamp, p=0.5)', { clamp: true, normalise: false, p: 0.5 }],
   ['no clamp', { clamp: false, normalise: false, p: 0.5 }],
@@ -57,18 +97,26 @@ for (const [name, mode] of modes)
       residualLoss(g, tFt, tv, tt, tS, stats, dF, mode, 0.5, { B, C: 1, HW: N });
       expectClose(`residual stats`, await g.read(stats), ref.stats, { rtol: 2e-4 }, [B, 8]);
       expectClose(`residual dF`, await g.read(dF), ref.dF, { rtol: 2e-4 }, [B, N]);
-      // The target is a stop-gradient: L(x) = Σ_b 0.5·λ_b·mean (x − target)² / (e_b + 1e−3)^p with
-      // target = F − Δ frozen at F, so dF must be its gradient (not the derivative through g).
-      const target = F.map((x, i) => x - (ref.dF[i] * N * (ref.stats[8 * Math.floor(i / N)] + 1e-3) ** mode.p) / (0.5 * 2 * S64[Math.floor(i / N)].lambda));
-      const L = (x: Float64Array) => x.reduce((a, xi, i) => { const b = Math.floor(i / N); return a + (0.5 * S64[b].lambda * (xi - target[i]) ** 2) / N / (ref.stats[8 * b] + 1e-3) ** mode.p; }, 0);
+      // The target is a stop-gradient, written out here from the definition (loss.wgsl's header), not
+      // from ref.dF: target = F − Δ, Δ = a·φ(g) or c·g/(|c|·RMS(g) + 0.1), g = F − v − k·tF; with
+      // e = mean Δ², L(x) = Σ_b 0.5·λ_b·mean (x − target)² / (e_b + 1e−3)^p, the denominator frozen.
+      const target = new Float64Array(B * N), e = new Float64Array(B);
+      for (let b = 0; b < B; b++) {
+        const { k, a, c } = S64[b];
+        const gb = Array.from({ length: N }, (_, i) => F[b * N + i] - v[b * N + i] - k * tF[b * N + i]);
+        const rms = Math.abs(c) * Math.sqrt(gb.reduce((acc, x) => acc + x * x, 0) / N);
+        gb.forEach((x, i) => {
+          const D = mode.normalise ? (c * x) / (rms + 0.1) : a * (mode.clamp ? Math.min(1, Math.max(-1, x)) : x);
+          target[b * N + i] = F[b * N + i] - D;
+          e[b] += (D * D) / N;
+        });
+        expectScalarClose(`residual e[${b}]`, ref.stats[8 * b], e[b], 1e-9, 1e-12);
+        expectScalarClose(`residual loss[${b}] = λ·e/(e + 1e−3)^p`, ref.stats[8 * b + 1], (S64[b].lambda * e[b]) / (e[b] + 1e-3) ** mode.p, 1e-9, 1e-12);
+      }
+      const L = (x: Float64Array) => x.reduce((acc, xi, i) => { const b = Math.floor(i / N); return acc + (0.5 * S64[b].lambda * (xi - target[i]) ** 2) / N / (e[b] + 1e-3) ** mode.p; }, 0);
       const u = randn(rng, B * N), h = 1e-6 * scale;
       const fd = (L(F.map((x, i) => x + h * u[i])) - L(F.map((x, i) => x - h * u[i]))) / (2 * h);
       expectScalarClose('residual grad vs central differences (target frozen)', dot(ref.dF, u), fd, 1e-6, 1e-10);
-      // and the loss the stats report is λ·mean(F − target)²/(e + 1e−3)^p
-      for (let b = 0; b < B; b++) {
-        const e = F.slice(b * N, (b + 1) * N).reduce((a, x, i) => a + (x - target[b * N + i]) ** 2, 0) / N;
-        expectScalarClose(`residual e[${b}] = mean (F − target)²`, ref.stats[8 * b], e, 1e-9, 1e-12);
-      }
       g.release(tFt, tv, tt, tS, stats, dF);
     });
   }

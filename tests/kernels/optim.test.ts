@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gpu, Tensor } from '../../src/gpu/runtime';
 import { Rng } from '../../src/util/rng';
-import { adamw, adamwRef, capWorkgroupsPerDimension, elementGrid, emaRef, emaUpdate, gradNorm, gradNormRef, scale, scaleRef, type AdamWConfig } from '../../src/ops/optim';
+import { adamw, adamwRef, elementGrid, emaRef, emaUpdate, gradNorm, gradNormRef, scale, scaleRef, type AdamWConfig } from '../../src/ops/optim';
 import { expectClose, type Tol } from '../helpers/close';
+import { capLimit } from '../helpers/faults';
 import { gpuForFile } from '../helpers/gpu';
 
 const gpuP = gpuForFile();
@@ -201,7 +202,7 @@ async function checkGrid2d(n: number, cap: number | null) {
   const gpu = await gpuP();
   const grid = elementGrid(Math.ceil(n / 256), Math.min(cap ?? Infinity, gpu.limits.maxComputeWorkgroupsPerDimension));
   assert.ok(grid[1] > 1 && grid[0] * grid[1] * 256 > n, `grid ${grid} is 2-D with a partial last row`);
-  capWorkgroupsPerDimension(cap);
+  const restore = cap === null ? () => {} : capLimit(gpu, 'maxComputeWorkgroupsPerDimension', cap);
   try {
     // Uniform data: Box–Muller over 10^7 elements costs seconds in JS.
     const rng = new Rng(4242);
@@ -234,7 +235,7 @@ async function checkGrid2d(n: number, cap: number | null) {
     gpu.release(gP, gG, gM, gV, gMask, gE, stats);
     gpu.checkErrors();
   } finally {
-    capWorkgroupsPerDimension(null);
+    restore();
   }
 }
 

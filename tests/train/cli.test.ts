@@ -28,6 +28,8 @@ test('cli: --help says what --dataset takes', () => {
   assert.match(r.out, /--dataset takes a built-in name \(shapes32, .*\), *\n.*a folder holding your images, or image files separated by commas/);
   assert.match(r.out, /CIFAR-10 binary: cifar-10-binary\.tar\.gz/);
   assert.match(r.out, /train-images-idx3-ubyte\.gz \+ train-labels-idx1-ubyte\.gz; give the folder or both paths/);
+  // A command's --help says it beside its --dataset flag too.
+  assert.match(facm('train', '--help').out, /--dataset [^\n]*\n[^\n]*\n *--dataset takes a built-in name/);
 });
 
 test('cli: a missing teacher, a truncated dataset file, a bad policy and a missing autosave each end with one clear error', () => {

@@ -1,5 +1,5 @@
-// Non-finite policy on SwiftShader: a NaN written into one activation on the GPU (the model's
-// debugPoison hook, a one-element recorded write) is caught within the step and recorded; 'stop'
+// Non-finite policy on SwiftShader: a NaN written into one activation on the GPU (tests/helpers/faults.ts
+// wraps the Trainer's backend: a one-element recorded write) is caught within the step and recorded; 'stop'
 // refuses further steps, 'rollback' restores the GPU-side snapshot and training goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +9,7 @@ import { type ObjectiveName } from '../..//src/objectives/table';
 import { objectiveConfig } from '../..//src/config/keys';
 import { CollapseError, Trainer, type TrainConfig } from '../..//src/train/trainer';
 import { trainDefaults } from '../..//src/config/keys';
+import { Faults } from '../helpers/faults';
 import { gpuForFile } from '../helpers/gpu';
 
 const gpu = gpuForFile();
@@ -23,6 +24,11 @@ const cfg = (over: Partial<TrainConfig> = {}, objective: ObjectiveName = 'facm')
   ...over,
 });
 const QKV = { name: 'blocks.0.attn.qkv', index: 5 };
+/** A Trainer on a backend open to faults. */
+const faulty = (g: Awaited<ReturnType<typeof gpu>>, c: TrainConfig) => {
+  const faults = new Faults();
+  return { tr: new Trainer(g, c, data, { backend: faults.backend(g) }), faults };
+};
 
 const sameBits = (name: string, a: Float32Array, b: Float32Array) => {
   assert.equal(a.length, b.length, `${name}: length`);
@@ -33,12 +39,12 @@ const sameBits = (name: string, a: Float32Array, b: Float32Array) => {
 
 test("non-finite 'stop': a NaN poisoned into an activation is caught within the step, recorded, and further steps refused", async () => {
   const g = await gpu();
-  const tr = new Trainer(g, cfg(), data);
+  const { tr, faults } = faulty(g, cfg());
   await tr.stepOnce();
   const good = await tr.drain();
   assert.ok(Number.isFinite(good[0].loss));
   const before = await tr.readParams();
-  tr.poisonNextStep(QKV);
+  faults.poisonNextStep(tr, QKV);
   await tr.stepOnce();
   const recs = await tr.drain();
   assert.equal(recs.length, 1);
@@ -53,8 +59,8 @@ test("non-finite 'stop': a NaN poisoned into an activation is caught within the 
 
 test("non-finite on the consistency branch alone (cm-no-anchor) names dF/dt (a clamped L_CM can hide a NaN)", async () => {
   const g = await gpu();
-  const tr = new Trainer(g, cfg({}, 'cm-no-anchor'), data);
-  tr.poisonNextStep({ name: 'blocks.0.mlp.fc1', index: 3 });
+  const { tr, faults } = faulty(g, cfg({}, 'cm-no-anchor'));
+  faults.poisonNextStep(tr, { name: 'blocks.0.mlp.fc1', index: 3 });
   await tr.stepOnce();
   await tr.drain();
   assert.deepEqual(tr.collapse, { step: 1, quantity: 'dF/dt' });
@@ -63,7 +69,7 @@ test("non-finite on the consistency branch alone (cm-no-anchor) names dF/dt (a c
 
 test("non-finite 'rollback': the run continues from the GPU-side snapshot, and the event says where to", async () => {
   const g = await gpu();
-  const tr = new Trainer(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 2 }), data);
+  const { tr, faults } = faulty(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 2 }));
   assert.equal(tr.snapshotStep, 0);
   await tr.stepOnce();
   await tr.stepOnce();
@@ -73,7 +79,7 @@ test("non-finite 'rollback': the run continues from the GPU-side snapshot, and t
   const e2 = await tr.readParams('ema');
   const o2 = await tr.readOptimizer();
   await tr.stepOnce(); // step 3, clean but not yet a snapshot
-  tr.poisonNextStep(QKV);
+  faults.poisonNextStep(tr, QKV);
   await tr.stepOnce(); // step 4, poisoned
   const recs = await tr.drain();
   assert.deepEqual(recs.map((r) => r.step), [3, 4]);
@@ -96,12 +102,12 @@ test("non-finite 'rollback': the run continues from the GPU-side snapshot, and t
 
 test("non-finite 'rollback' gives up after maxRollbacks to the same snapshot and stops as a collapse", async () => {
   const g = await gpu();
-  const tr = new Trainer(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 100, maxRollbacks: 1 }), data);
-  tr.poisonNextStep(QKV);
+  const { tr, faults } = faulty(g, cfg({ onNonFinite: 'rollback', snapshotEvery: 100, maxRollbacks: 1 }));
+  faults.poisonNextStep(tr, QKV);
   await tr.stepOnce();
   await tr.drain();
   assert.equal(tr.step, 0);
-  tr.poisonNextStep(QKV);
+  faults.poisonNextStep(tr, QKV);
   await tr.stepOnce();
   await tr.drain();
   assert.deepEqual(tr.nonFiniteEvents, [
@@ -113,11 +119,11 @@ test("non-finite 'rollback' gives up after maxRollbacks to the same snapshot and
   tr.dispose();
 });
 
-test('poisonNextStep refuses a layer the model lacks or an index outside the activation', async () => {
+test('the fault wrapper refuses a layer the model lacks or an index outside the activation', async () => {
   const g = await gpu();
-  const tr = new Trainer(g, cfg(), data);
-  assert.throws(() => tr.poisonNextStep({ name: 'blocks.7.attn.qkv', index: 0 }), /'blocks\.7\.attn\.qkv' is not a linear layer/);
-  assert.throws(() => tr.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 2 * 48 }), /index 96 outside \[0, 96\)/);
+  const { tr, faults } = faulty(g, cfg());
+  assert.throws(() => faults.poisonNextStep(tr, { name: 'blocks.7.attn.qkv', index: 0 }), /'blocks\.7\.attn\.qkv' is not a linear layer/);
+  assert.throws(() => faults.poisonNextStep(tr, { name: 'blocks.0.attn.qkv', index: 2 * 48 }), /index 96 outside \[0, 96\)/);
   tr.dispose();
 });
 

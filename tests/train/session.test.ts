@@ -15,6 +15,7 @@ import { trainDefaults } from '../..//src/config/keys';
 import { saveCheckpoint } from '../../src/train/checkpoint';
 import { MemoryCheckpointStore } from '../../src/train/store';
 import { TeacherError, TrainingSession, type SessionEvent } from '../../src/train/session';
+import { Faults } from '../helpers/faults';
 import { gpuForFile } from '../helpers/gpu';
 
 const shared = gpuForFile();
@@ -73,9 +74,10 @@ test('session: autosave to a store, then resumeFromStore continues the run exact
 test('session: non-finite events reach onEvent; a stop is a collapse event and a CollapseError, and no checkpoint of it is kept', async () => {
   const g = await shared();
   const events: SessionEvent[] = [];
-  const s = await TrainingSession.create(cfg({ onNonFinite: 'rollback', snapshotEvery: 1 }), data, { gpu: g, checkpointEvery: 2, onEvent: (e) => events.push(e) });
+  const faults = new Faults();
+  const s = await TrainingSession.create(cfg({ onNonFinite: 'rollback', snapshotEvery: 1 }), data, { gpu: g, checkpointEvery: 2, onEvent: (e) => events.push(e), backend: faults.backend });
   await s.steps(2);
-  s.trainer.poisonNextStep({ name: 'blocks.0.attn.qkv', index: 1 });
+  faults.poisonNextStep(s.trainer, { name: 'blocks.0.attn.qkv', index: 1 });
   await s.stepOnce();
   await s.drain();
   assert.deepEqual(events.filter((e) => e.type === 'non-finite'), [{ type: 'non-finite', event: { step: 3, quantity: 'L_FM', action: 'rolled-back', restoredTo: 2 } }]);
@@ -83,9 +85,9 @@ test('session: non-finite events reach onEvent; a stop is a collapse event and a
   s.dispose();
 
   const stop: SessionEvent[] = [];
-  const t = await TrainingSession.create(cfg(), data, { gpu: g, checkpointEvery: 2, onEvent: (e) => stop.push(e) });
+  const t = await TrainingSession.create(cfg(), data, { gpu: g, checkpointEvery: 2, onEvent: (e) => stop.push(e), backend: faults.backend });
   await t.stepOnce();
-  t.trainer.poisonNextStep({ name: 'blocks.0.mlp.fc2', index: 0 });
+  faults.poisonNextStep(t.trainer, { name: 'blocks.0.mlp.fc2', index: 0 });
   await t.stepOnce(); // step 2: the checkpoint's drain finds the collapse and takes no checkpoint
   assert.equal(t.checkpointStep, 0);
   assert.deepEqual(stop.filter((e) => e.type === 'collapse'), [{ type: 'collapse', step: 2, quantity: 'L_FM' }]);

@@ -9,6 +9,7 @@ import { objectiveConfig } from '../..//src/config/keys';
 import { trainDefaults } from '../..//src/config/keys';
 import { TrainingSession } from '../../src/train/session';
 import { flatAfter, soak } from '../../src/train/soak';
+import { Faults } from '../helpers/faults';
 import { gpuForFile } from '../helpers/gpu';
 
 const gpu = gpuForFile();
@@ -16,11 +17,12 @@ const gpu = gpuForFile();
 test('soak: 200 steps (D 16, depth 1, batch 2, 8×8) keep live GPU buffers and bytes flat after warm-up', async () => {
   const g = await gpu();
   const cfg = { ...trainDefaults(), model: { ...PRESETS.tiny.config, D: 16, depth: 1 }, objective: objectiveConfig('facm'), batch: 2, seed: 4, onNonFinite: 'rollback' as const, snapshotEvery: 20 };
-  const session = await TrainingSession.create(cfg, BUILTIN.shapes8.make(0, 64), { gpu: g, checkpointEvery: 40 });
+  const faults = new Faults();
+  const session = await TrainingSession.create(cfg, BUILTIN.shapes8.make(0, 64), { gpu: g, checkpointEvery: 40, backend: faults.backend });
   const r = await soak(session, 200, {
     every: 25,
     drainEvery: 10,
-    poisonAt: 60,
+    beforeStep: (i) => i === 60 && faults.poisonNextStep(session.trainer, { name: 'blocks.0.attn.qkv', index: 0 }),
     heap: () => process.memoryUsage().heapUsed,
     onSample: (s) => console.log(`soak step ${s.step}: ${s.buffers} buffers, ${s.bytes} bytes, ${s.pooledFree} pooled free, heap ${(s.heap! / 2 ** 20).toFixed(1)} MiB, ${s.stepsPerSec.toFixed(2)} steps/s`),
   });

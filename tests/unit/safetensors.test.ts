@@ -88,11 +88,30 @@ test('safetensors: truncated and garbage files give clear errors', () => {
   assert.throws(() => readSafetensors(enc('PK\x03\x04 this is a zip, not safetensors')), /bad header: header length \d+ is over/);
   assert.throws(() => readSafetensors(raw('{"a": [1, 2')), /bad header: not valid UTF-8 JSON/);
   assert.throws(() => readSafetensors(raw([1, 2])), /bad header: expected a JSON object, got an array/);
-  assert.throws(() => readSafetensors(raw({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4))), /unsupported dtype "F16" for tensor 'w'/);
+  assert.throws(() => readSafetensors(raw({ w: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, new Uint8Array(16))), /unsupported dtype "I64" for tensor 'w' \(readable: F32, F64, F16, BF16\)/);
   assert.throws(() => readSafetensors(raw({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8))), /span 8 bytes, shape \[3\] of F32 needs 12/);
   assert.throws(() => readSafetensors(raw({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, new Uint8Array(8))), /offsets out of range: tensor 'w' ends at 16/);
   assert.throws(() => readSafetensors(raw({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } })), /invalid shape/);
   assert.throws(() => readSafetensors(raw({ __metadata__: { step: 3 } })), /metadata 'step' is number, must be a string/);
   assert.throws(() => writeSafetensors([{ name: 'w', shape: [2, 2], data: new Float32Array(3) }], {}), /shape \[2, 2\] \(4 values\) but 3 values/);
   assert.throws(() => writeSafetensors([{ name: 'w', shape: [1], data: new Float32Array(1) }, { name: 'w', shape: [1], data: new Float32Array(1) }], {}), /duplicate tensor name 'w'/);
+});
+
+test('safetensors: F16, BF16 and F64 tensors are read as F32 and listed as converted', () => {
+  // F16: 1, −2, 0.5, 65504 (max), 2^−24 (smallest subnormal), −0, +inf, NaN
+  const h = Uint16Array.of(0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x7e00);
+  // BF16: 1, −3.5, the upper halves of f32 bits
+  const bf = Uint16Array.of(0x3f80, 0xc060);
+  const f64 = Float64Array.of(0.1, -1e300, 3);
+  const data = new Uint8Array(16 + 4 + 24);
+  data.set(new Uint8Array(h.buffer), 0);
+  data.set(new Uint8Array(bf.buffer), 16);
+  data.set(new Uint8Array(f64.buffer), 20);
+  const f = readSafetensors(raw({ h: { dtype: 'F16', shape: [2, 4], data_offsets: [0, 16] }, b: { dtype: 'BF16', shape: [2], data_offsets: [16, 20] }, d: { dtype: 'F64', shape: [3], data_offsets: [20, 44] } }, data));
+  assert.deepEqual(Array.from(f.tensors.get('h')!.data), [1, -2, 0.5, 65504, 2 ** -24, -0, Infinity, NaN]);
+  assert.deepEqual(f.tensors.get('h')!.shape, [2, 4]);
+  assert.deepEqual(Array.from(f.tensors.get('b')!.data), [1, -3.5]);
+  assert.deepEqual(Array.from(f.tensors.get('d')!.data), [Math.fround(0.1), -Infinity, 3]);
+  assert.deepEqual([...f.converted], [['h', 'F16'], ['b', 'BF16'], ['d', 'F64']]);
+  assert.equal(readSafetensors(writeSafetensors(sample(), {})).converted.size, 0);
 });

@@ -4,6 +4,7 @@
 import { useEffect } from 'react';
 import { initFromUrl, takeDatasetFiles } from '../state/actions';
 import { AutosaveNotice } from '../panels/AutosaveNotice';
+import { ForeignDialogHost } from '../widgets/ForeignDialog';
 import { restoreOnLoad } from '../persistence/autosave';
 import { Controls } from '../panels/Controls';
 import { ClampPanel } from '../panels/ClampPanel';
@@ -12,23 +13,10 @@ import { ProfilePanel } from '../panels/ProfilePanel';
 import { LossPanel } from '../panels/LossPanel';
 import { RunsPanel } from '../panels/RunsPanel';
 import { SamplesPanel } from '../panels/SamplesPanel';
-import { loseDevice, poison, removeAll } from '../state/runner';
-import { dismiss, focused, useStore } from '../state/store';
+import { removeAll } from '../state/runner';
+import { dismiss, useStore } from '../state/store';
 
 let initialised = false;
-
-// For the end-to-end test: make the focused run's next step non-finite, to see a collapse marked;
-// destroy the focused run's GPU device (device.destroy() in its worker), to see it recover.
-(globalThis as { __facmTestHooks?: unknown }).__facmTestHooks = {
-  poisonFocused: () => {
-    const run = focused(useStore.getState());
-    if (run) poison(run.id);
-  },
-  loseDeviceFocused: () => {
-    const run = focused(useStore.getState());
-    if (run) loseDevice(run.id);
-  },
-};
 
 export function Playground({ adapter }: { adapter: string }) {
   useEffect(() => {
@@ -59,6 +47,7 @@ export function Playground({ adapter }: { adapter: string }) {
         </h1>
         <Messages />
         <AutosaveNotice />
+        <ForeignDialogHost />
       </header>
       {hasRuns && (
         <div className="layout">

@@ -13,6 +13,7 @@ import { addRun, applyAblation, removeRun, setFocus, togglePlay, updateConfig } 
 import { pause, recoveryText, train } from '../state/runner';
 import { dist } from './SamplesPanel';
 import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
+import type { QualityFigures, RunQuality } from '../../worker/protocol';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(d)) : '—');
 
@@ -68,6 +69,9 @@ export function RunsPanel() {
               <th className="num" title="one-step samples' distance to the nearest real image (RMS per pixel); the noise's own distance after the slash">
                 NFE 1 → data{common !== null ? ` @${common}` : ''}
               </th>
+              <th className="num" title="Fréchet distance of the one-step samples to the data in its feature space (PCA of the training images; src/metrics), every 'quality every' steps; held-out real images and the input noise after the slash. Hover a figure for precision / recall and NFE 2.">
+                FD NFE 1
+              </th>
               <th className="num">steps/s</th>
               <th>differs from {ref ? ref.name : 'the first run'}</th>
               <th />
@@ -118,6 +122,19 @@ export function RunsPanel() {
                       '—'
                     )}
                   </td>
+                  <td className="num" data-testid="run-fd">
+                    {r.quality ? (
+                      <span title={qualityText(r.quality)}>
+                        {fdText(r.quality.oneStep.fd)}
+                        <span className="muted">
+                          {' '}
+                          / {fdText(r.quality.real.fd)} / {fdText(r.quality.noise.fd)}
+                        </span>
+                      </span>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td className="num">{r.stepsPerSec ? r.stepsPerSec.toFixed(2) : '—'}</td>
                   <td className="diff">
                     {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{specOf(k).label}: {formatKey(k, r.config[k])}</code>)}
@@ -150,4 +167,12 @@ export function RunsPanel() {
       {RUNS_NOTE}
     </section>
   );
+}
+
+const fdText = (fd: number) => (Number.isFinite(fd) ? fd.toFixed(fd < 10 ? 2 : 1) : '∞');
+
+/** The tooltip of the FD cell: every figure of the latest measurement. */
+function qualityText(q: RunQuality): string {
+  const line = (what: string, f: QualityFigures) => `${what}: FD ${fdText(f.fd)}, precision ${f.precision.toFixed(2)}, recall ${f.recall.toFixed(2)}`;
+  return [`step ${q.step}, ${q.n} images each`, line('NFE 1', q.oneStep), line('NFE 2', q.twoStep), line('held-out real', q.real), line('input noise', q.noise)].join('\n');
 }

@@ -11,6 +11,8 @@ import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './sto
 import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
+import { hintsNeeded } from '../../train/foreign';
+import { askForeignHints } from '../widgets/ForeignDialog';
 
 /** Builds the initial runs from the page's address: one run, or an ablation preset's set. */
 export function initFromUrl(search: string): void {
@@ -155,7 +157,11 @@ export async function uploadCheckpoint(file: File): Promise<void> {
   if (!run) return;
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    await runner.load(run.id, bytes, file.name, null);
+    // A PyTorch DiT state_dict: its shapes do not tell the heads (nor, without pos_embed, the image size): ask.
+    const need = hintsNeeded(bytes);
+    const hints = need ? await askForeignHints(file.name, need) : undefined;
+    if (hints === null) return say('info', `${file.name} not loaded`);
+    await runner.load(run.id, bytes, file.name, null, hints);
     syncUrl();
     say('info', `loaded ${file.name} into ${run.name}`);
   } catch (e) {

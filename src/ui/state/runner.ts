@@ -8,13 +8,15 @@ import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } fr
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';
 import { pushSample } from './compare';
+import type { ForeignHints } from '../../train/foreign';
 
 const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 let nextReq = 1;
 
-function spawn(): Worker {
-  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
+/** A worker named for what it serves ('facm-run <run id>' or 'facm-probe'), as devtools list it. */
+function spawn(name: string): Worker {
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name });
 }
 
 function post(id: string, msg: ToWorker, transfer: Transferable[] = []): void {
@@ -31,7 +33,7 @@ function ensure(id: string): { fresh: boolean } {
   if (!run) throw new Error(`no run ${id}`);
   if (workers.has(id) && !run.fatal) return { fresh: false };
   workers.get(id)?.terminate();
-  const w = spawn();
+  const w = spawn(`facm-run ${id}`);
   workers.set(id, w);
   w.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(id, ev.data);
   w.onerror = (ev) => {
@@ -73,6 +75,7 @@ function onMessage(id: string, m: FromWorker): void {
         recoveries: [],
         profile: null,
         samples: null,
+        quality: null,
         sampleHistory: [],
       });
       return;
@@ -81,6 +84,9 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     case 'samples':
       patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
+      return;
+    case 'quality':
+      patchRun(id, { quality: m.quality });
       return;
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
@@ -186,9 +192,9 @@ export async function save(id: string): Promise<{ bytes: Uint8Array; step: numbe
 }
 
 /** Loads a checkpoint into a run; the run adopts the config in the checkpoint's metadata. */
-export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null): Promise<void> {
+export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null, hints?: ForeignHints): Promise<void> {
   ensure(id);
-  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name }), [bytes.buffer as ArrayBuffer]);
+  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name, hints }), [bytes.buffer as ArrayBuffer]);
   // The page's view keys stay (the worker's copy of them may be older than the page's).
   const view = Object.fromEntries(KEY_NAMES.filter((k) => KEYS[k].group === 'view').map((k) => [k, getRun(id)?.config[k] ?? m.config[k]]));
   patchRun(id, { config: { ...m.config, ...view }, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
@@ -212,17 +218,6 @@ export async function profile(id: string): Promise<void> {
   } catch (e) {
     patchRun(id, { profile: { pending: false, step: null, summary: null, features: [], error: (e as Error).message } });
   }
-}
-
-/** Test hook (see the 'lose-device' message): destroys the run's GPU device; the worker recovers. */
-export function loseDevice(id: string): void {
-  post(id, { type: 'lose-device' });
-}
-
-/** Test hook (see the 'poison' message): the run's next step goes non-finite. */
-export function poison(id: string): void {
-  ensure(id);
-  post(id, { type: 'poison' });
 }
 
 /**
@@ -254,7 +249,7 @@ export function hasWorker(id: string): boolean {
 
 /** Parses dropped files in a short-lived worker: dataset description and preview, or a clear error. */
 export function probeDataset(files: File[], onProgress: (stage: string, fraction: number | null) => void): Promise<Extract<FromWorker, { type: 'probed' }>> {
-  const w = spawn();
+  const w = spawn('facm-probe');
   return new Promise((resolve, reject) => {
     w.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;

@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { AdapterReport } from '../../gpu/device';
 import type { ProfileSummary } from '../../gpu/profile';
-import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../../worker/protocol';
+import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet } from '../../worker/protocol';
 import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
 
@@ -34,6 +34,8 @@ export interface RunView {
   /** Non-finite steps undone by onNonFinite = 'rollback'. */
   rollbacks: { step: number; quantity: string; restoredTo: number }[];
   samples: SampleSet | null;
+  /** The latest FD / precision / recall of the run's samples (every qualityEvery steps). */
+  quality: RunQuality | null;
   /** Recent sample sets, oldest first (state/compare.ts): runs are compared at a step they all have. */
   sampleHistory: SampleSet[];
   real: ImageSet | null;
@@ -131,6 +133,7 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     collapse: null,
     rollbacks: [],
     samples: null,
+    quality: null,
     sampleHistory: [],
     real: null,
     loadedFrom: null,

@@ -1,16 +1,18 @@
 // Long memory soak on Dawn: `npm run soak -- --steps 3000 [--every 100] [--preset tiny] [--batch 4]
 // [--D 16 --depth 1] [--objective facm] [--poison-at 1500]`. Runs a TrainingSession (rollback policy,
 // checkpoints, drains as the UI does) and prints the live GPU buffers, their bytes and the JS heap at
-// intervals; exits 1 when they grow after the first interval.
+// intervals; exits 1 when they grow after the first interval. A diagnostic, not part of the product:
+// --poison-at injects a NaN through the tests' fault wrapper (tests/helpers/faults.ts).
 
-import { describeAdapter } from '../gpu/device';
-import { BUILTIN } from '../data/procedural';
-import { resizeDataset } from '../data/dataset';
-import { TrainingSession } from '../train/session';
-import { soak, flatAfter } from '../train/soak';
-import { parseCli, type OptionSpec } from '../config/cli';
-import { int } from '../config/spec';
-import { modelOf, toTrainConfig } from '../config';
+import { describeAdapter } from '../src/gpu/device';
+import { BUILTIN } from '../src/data/procedural';
+import { resizeDataset } from '../src/data/dataset';
+import { TrainingSession } from '../src/train/session';
+import { soak, flatAfter } from '../src/train/soak';
+import { parseCli, type OptionSpec } from '../src/config/cli';
+import { int } from '../src/config/spec';
+import { modelOf, toTrainConfig } from '../src/config';
+import { Faults } from '../tests/helpers/faults';
 
 const OPTIONS: Record<string, OptionSpec> = {
   steps: int(3000, 1, 1e9, 'steps', 'steps to run'),
@@ -33,14 +35,15 @@ async function main(): Promise<void> {
   const name = config.objective;
   let data = BUILTIN.shapes8.make(0);
   if (data.H !== model.H) data = resizeDataset(data, model.H, model.W, { C: model.C });
-  const session = await TrainingSession.create(cfg, data, { checkpointEvery: opt['checkpoint-every'], presetName: config.preset });
+  const faults = new Faults();
+  const session = await TrainingSession.create(cfg, data, { checkpointEvery: opt['checkpoint-every'], presetName: config.preset, backend: faults.backend });
   console.log(`soak: ${steps} steps of ${config.preset} (D ${model.D}, depth ${model.depth}), ${name}, batch ${cfg.batch} on ${describeAdapter(session.gpu.report)}`);
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   const t0 = performance.now();
   const r = await soak(session, steps, {
     every,
     drainEvery: 10,
-    poisonAt: opt['poison-at'] || undefined,
+    beforeStep: (i) => i === opt['poison-at'] && faults.poisonNextStep(session.trainer, { name: 'blocks.0.attn.qkv', index: 0 }),
     heap: () => process.memoryUsage().heapUsed,
     onSample: (s) =>
       console.log(`step ${String(s.step).padStart(6)}  buffers ${s.buffers}  bytes ${s.bytes} (${mib(s.bytes)} MiB)  pooled-free ${s.pooledFree}  heap ${mib(s.heap ?? 0)} MiB  ${s.stepsPerSec.toFixed(2)} steps/s`),
