@@ -116,6 +116,7 @@ async function main(): Promise<void> {
   while (performance.now() - ts < seconds * 1000) {
     await trainer.stepOnce();
     steps++;
+    if (steps % 4 === 0) await gpu.sync(); // keep the GPU within a few steps of the clock
   }
   await trainer.drain();
   await gpu.sync();
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
       const ratio = (peer: number | undefined, ours: number) => (peer && Number.isFinite(peer) ? `${(peer / ours).toFixed(1)}×` : '—');
       return `${p.preset} (batch ${p.batch}): FACM step ${p.ours.facmStep.toFixed(1)} ms (record ${p.ours.recordFacmMs.toFixed(1)} ms, ${p.ours.dispatchesFacm} dispatches); vs tfjs fwd+bwd ${ratio(p.tfjs?.forwardBackward, p.ours.forwardBackward)}, vs jax-js fwd+bwd ${ratio(jx?.forwardBackward, p.ours.forwardBackward)}, FACM step ${ratio(jx?.facmStep, p.ours.facmStep)}`;
     }),
-    ...matmul.map((m) => `${m.preset} matmul: ${m.oursGflops.toFixed(1)} GFLOP/s (tfjs ${m.tfjsGflops.toFixed(1)})${m.fractionOfPeak !== null ? `, ${(100 * m.fractionOfPeak).toFixed(2)} % of ${peakT!.name}'s ${peakT!.tflops} TFLOP/s f32` : ' (peak unknown: pass --peak TFLOPS)'}`),
+    ...matmul.map((m) => `${m.preset} matmul: ${m.oursGflops.toPrecision(3)} GFLOP/s (tfjs ${m.tfjsGflops.toPrecision(3)})${m.fractionOfPeak !== null ? `, ${(100 * m.fractionOfPeak).toFixed(2)} % of ${peakT!.name}'s ${peakT!.tflops} TFLOP/s f32` : ' (peak unknown: pass --peak TFLOPS)'}`),
     `FACM training ${training.preset}, batch ${B}: ${training.imgPerS.toFixed(1)} img/s (${training.steps} steps in ${training.seconds.toFixed(0)} s)`,
   ];
   writeFileSync(join(out, 'gpu-report.txt'), lines.join('\n') + '\n');

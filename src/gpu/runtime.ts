@@ -493,9 +493,15 @@ export class Gpu {
     }
   }
 
+  /** Whether dispatches are being timed (a caller may then pass a `detail` for the profile's label). */
+  get profilingOn(): boolean {
+    return this.profiling !== null;
+  }
+
   /**
    * Record one dispatch. `bindings` follow the entry's variable list after its uniform; `uniforms`
-   * gives the uniform's fields by name (null for an entry without one).
+   * gives the uniform's fields by name (null for an entry without one). `detail` is appended to the
+   * profile label (e.g. the matmul variant and shape).
    */
   dispatch(
     mod: KernelModule,
@@ -504,6 +510,7 @@ export class Gpu {
     bindings: readonly Binding[],
     workgroups: readonly [number, number?, number?],
     constants: Record<string, number> = {},
+    detail?: string,
   ): void {
     const info = this.entryInfo(mod, entry);
     if (bindings.length !== info.slots.length) throw new Error(`${info.label}: ${bindings.length} bindings for ${info.slots.length} storage variables (${mod.entries[entry].join(', ')})`);
@@ -529,7 +536,7 @@ export class Gpu {
       const i = this.profiling.labels.length;
       if (2 * i + 2 > this.profiling.querySet.count) this.collectProfile();
       const j = this.profiling.labels.length;
-      this.profiling.labels.push(info.label);
+      this.profiling.labels.push(detail ? `${info.label} ${detail}` : info.label);
       pass = this.enc().beginComputePass({ timestampWrites: { querySet: this.profiling.querySet, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
     } else {
       if (!this.pass) {

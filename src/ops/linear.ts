@@ -126,6 +126,9 @@ export interface MatmulOpts {
   variant?: MatmulVariant;
 }
 
+/** A variant's short name: tile64, tile32, reg16, reg32, reg64. */
+export const variantKey = (v: MatmulVariant): string => (v.kind === 'tile' ? `tile${4 * v.tt}` : `reg${v.wg}`);
+
 /** Can `reg` serve this shape? Its vec4-indexed dimensions must be multiples of 4. */
 export function regFits(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
   if (transA && transB) return false;
@@ -194,13 +197,15 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const params = { M, N, K, flags };
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
   const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
+  // In a profile, each matmul is labelled with its variant and shape (the profile panel and bench --profile show them).
+  const detail = gpu.profilingOn ? `${variantKey(v)} ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}` : undefined;
   if (v.kind === 'reg') {
     if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
     const groups = Math.ceil((Math.ceil(M / 4) * Math.ceil(N / 4)) / v.wg);
-    gpu.dispatch(linearKernel, 'matmul_reg', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg });
+    gpu.dispatch(linearKernel, 'matmul_reg', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg }, detail);
   } else {
     const tile = 4 * v.tt;
-    gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt });
+    gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt }, detail);
   }
 }
 

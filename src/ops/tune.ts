@@ -7,7 +7,9 @@
 import type { AdapterReport } from '../gpu/device';
 import type { Gpu } from '../gpu/runtime';
 import { TIME_DIM } from './embed';
-import { matShapeKey, matmul, regFits, setMatmulChoices, type MatmulVariant } from './linear';
+import { matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
+
+export { variantKey };
 import { tokens, type DiTConfig } from '../model/config';
 
 /** A matmul C (M, N) = op(A)·op(B) as the DiT runs it. */
@@ -60,7 +62,6 @@ export function ditMatmuls(cfg: DiTConfig, B: number, all = false): DiTMatShape[
 }
 
 export const shapeKey = (s: MatShape): string => matShapeKey(s.M, s.N, s.K, s.transA, s.transB);
-export const variantKey = (v: MatmulVariant): string => (v.kind === 'tile' ? `tile${4 * v.tt}` : `reg${v.wg}`);
 
 /** Every kernel variant that can serve `s`: the two workgroup tiles, and the register kernel at three workgroup sizes where it fits. */
 export function matmulCandidates(s: MatShape): MatmulVariant[] {

@@ -179,3 +179,16 @@ test('tune: the file store round-trips records per adapter and treats a corrupt 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('tune: a profile labels each matmul with its variant and shape (what bench --profile and the profile panel list)', async (t) => {
+  const gpu = await getGpu();
+  if (!gpu.startProfile()) return t.skip('no timestamp-query on this adapter');
+  const A = gpu.alloc([8 * 20]);
+  const B = gpu.alloc([12 * 20]);
+  const C = gpu.alloc([8, 12]);
+  matmul(gpu, A, B, C, 8, 12, 20, { transB: true, variant: { kind: 'reg', wg: 32 } });
+  matmul(gpu, A, B, C, 8, 12, 20, { transB: true, variant: { kind: 'tile', tt: 8 } });
+  const prof = await gpu.stopProfile();
+  assert.deepEqual(prof.map((e) => e.label), ['linear.matmul_reg reg32 8×12×20 Bᵀ', 'linear.matmul tile32 8×12×20 Bᵀ']);
+  gpu.release(A, B, C);
+});
