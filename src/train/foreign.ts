@@ -181,7 +181,7 @@ export function openCheckpoint(bytes: Uint8Array, hints: ForeignHints = {}, expe
     return opened;
   } catch (e) {
     if (!name || e instanceof ForeignConfigNeeded) throw e;
-    throw fileError(name, e, `${CHECKPOINT_TODO} A DiT state_dict saved by PyTorch opens too.`);
+    throw fileError(name, e, CHECKPOINT_TODO);
   }
 }
 
