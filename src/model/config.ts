@@ -34,6 +34,11 @@ export const PRESETS: Record<string, Preset> = {
     why: '16×16 toy images on weak adapters: 16 tokens of 4×4 patches',
     config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
   },
+  points: {
+    name: 'points',
+    why: 'WHY',
+    config: { C: 2, H: 1, W: 1, patch: 1, D: 64, depth: 2, heads: 2, numClasses: 0, useR: false },
+  },
   'cifar-s': {
     name: 'cifar-s',
     why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',
