@@ -20,7 +20,7 @@ import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
 import { DiT, type Params } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
 import { objectiveConfig } from '../objectives/objectives';
-import { BUILTIN } from '../data/index';
+import { BUILTIN, isPointShape } from '../data/index';
 import { DEFAULT_TRAIN, Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
@@ -187,7 +187,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   }, reps, 1, 'JVP + backward');
 
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
-  const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
+  const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
     const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];
