@@ -10,18 +10,19 @@
 
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
-import { Gpu, type ProfileEntry, type Tensor } from '../gpu/runtime';
+import { Gpu, type ProfileEntry } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
 import { matmul } from '../ops/linear';
 import { posEmbed2d } from '../ops/patch';
 import { TIME_DIM } from '../ops/embed';
 import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
-import { DiT, type Params } from '../model/dit';
+import { paramViews } from '../model/gpu';
+import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
-import { objectiveConfig } from '../objectives/objectives';
+import { objectiveConfig, trainDefaults } from '../config/keys';
 import { BUILTIN, isPointShape } from '../data/index';
-import { DEFAULT_TRAIN, Trainer } from '../train/trainer';
+import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
 
@@ -141,12 +142,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   const pbuf = gpu.view(gpu.persistent(table_.total, 'bench.params'), 0, [table_.total]);
   const gbuf = gpu.view(gpu.persistent(table_.total, 'bench.grads'), 0, [table_.total]);
   gpu.write(pbuf, flat);
-  const views = (t: Tensor) => {
-    const m = new Map(table_.specs.map((s) => [s.name, gpu.view(t.buffer, s.offset, s.shape)]));
-    return ((n: string) => m.get(n)!) as Params<Tensor>;
-  };
-  const P = views(pbuf);
-  const G = views(gbuf);
+  const P = paramViews(gpu, table_, pbuf);
+  const G = paramViews(gpu, table_, gbuf);
   const rng = new Rng(1);
   const n = B * cfg.C * cfg.H * cfg.W;
   const xs = rng.normals(n);
@@ -189,7 +186,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, name: string, B: number, rep
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
   const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
-    const trainer = new Trainer(gpu, { ...DEFAULT_TRAIN, model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
+    const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];
     const stepOnce = async () => {
       const t0 = performance.now();

@@ -1,21 +1,24 @@
 // Node CLI on Dawn: `npm run facm -- <train|sample|dump|info> [options]`. The same Trainer,
-// model and kernels as the browser worker.
+// model and kernels as the browser worker; every setting is a flag generated from the declared
+// key table (src/config), with the playground URL's names, ranges and messages.
 
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter } from '../gpu/device';
-import { Gpu, type Tensor } from '../gpu/runtime';
+import { Gpu } from '../gpu/runtime';
 import { gpuBackend } from '../ops/backend';
+import { gpuLoss } from '../ops/loss';
 import { PRESETS, forwardFlops, type DiTConfig } from '../model/config';
 import { DiT } from '../model/dit';
+import { modelOnGpu, paramBuffer } from '../model/gpu';
 import { initParams, paramTable } from '../model/params';
-import { OBJECTIVES, needsR, objectiveConfig, planStep, type ObjectiveName } from '../objectives/objectives';
-import { gpuLoss, runStep, summarise } from '../objectives/step';
+import { planStep } from '../objectives/objectives';
+import { OBJECTIVES, objectiveSpec } from '../objectives/table';
+import { runStep, summarise } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { DEFAULT_TRAIN, type NonFinitePolicy, type StepRecord, type TrainConfig } from '../train/trainer';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from '../train/checkpoint';
-import { TrainingSession, trainConfigFromRun, type SessionEvent, type SessionOptions } from '../train/session';
+import type { StepRecord } from '../train/trainer';
+import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
+import { TrainingSession, type SessionEvent, type SessionOptions } from '../train/session';
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
@@ -26,63 +29,48 @@ import { coverage, slicedWasserstein } from '../metrics/dist2d';
 import { renderScatter } from '../util/scatter';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
+import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
+import { bool, float, int } from '../config/spec';
+import { configFromMetadata, defaultDatasetFor, modelOf, objectiveOf, runMetadata, toTrainConfig, type Config } from '../config';
 
-const USAGE = `usage: npm run facm -- <command> [options]
-  train   --preset tiny --objective facm --dataset shapes8 --steps 200 [--batch 32] [--lr 1e-3] [--seed 0]
-          [--out runs/x] [--init ckpt] [--teacher ckpt] [--lambda-fm 1] [--no-alpha] [--no-clamp]
-          [--interval extended|aux] [--flow-ratio 0.75] [--meanflow-p 1] [--scm-warmup 1000] [--log-every 10]
-          [--on-non-finite stop|rollback] [--autosave-every 100 (0: off; into --out/autosave.safetensors)]
-          2-D point sets (--preset points): [--eval-every 250 (0: off)] [--eval-n 4096] [--eval-euler 16] [--eval-ema]
-  train   --resume runs/x [--steps N]   (continues the autosave in runs/x to its target step, or to N)
-  sample  --ckpt file --nfe 1|2|n | --euler N  [--out grid.png] [--n 64 (point models: 2048)] [--seed 0] [--ema] [--dataset D (default: the run's)]
-  dump    --preset tiny --objective facm --seed 0 --batch 4 --out step.safetensors [--perturb 0.05] [--dataset blobs8]
-  info    (the adapter and its limits)
-objectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
+// ------------------------------------------------------------------ the commands' own options
 
-const { positionals, values: opt } = parseArgs({
-  allowPositionals: true,
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    objective: { type: 'string', default: 'facm' },
-    dataset: { type: 'string', default: '' },
-    steps: { type: 'string' },
-    batch: { type: 'string' },
-    lr: { type: 'string' },
-    seed: { type: 'string', default: '0' },
-    out: { type: 'string' },
-    init: { type: 'string' },
-    teacher: { type: 'string' },
-    ckpt: { type: 'string' },
-    nfe: { type: 'string', default: '1' },
-    euler: { type: 'string' },
-    n: { type: 'string' },
-    ema: { type: 'boolean', default: false },
-    perturb: { type: 'string', default: '0.05' },
-    'lambda-fm': { type: 'string' },
-    'no-alpha': { type: 'boolean', default: false },
-    'no-clamp': { type: 'boolean', default: false },
-    interval: { type: 'string' },
-    'flow-ratio': { type: 'string' },
-    'meanflow-p': { type: 'string' },
-    'scm-warmup': { type: 'string' },
-    'log-every': { type: 'string', default: '10' },
-    'on-non-finite': { type: 'string' },
-    'autosave-every': { type: 'string' },
-    resume: { type: 'string' },
-    'eval-every': { type: 'string' },
-    'eval-n': { type: 'string' },
-    'eval-euler': { type: 'string' },
-    'eval-ema': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-
-const num = (name: string, v: string | undefined, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got '${v}'`);
-  return x;
+const TRAIN: Record<string, OptionSpec> = {
+  steps: int(200, 1, 1e9, 'steps', 'optimizer steps to take (with --init from a non-teacher checkpoint: beyond its step)'),
+  out: text('output folder: checkpoint.safetensors, metrics.jsonl and the autosave (default runs/<objective>-<preset>-<time>)'),
+  init: text('start from this checkpoint: its weights (and with no --teacher its optimizer state and step)'),
+  teacher: text('distil from this FM teacher checkpoint (its EMA weights): v = teacher(x_t, c = t)'),
+  resume: text('continue the autosave in this --out folder (every setting from its metadata; only --steps may change)'),
+  'log-every': int(10, 1, 1e9, 'log every', 'print a line (and read back metrics) every this many steps'),
+  'eval-every': int(250, 0, 1e9, 'eval every', '2-D point sets: score NFE-1 / NFE-2 / Euler samples by sliced W2 every this many steps (0: off)'),
+  'eval-n': int(4096, 16, 65536, 'eval points', '2-D point sets: samples per evaluation (the held-out and noise figures use as many)'),
+  'eval-euler': int(16, 0, 1000, 'eval Euler', "2-D point sets: Euler steps of the FM branch's ODE in each evaluation (0: skip)"),
 };
+const SAMPLE: Record<string, OptionSpec> = {
+  ckpt: text('the checkpoint to sample from'),
+  nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler)'),
+  n: int(64, 1, 65536, 'images', 'images in the grid (point models: points in the scatter, default 2048)'),
+  out: text('the PNG to write', 'grid.png'),
+  ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
+};
+const DUMP: Record<string, OptionSpec> = {
+  out: text('the safetensors file to write', 'step.safetensors'),
+  perturb: float(0.05, 0, 10, 'perturb', 'perturb the adaLN-Zero init by this much, so every path computes something'),
+};
+const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: Record<string, OptionSpec>; what: string }> = {
+  train: { run: train, options: TRAIN, what: 'train a run (or continue one: --resume, --init)' },
+  sample: { run: sample, options: SAMPLE, what: 'a grid of samples from a checkpoint, with its distance to the data' },
+  dump: { run: dump, options: DUMP, what: 'one training step frozen for checking elsewhere (e.g. PyTorch): inputs, outputs, losses, gradients' },
+  info: { run: info, options: {}, what: 'the adapter and its limits' },
+};
+
+const DATASET_NOTE = `--dataset also takes files: a folder, or comma-separated paths, of CIFAR-10 binary batches (data_batch_*.bin) or their .tar.gz, or MNIST-style IDX files (an images file with its labels file beside it, .gz or not), resized to the model's image size.`;
+
+function usage(cmd?: string): string {
+  const head = `usage: npm run facm -- <command> [options]\ncommands:\n${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(7)} ${c.what}`).join('\n')}\nobjectives: ${OBJECTIVES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')}; built-in datasets: ${Object.keys(BUILTIN).join(', ')}`;
+  if (!cmd || !COMMANDS[cmd]) return `${head}\n(npm run facm -- <command> --help lists a command's options and every setting)`;
+  return `${head}\n\n${cmd}:\n${helpText(COMMANDS[cmd].options, undefined, DATASET_NOTE)}`;
+}
 
 const AUTOSAVE = 'autosave';
 
@@ -101,12 +89,9 @@ function readFiles(path: string): { name: string; bytes: Uint8Array }[] {
 
 /** A built-in name, or files (comma-separated paths / a folder): resized to the model's shape if needed. */
 async function loadData(spec: string, model: DiTConfig, seed: number): Promise<Dataset> {
-  let ds: Dataset;
-  const name = spec || (isPointShape(model) ? 'eight-gaussians' : model.H <= 8 ? 'shapes8' : model.H <= 16 ? 'shapes16' : 'shapes32');
-  if (isPointSet(name) !== isPointShape(model))
-    throw new Error(isPointSet(name) ? `'${name}' is a 2-D point set: train it with --preset points` : `the points preset takes a 2-D point set (${POINT_SETS.join(', ')}), not '${name}'`);
-  if (BUILTIN[name]) ds = BUILTIN[name].make(seed);
-  else ds = await loadDatasetFromFiles(name.split(',').flatMap(readFiles));
+  if (isPointSet(spec) !== isPointShape(model))
+    throw new Error(isPointSet(spec) ? `'${spec}' is a 2-D point set: train it with --preset points` : `the points preset takes a 2-D point set (${POINT_SETS.join(', ')}), not '${spec}'`);
+  let ds: Dataset = BUILTIN[spec] ? BUILTIN[spec].make(seed) : await loadDatasetFromFiles(spec.split(',').flatMap(readFiles));
   if (ds.H !== model.H || ds.W !== model.W || ds.C !== model.C) {
     console.error(`resizing ${ds.name} from ${ds.C}×${ds.H}×${ds.W} to the model's ${model.C}×${model.H}×${model.W}`);
     ds = resizeDataset(ds, model.H, model.W, { C: model.C });
@@ -114,28 +99,8 @@ async function loadData(spec: string, model: DiTConfig, seed: number): Promise<D
   return ds;
 }
 
-function modelFor(preset: string, objective: ObjectiveName): DiTConfig {
-  const p = PRESETS[preset];
-  if (!p) throw new Error(`unknown preset '${preset}' (have ${Object.keys(PRESETS).join(', ')})`);
-  return { ...p.config, useR: needsR(objectiveConfig(objective, { interval: opt.interval === 'aux' ? 'aux' : 'extended' })) };
-}
-
-function objectiveFromArgs() {
-  const name = opt.objective as ObjectiveName;
-  if (!OBJECTIVES.includes(name)) throw new Error(`unknown objective '${name}' (have ${OBJECTIVES.join(', ')})`);
-  const o: Record<string, unknown> = {};
-  if (opt['lambda-fm'] !== undefined) o.lambdaFM = num('lambda-fm', opt['lambda-fm'], 1);
-  if (opt['no-alpha']) o.alpha = false;
-  if (opt['no-clamp']) o.clamp = false;
-  if (opt.interval) {
-    if (opt.interval !== 'extended' && opt.interval !== 'aux') throw new Error(`--interval must be extended or aux`);
-    o.interval = opt.interval;
-  }
-  if (opt['flow-ratio'] !== undefined) o.flowRatio = num('flow-ratio', opt['flow-ratio'], 0.75);
-  if (opt['meanflow-p'] !== undefined) o.meanflowP = num('meanflow-p', opt['meanflow-p'], 1);
-  if (opt['scm-warmup'] !== undefined) o.scmWarmup = num('scm-warmup', opt['scm-warmup'], 1000);
-  return objectiveConfig(name, o);
-}
+/** The dataset a parsed command line names: a path, a built-in, or the preset's own. */
+const datasetSpec = (p: CliParse): string => p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : defaultDatasetFor(p.config.preset));
 
 /** What the CLI records in a checkpoint's run metadata so `--resume` can rebuild the run. */
 interface CliRun {
@@ -145,55 +110,45 @@ interface CliRun {
   preset: string;
 }
 
-async function train(): Promise<void> {
-  let cfg: TrainConfig;
+async function train(p: CliParse): Promise<void> {
+  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number; 'eval-every': number; 'eval-n': number; 'eval-euler': number };
+  let config: Config = p.config;
+  let model: DiTConfig;
   let cli: CliRun;
   let resumeBytes: Uint8Array | null = null;
   let initState: CheckpointState | null = null;
-  let teacherPath: string | null;
-  const out = opt.resume ?? opt.out ?? join('runs', `${opt.objective}-${opt.preset}-${Date.now()}`);
+  const out = opt.resume ?? opt.out ?? join('runs', `${config.objective}-${config.preset}-${Date.now()}`);
   const store = new FsCheckpointStore(out);
-  const autosaveEvery = num('autosave-every', opt['autosave-every'], 100);
   if (opt.resume) {
     // Everything but --steps comes from the autosave's metadata.
     if (!existsSync(opt.resume)) throw new Error(`--resume: '${opt.resume}' does not exist`);
+    const extra = [...p.given].filter((k) => k !== 'autosaveEvery');
+    if (extra.length) throw new CliError(`--resume takes its settings from the autosave; drop ${extra.map((k) => `--${k}`).join(', ')} (only --steps and --autosave-every may be given)`);
     resumeBytes = await store.load(AUTOSAVE);
     if (!resumeBytes) throw new Error(`--resume: no autosave in '${opt.resume}' (looked for ${store.path(AUTOSAVE)}); runs autosave every --autosave-every steps unless it is 0`);
     const st = loadCheckpoint(resumeBytes);
-    const run = (st.run ?? {}) as { cli?: CliRun };
-    if (!run.cli) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
-    cfg = trainConfigFromRun(st.run, st.model);
-    cli = { ...run.cli, steps: opt.steps !== undefined ? num('steps', opt.steps, run.cli.steps) : run.cli.steps };
-    teacherPath = cli.teacher;
+    const meta = configFromMetadata(st.run, st.model);
+    const saved = meta.run.cli as CliRun | undefined;
+    if (!saved) throw new Error(`--resume: ${store.path(AUTOSAVE)} was not written by this CLI (no 'cli' entry in its run metadata)`);
+    config = { ...meta.config, autosaveEvery: p.given.has('autosaveEvery') ? p.config.autosaveEvery : config.autosaveEvery };
+    model = st.model;
+    cli = { ...saved, steps: p.givenOpts.has('steps') ? opt.steps : saved.steps };
     console.error(`resuming ${out} at step ${st.step} of ${cli.steps}`);
   } else {
-    const objective = objectiveFromArgs();
-    let model = modelFor(opt.preset!, objective.name);
-    const seed = num('seed', opt.seed, 0);
+    model = modelOf(config);
     if (opt.init) {
       initState = loadCheckpoint(new Uint8Array(readFileSync(opt.init)));
       // Distillation starts the student from the teacher's weights: same architecture.
       model = initState.model;
     }
-    teacherPath = opt.teacher ?? null;
-    cfg = {
-      ...DEFAULT_TRAIN,
-      model,
-      objective,
-      seed,
-      batch: num('batch', opt.batch, DEFAULT_TRAIN.batch),
-      lr: num('lr', opt.lr, DEFAULT_TRAIN.lr),
-      onNonFinite: nonFinitePolicy(),
-    };
-    const steps = num('steps', opt.steps, 200);
-    cli = { dataset: opt.dataset!, steps: (initState && !teacherPath ? initState.step : 0) + steps, teacher: teacherPath, preset: opt.preset! };
+    cli = { dataset: datasetSpec(p), steps: (initState && !opt.teacher ? initState.step : 0) + opt.steps, teacher: opt.teacher ?? null, preset: config.preset };
   }
+  const cfg = toTrainConfig(config, model);
   let teacher: { bytes: Uint8Array; name: string } | null = null;
-  if (teacherPath) {
-    if (!existsSync(teacherPath)) throw new Error(`teacher checkpoint '${teacherPath}' does not exist`);
-    teacher = { bytes: new Uint8Array(readFileSync(teacherPath)), name: teacherPath };
+  if (cli.teacher) {
+    if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist`);
+    teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
   }
-  const logEvery = Math.max(1, num('log-every', opt['log-every'], 10));
   const data = await loadData(cli.dataset, cfg.model, cfg.seed);
   const table = paramTable(cfg.model);
   console.error(`model: ${cli.preset} ${cfg.model.C}×${cfg.model.H}×${cfg.model.W}, ${table.count.toLocaleString()} parameters, ${(forwardFlops(cfg.model) / 1e6).toFixed(2)} MFLOP/image forward; objective ${cfg.objective.name}; data ${data.name} (${data.count} images); batch ${cfg.batch}`);
@@ -203,16 +158,18 @@ async function train(): Promise<void> {
     else if (e.type === 'non-finite' && e.event.action === 'rolled-back') console.log(`NON-FINITE ${e.event.quantity} at step ${e.event.step}: rolled back to step ${e.event.restoredTo}`);
     else if (e.type === 'autosave-failed') console.error(`autosave at step ${e.step} failed: ${e.message}`);
   };
+  const autosave = config.autosaveEvery > 0;
   const opts: SessionOptions = {
-    store: autosaveEvery > 0 ? store : null,
+    store: autosave ? store : null,
     autosaveKey: AUTOSAVE,
-    checkpointEvery: autosaveEvery > 0 ? autosaveEvery : 100,
+    checkpointEvery: autosave ? config.autosaveEvery : 100,
     teacher,
     onEvent,
     presetName: cli.preset,
+    config,
     run: { cli },
     acquire: openGpu,
-    initState: initState ? (teacherPath || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
+    initState: initState ? (cli.teacher || !initState.step ? { model: initState.model, step: 0, params: initState.params } : { ...initState, resume: null }) : undefined,
   };
   const session = resumeBytes ? await TrainingSession.resume(resumeBytes, data, opts) : await TrainingSession.create(cfg, data, opts);
   const startStep = session.step;
@@ -245,12 +202,12 @@ async function train(): Promise<void> {
     );
   };
   if (session.step >= cli.steps) console.log(`the run is already at step ${session.step} (target ${cli.steps}); pass a larger --steps to go on`);
-  const evalPoints = pointEvaluator(cli.dataset, cfg, logPath);
+  const evalPoints = isPointSet(cli.dataset) && opt['eval-every'] > 0 ? pointEvaluator(cli.dataset, cfg, config.sampleWeights === 'ema' ? 'ema' : 'params', opt, logPath) : null;
   while (session.step < cli.steps) {
     const recs = await session.stepOnce();
-    if (session.step % logEvery === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
+    if (session.step % opt['log-every'] === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
     else report(recs);
-    if (evalPoints && (session.step % evalPoints.every === 0 || session.step === cli.steps)) await evalPoints.run(session.trainer, session.step);
+    if (evalPoints && (session.step % opt['eval-every'] === 0 || session.step === cli.steps)) await evalPoints.run(session.trainer, session.step);
     const c = session.trainer.collapse;
     if (c) {
       console.log(`COLLAPSE at step ${c.step}: ${c.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
@@ -260,101 +217,75 @@ async function train(): Promise<void> {
   report(await session.drain());
   const secs = (performance.now() - t0) / 1000;
   // The final state (also after a collapse: AdamW skipped the bad step), written as the checkpoint and the autosave.
-  const tr = session.trainer;
-  const ck = saveCheckpoint({
-    model: cfg.model,
-    run: { ...cfg, dataset: data.name, cli },
-    step: tr.step,
-    params: await tr.readParams('params'),
-    ema: await tr.readParams('ema'),
-    ...(await tr.readOptimizer()),
-    resume: tr.resumeState(),
-  });
+  const ck = session.trainer.collapse ? await session.snapshot() : await session.save();
   writeFileSync(join(out, 'checkpoint.safetensors'), ck);
-  if (autosaveEvery > 0) await store.save(AUTOSAVE, ck);
-  const done = tr.step - startStep;
+  if (autosave) await store.save(AUTOSAVE, ck);
+  const done = session.step - startStep;
   console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(session.gpu.report)}`);
-  if (evalPoints) evalPoints.summary();
+  evalPoints?.summary();
   console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${logPath}`);
   session.dispose();
 }
 
 /**
- * 2-D point sets: every --eval-every steps, NFE-1 / NFE-2 / Euler samples from fixed noise scored by
- * sliced W2 against held-out data and noise (printed, and logged as `{"eval": ...}` lines).
+ * 2-D point sets: NFE-1 / NFE-2 / Euler samples from fixed noise, scored by sliced W2 against
+ * held-out data and noise (printed, and logged as `{"eval": ...}` lines in metrics.jsonl).
  */
-function pointEvaluator(dataset: string, cfg: TrainConfig, logPath: string) {
-  const every = num('eval-every', opt['eval-every'], 250);
-  if (!isPointSet(dataset) || every <= 0) return null;
-  const ref = pointReference(dataset, cfg.seed, num('eval-n', opt['eval-n'], 4096));
-  const euler = num('eval-euler', opt['eval-euler'], 16);
-  const which = opt['eval-ema'] ? 'ema' : 'params';
+function pointEvaluator(dataset: string, cfg: ReturnType<typeof toTrainConfig>, which: 'ema' | 'params', opt: { 'eval-n': number; 'eval-euler': number }, logPath: string) {
+  const ref = pointReference(dataset, cfg.seed, opt['eval-n']);
   const hits: { step: number; e: PointEval }[] = [];
   return {
-    every,
     async run(tr: TrainingSession['trainer'], step: number) {
-      const e = await evaluatePoints(tr.model.be, tr.model, tr.weights(which), ref, { euler, meanflow: cfg.objective.name === 'meanflow', seed: cfg.seed });
+      const e = await evaluatePoints(tr.model.be, tr.model, tr.weights(which), ref, { euler: opt['eval-euler'], meanflow: cfg.objective.name === 'meanflow', seed: cfg.seed });
       hits.push({ step, e });
       console.log(`eval step ${step} (${which === 'ema' ? 'EMA' : 'online'}): ${describeEval(e)}`);
-      const { points: _p, ...rest } = e;
+      const { points: _points, ...rest } = e;
       appendFileSync(logPath, JSON.stringify({ step, eval: rest }) + '\n');
     },
     summary() {
-      // The issue's threshold: within 2× of held-out, every mode covered.
+      // The threshold: within 2× of the held-out figure, every mode covered.
       const ok = (s: PointEval['nfe1'] | null, e: PointEval) => !!s && s.sw <= 2 * e.heldOut && s.covered === e.classes;
-      const first = (k: 'nfe1' | 'nfe2' | 'euler') => hits.find((h) => ok(h.e[k], h.e))?.step ?? null;
-      const both = hits.find((h) => ok(h.e.nfe1, h.e) && ok(h.e.euler, h.e))?.step ?? null;
-      console.log(`threshold (SW2 ≤ 2× held-out, all modes): NFE1 at step ${first('nfe1') ?? '—'}, NFE2 ${first('nfe2') ?? '—'}, Euler ${first('euler') ?? '—'}; NFE1 and Euler together ${both ?? '—'}`);
+      const first = (k: 'nfe1' | 'nfe2' | 'euler') => hits.find((h) => ok(h.e[k], h.e))?.step ?? '—';
+      const both = hits.find((h) => ok(h.e.nfe1, h.e) && ok(h.e.euler, h.e))?.step ?? '—';
+      console.log(`threshold (sliced W2 ≤ 2× held-out, all modes): NFE1 at step ${first('nfe1')}, NFE2 ${first('nfe2')}, Euler ${first('euler')}; NFE1 and Euler together ${both}`);
     },
   };
 }
 
-function nonFinitePolicy(): NonFinitePolicy {
-  const p = opt['on-non-finite'] ?? 'stop';
-  if (p !== 'stop' && p !== 'rollback') throw new Error(`--on-non-finite must be stop or rollback, got '${p}'`);
-  return p;
-}
-
-async function sample(): Promise<void> {
-  if (!opt.ckpt) throw new Error('sample needs --ckpt');
+async function sample(p: CliParse): Promise<void> {
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; out: string; ema: boolean };
+  if (!opt.ckpt) throw new CliError('sample needs --ckpt');
   const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
   const cfg = st.model;
+  const run = configFromMetadata(st.run, st.model);
   const gpu = await openGpu();
-  const table = paramTable(cfg);
-  const be = gpuBackend(gpu);
-  const model = new DiT(be, cfg, table);
-  const flat = opt.ema && st.ema ? st.ema : st.params;
-  const buf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
-  gpu.write(buf, flat);
-  const views = new Map(table.specs.map((s) => [s.name, gpu.view(buf.buffer, s.offset, s.shape)]));
-  const P = (n: string): Tensor => views.get(n)!;
-  const run0 = (st.run ?? {}) as { objective?: { name?: string }; cli?: { dataset?: string }; seed?: number };
+  const ema = (opt.ema || p.config.sampleWeights === 'ema') && !!st.ema;
+  const { model, P } = modelOnGpu(gpu, cfg, ema ? st.ema! : st.params);
+  const meanflow = objectiveSpec(run.config.objective).oneStep === 'meanflow';
+  const euler = p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0;
   if (isPointShape(cfg)) {
-    await samplePoints(be, model, opt.ema && st.ema ? 'EMA' : 'online', P, opt.dataset || run0.cli?.dataset || 'eight-gaussians', run0.seed ?? 0, run0.objective?.name === 'meanflow', st.step);
+    const spec = p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? defaultDatasetFor(run.config.preset);
+    await samplePoints(model, P, { ema, dataset: spec, dataSeed: run.config.seed, seed: p.config.seed, meanflow, step: st.step, euler, nfe: opt.nfe, n: p.givenOpts.has('n') ? opt.n : 2048, out: opt.out });
     gpu.destroy();
     return;
   }
-  const n = num('n', opt.n, 64);
-  const rng = new Rng(num('seed', opt.seed, 0));
+  const n = opt.n;
+  const rng = new Rng(p.config.seed);
   const z = rng.normals(n * cfg.C * cfg.H * cfg.W);
   const y = cfg.numClasses ? Float32Array.from({ length: n }, (_, i) => i % cfg.numClasses) : null;
-  const run = (st.run ?? {}) as { objective?: { name?: string } };
-  const meanflow = run.objective?.name === 'meanflow';
-  const imgs = opt.euler
-    ? await sampleEuler(be, model, P, z, n, num('euler', opt.euler, 50), { y, branch: 'fm' })
-    : await sampleConsistency(be, model, P, z, n, num('nfe', opt.nfe, 1), rng, { y, meanflow });
+  const be = model.be;
+  const imgs = euler ? await sampleEuler(be, model, P, z, n, euler, { y, branch: 'fm' }) : await sampleConsistency(be, model, P, z, n, opt.nfe, rng, { y, meanflow });
   const cols = Math.ceil(Math.sqrt(n));
   const grid = imageGrid(imgs, n, cfg.C, cfg.H, cfg.W, cols, 1, Math.max(1, Math.floor(128 / cfg.H)));
-  const outPath = opt.out ?? 'grid.png';
-  writeFileSync(outPath, await encodePng(grid.rgba, grid.width, grid.height));
-  console.log(`wrote ${outPath}: ${n} samples, ${opt.euler ? `Euler ${opt.euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${opt.ema && st.ema ? 'EMA' : 'online'} weights, step ${st.step}`);
+  writeFileSync(opt.out, await encodePng(grid.rgba, grid.width, grid.height));
+  console.log(`wrote ${opt.out}: ${n} samples, ${euler ? `Euler ${euler} steps (FM branch)` : `NFE ${opt.nfe}`}, ${ema ? 'EMA' : 'online'} weights, step ${st.step}`);
   gpu.destroy();
   // How close the samples came to the data, read against held-out real images (the floor) and the
   // input noise (where a model that learned nothing stays).
-  const spec = opt.dataset || (run as { cli?: { dataset?: string } }).cli?.dataset;
+  const spec = p.datasetPath ?? (p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? (typeof run.run.dataset === 'string' && run.run.dataset in BUILTIN ? run.run.dataset : null));
   if (spec) {
     // The grid is written: a dataset that cannot be read here (files from another machine) only skips the figures.
-    const ds = await loadData(spec, cfg, (run as { seed?: number }).seed ?? 0).catch((e: Error) => {
+    const ds = await loadData(spec, cfg, run.config.seed).catch((e: Error) => {
       console.error(`distance to the data skipped: ${e.message} (pass --dataset)`);
       return null;
     });
@@ -366,66 +297,73 @@ async function sample(): Promise<void> {
   }
 }
 
-/** Point models: a scatter PNG (data grey, samples blue) and the sliced W2 figures. */
-async function samplePoints(be: ReturnType<typeof gpuBackend>, model: DiT<Tensor>, weights: string, P: (n: string) => Tensor, dataset: string, dataSeed: number, meanflow: boolean, step: number): Promise<void> {
-  if (!isPointSet(dataset)) throw new Error(`a point model samples against a 2-D point set (${POINT_SETS.join(', ')}), not '${dataset}'`);
-  const n = num('n', opt.n, 2048);
-  const ref = pointReference(dataset, dataSeed, n);
-  const z = new Rng(num('seed', opt.seed, 0) ^ 0xe7a1).normals(2 * n);
-  const rng = new Rng(num('seed', opt.seed, 0));
-  const pts = opt.euler
-    ? await sampleEuler(be, model, P, z, n, num('euler', opt.euler, 16), { branch: 'fm' })
-    : await sampleConsistency(be, model, P, z, n, num('nfe', opt.nfe, 1), rng, { meanflow });
-  const what = opt.euler ? `Euler ${opt.euler} steps (FM branch)` : `NFE ${opt.nfe}`;
+/** Point models: a scatter PNG (data grey, samples blue), the sliced W2 figures and mode coverage. */
+async function samplePoints(
+  model: ReturnType<typeof modelOnGpu>['model'],
+  P: ReturnType<typeof modelOnGpu>['P'],
+  o: { ema: boolean; dataset: string; dataSeed: number; seed: number; meanflow: boolean; step: number; euler: number; nfe: number; n: number; out: string },
+): Promise<void> {
+  if (!isPointSet(o.dataset)) throw new Error(`a point model samples against a 2-D point set (${POINT_SETS.join(', ')}), not '${o.dataset}'`);
+  const { n } = o;
+  const ref = pointReference(o.dataset, o.dataSeed, n);
+  const z = new Rng(o.seed ^ 0xe7a1).normals(2 * n);
+  const be = model.be;
+  const pts = o.euler
+    ? await sampleEuler(be, model, P, z, n, o.euler, { branch: 'fm' })
+    : await sampleConsistency(be, model, P, z, n, o.nfe, new Rng(o.seed), { meanflow: o.meanflow });
+  const what = o.euler ? `Euler ${o.euler} steps (FM branch)` : `NFE ${o.nfe}`;
   const img = renderScatter([
     { points: ref.refs.subarray(0, 2 * n), color: [150, 150, 150], alpha: 0.5 },
     { points: pts, color: [31, 119, 180], alpha: 0.6 },
   ], 3, 400);
-  const outPath = opt.out ?? 'samples.png';
-  writeFileSync(outPath, await encodePng(img.rgba, img.width, img.height));
+  writeFileSync(o.out, await encodePng(img.rgba, img.width, img.height));
   const sw = slicedWasserstein(pts, ref.refs);
   const cov = coverage(pts, ref.refs, ref.labels, ref.classes, ref.radius);
-  console.log(`wrote ${outPath}: ${n} samples, ${what}, ${weights} weights, step ${step}`);
-  console.log(`sliced W2 to ${dataset} (${n} points): samples ${sw.toFixed(4)} (${(sw / ref.heldOut).toFixed(2)}× held-out), held-out ${ref.heldOut.toFixed(4)}, noise ${ref.noise.toFixed(4)}; modes covered ${cov.covered}/${cov.classes}, ${(100 * cov.nearFraction).toFixed(1)} % of samples within ${ref.radius} of the data`);
+  console.log(`wrote ${o.out}: ${n} samples, ${what}, ${o.ema ? 'EMA' : 'online'} weights, step ${o.step}`);
+  console.log(
+    `sliced W2 to ${o.dataset} (${n} points): samples ${sw.toFixed(4)} (${(sw / ref.heldOut).toFixed(2)}× held-out), held-out ${ref.heldOut.toFixed(4)}, noise ${ref.noise.toFixed(4)}; ` +
+      `modes covered ${cov.covered}/${cov.classes}, ${(100 * cov.nearFraction).toFixed(1)} % of samples within ${ref.radius} of the data`,
+  );
 }
 
-/** One FACM step frozen for independent checking (e.g. in PyTorch): inputs, outputs, loss, gradients. */
-async function dump(): Promise<void> {
-  const objective = objectiveFromArgs();
-  const model = modelFor(opt.preset!, objective.name);
-  const seed = num('seed', opt.seed, 0);
-  const B = num('batch', opt.batch, 4);
-  const data = await loadData(opt.dataset!, model, seed);
+/**
+ * One training step frozen for independent checking (e.g. in PyTorch): the parameters, the step's
+ * inputs, what each branch of the step computed (F of the anchor branch with its conditions; F and
+ * dF/dt of the consistency branch), the losses and every gradient, all from one runStep.
+ */
+async function dump(p: CliParse): Promise<void> {
+  const opt = p.opts as { out: string; perturb: number };
+  const config = p.config;
+  const model = modelOf(config);
+  const objective = objectiveOf(config);
+  const { seed, batch: B } = config;
+  const data = await loadData(datasetSpec(p), model, seed);
   const gpu = await openGpu();
   const table = paramTable(model);
-  const flat = initParams(table, seed, num('perturb', opt.perturb, 0.05));
+  const flat = initParams(table, seed, opt.perturb);
   const be = gpuBackend(gpu);
   const dit = new DiT(be, model, table);
-  const pbuf = gpu.view(gpu.persistent(table.total, 'params'), 0, [table.total]);
-  const gbuf = gpu.view(gpu.persistent(table.total, 'grads'), 0, [table.total]);
-  gpu.write(pbuf, flat);
-  gpu.clear(gbuf);
-  const pv = new Map(table.specs.map((s) => [s.name, gpu.view(pbuf.buffer, s.offset, s.shape)]));
-  const gv = new Map(table.specs.map((s) => [s.name, gpu.view(gbuf.buffer, s.offset, s.shape)]));
+  const params = paramBuffer(gpu, table, flat, 'params');
+  const grads = paramBuffer(gpu, table, null, 'grads');
+  gpu.clear(grads.flat);
   const batch = new Batcher(data, B, seed, 0).next();
   const y = model.numClasses ? batch.y : null;
   const plan = planStep({ cfg: objective, step: 0, useR: model.useR }, batch.x, y, B, new Rng(seed));
-  const shape = [B, model.C, model.H, model.W];
-  // Outputs F_cm, dF/dt, F_fm, computed separately with the same parameters.
-  const up = (a: Float32Array | null, s: number[]) => (a ? be.fromArray(a, s) : null);
-  const xt = up(plan.xt, shape)!;
-  const vt = up(plan.v, shape)!;
-  const tt = up(plan.t, [B])!;
-  const ones = up(new Float32Array(B).fill(1), [B])!;
-  const zr = model.useR ? up(new Float32Array(B), [B]) : null;
-  const yt = up(y, [B]);
-  const cm = dit.run((n) => pv.get(n)!, { x: xt, c: tt, y: yt, r: zr }, B, { tX: vt, tC: ones, tR: zr }, false);
-  const fmC = up(plan.t.map((t) => 2 - t), [B])!;
-  const Ffm = dit.forward((n) => pv.get(n)!, { x: xt, c: fmC, y: yt, r: zr }, B);
-  const results = runStep(be, gpuLoss(gpu), dit, (n) => pv.get(n)!, (n) => gv.get(n)!, plan);
-  const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await gpu.read(r.stats), scale: r.scale, w: r.w })));
+  const results = runStep(be, gpuLoss(gpu), dit, params.P, grads.P, plan, undefined, true);
+  const read = async (t: unknown) => (await gpu.read(t as Parameters<Gpu['read']>[0])).slice();
+  const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await read(r.stats), scale: r.scale, w: r.w })));
   const m = summarise(stats, B);
-  const grads = await gpu.read(gbuf);
+  const gradFlat = await read(grads.flat);
+  const shape = [B, model.C, model.H, model.W];
+  const outputs: NamedTensor[] = [];
+  for (const [i, r] of results.entries()) {
+    const br = plan.branches[i];
+    const name = r.kind === 'fm' ? 'fm' : 'cm';
+    outputs.push({ name: `in.c_${name}`, shape: [B], data: br.c });
+    if (br.r) outputs.push({ name: `in.r_${name}`, shape: [B], data: br.r });
+    outputs.push({ name: `out.F_${name}`, shape, data: await read(r.F) });
+    if (r.tF) outputs.push({ name: 'out.dFdt', shape, data: await read(r.tF) });
+  }
   const tensors: NamedTensor[] = [
     ...table.specs.map((s) => ({ name: s.name, shape: s.shape, data: flat.slice(s.offset, s.offset + s.size) })),
     { name: 'in.x', shape, data: batch.x },
@@ -433,17 +371,14 @@ async function dump(): Promise<void> {
     { name: 'in.t', shape: [B], data: plan.t },
     ...(y ? [{ name: 'in.y', shape: [B], data: y }] : []),
     { name: 'in.v', shape, data: plan.v },
-    { name: 'out.F_cm', shape, data: (await gpu.read(cm.F)).slice() },
-    { name: 'out.dFdt', shape, data: (await gpu.read(cm.tF!)).slice() },
-    { name: 'out.F_fm', shape, data: (await gpu.read(Ffm)).slice() },
+    ...outputs,
     { name: 'out.loss_fm', shape: [1], data: Float32Array.of(m.lossFM) },
     { name: 'out.loss_cm', shape: [1], data: Float32Array.of(m.lossCM) },
     { name: 'out.loss', shape: [1], data: Float32Array.of(m.loss) },
-    ...table.specs.map((s) => ({ name: `grad.${s.name}`, shape: s.shape, data: grads.slice(s.offset, s.offset + s.size) })),
+    ...table.specs.map((s) => ({ name: `grad.${s.name}`, shape: s.shape, data: gradFlat.slice(s.offset, s.offset + s.size) })),
   ];
-  const outPath = opt.out ?? 'step.safetensors';
-  writeFileSync(outPath, writeSafetensors(tensors, { config: JSON.stringify(model), objective: JSON.stringify(objective), seed: String(seed) }));
-  console.log(`wrote ${outPath}: ${tensors.length} tensors; loss ${m.loss} (L_FM ${m.lossFM}, L_CM ${m.lossCM})`);
+  writeFileSync(opt.out, writeSafetensors(tensors, { config: JSON.stringify(model), objective: JSON.stringify(objective), run: JSON.stringify(runMetadata(config, data.name)), seed: String(seed) }));
+  console.log(`wrote ${opt.out}: ${tensors.length} tensors; loss ${m.loss} (L_FM ${m.lossFM}, L_CM ${m.lossCM})`);
   gpu.destroy();
 }
 
@@ -453,21 +388,23 @@ async function info(): Promise<void> {
   gpu.destroy();
 }
 
-const commands: Record<string, () => Promise<void>> = { train, sample, dump, info };
-
 async function main(): Promise<void> {
-  const cmd = positionals[0];
-  if (opt.help || !cmd || !commands[cmd]) {
-    console.log(USAGE);
-    process.exit(cmd && !opt.help ? 2 : 0);
+  const argv = process.argv.slice(2);
+  const cmd = argv[0];
+  const help = argv.includes('--help') || argv.includes('-h');
+  if (help || !cmd || !COMMANDS[cmd]) {
+    console.log(usage(COMMANDS[cmd ?? ''] ? cmd : undefined));
+    process.exit(help || !cmd ? 0 : 2);
   }
-  await commands[cmd]();
+  const parsed = parseCli(argv.slice(1), COMMANDS[cmd].options);
+  if (parsed.positionals.length) throw new CliError(`unexpected argument '${parsed.positionals[0]}' (options start with --)`);
+  await COMMANDS[cmd].run(parsed);
 }
 
 main().then(
   () => process.exit(0),
   (e) => {
     console.error(`error: ${(e as Error).message}`);
-    process.exit(1);
+    process.exit(e instanceof CliError ? 2 : 1);
   },
 );

@@ -3,57 +3,44 @@
 // checkpoints, drains as the UI does) and prints the live GPU buffers, their bytes and the JS heap at
 // intervals; exits 1 when they grow after the first interval.
 
-import { parseArgs } from 'node:util';
 import { describeAdapter } from '../gpu/device';
-import { PRESETS } from '../model/config';
-import { objectiveConfig, OBJECTIVES, needsR, type ObjectiveName } from '../objectives/objectives';
 import { BUILTIN } from '../data/procedural';
 import { resizeDataset } from '../data/dataset';
-import { DEFAULT_TRAIN, type TrainConfig } from '../train/trainer';
 import { TrainingSession } from '../train/session';
 import { soak, flatAfter } from '../train/soak';
+import { parseCli, type OptionSpec } from '../config/cli';
+import { int } from '../config/spec';
+import { modelOf, toTrainConfig } from '../config';
 
-const { values: opt } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '3000' },
-    every: { type: 'string', default: '100' },
-    preset: { type: 'string', default: 'tiny' },
-    batch: { type: 'string', default: '4' },
-    D: { type: 'string' },
-    depth: { type: 'string' },
-    objective: { type: 'string', default: 'facm' },
-    'checkpoint-every': { type: 'string', default: '500' },
-    'poison-at': { type: 'string' },
-  },
-});
-
-const int = (name: string, v: string | undefined): number | undefined => {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer, got '${v}'`);
-  return x;
+const OPTIONS: Record<string, OptionSpec> = {
+  steps: int(3000, 1, 1e9, 'steps', 'steps to run'),
+  every: int(100, 1, 1e9, 'every', 'sample the live buffers every this many steps'),
+  D: int(0, 0, 4096, 'D', 'override the preset width (0: the preset\'s)'),
+  depth: int(0, 0, 64, 'depth', 'override the preset depth (0: the preset\'s)'),
+  'checkpoint-every': int(500, 1, 1e9, 'checkpoint every', 'in-memory checkpoints every this many steps'),
+  'poison-at': int(0, 0, 1e9, 'poison at', 'poison one activation with NaN at this step (0: never), to exercise the rollback'),
 };
 
 async function main(): Promise<void> {
-  const preset = PRESETS[opt.preset!];
-  if (!preset) throw new Error(`unknown preset '${opt.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
-  const name = opt.objective as ObjectiveName;
-  if (!OBJECTIVES.includes(name)) throw new Error(`unknown objective '${name}'`);
-  const objective = objectiveConfig(name);
-  const model = { ...preset.config, useR: needsR(objective), D: int('D', opt.D) ?? preset.config.D, depth: int('depth', opt.depth) ?? preset.config.depth };
-  const steps = int('steps', opt.steps)!;
-  const every = Math.max(1, int('every', opt.every)!);
-  const cfg: TrainConfig = { ...DEFAULT_TRAIN, model, objective, batch: int('batch', opt.batch)!, onNonFinite: 'rollback', snapshotEvery: 50 };
+  // Soak defaults: a small batch and the rollback policy (the poisoned step must roll back, not stop).
+  const p = parseCli(process.argv.slice(2), OPTIONS);
+  const config = { ...p.config, batch: p.given.has('batch') ? p.config.batch : 4, onNonFinite: p.given.has('onNonFinite') ? p.config.onNonFinite : ('rollback' as const) };
+  const opt = p.opts as { steps: number; every: number; D: number; depth: number; 'checkpoint-every': number; 'poison-at': number };
+  const base = modelOf(config);
+  const model = { ...base, D: opt.D || base.D, depth: opt.depth || base.depth };
+  const { steps, every } = opt;
+  const cfg = { ...toTrainConfig(config, model), snapshotEvery: 50 };
+  const name = config.objective;
   let data = BUILTIN.shapes8.make(0);
   if (data.H !== model.H) data = resizeDataset(data, model.H, model.W, { C: model.C });
-  const session = await TrainingSession.create(cfg, data, { checkpointEvery: int('checkpoint-every', opt['checkpoint-every']), presetName: opt.preset });
-  console.log(`soak: ${steps} steps of ${opt.preset} (D ${model.D}, depth ${model.depth}), ${name}, batch ${cfg.batch} on ${describeAdapter(session.gpu.report)}`);
+  const session = await TrainingSession.create(cfg, data, { checkpointEvery: opt['checkpoint-every'], presetName: config.preset });
+  console.log(`soak: ${steps} steps of ${config.preset} (D ${model.D}, depth ${model.depth}), ${name}, batch ${cfg.batch} on ${describeAdapter(session.gpu.report)}`);
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
   const t0 = performance.now();
   const r = await soak(session, steps, {
     every,
     drainEvery: 10,
-    poisonAt: int('poison-at', opt['poison-at']),
+    poisonAt: opt['poison-at'] || undefined,
     heap: () => process.memoryUsage().heapUsed,
     onSample: (s) =>
       console.log(`step ${String(s.step).padStart(6)}  buffers ${s.buffers}  bytes ${s.bytes} (${mib(s.bytes)} MiB)  pooled-free ${s.pooledFree}  heap ${mib(s.heap ?? 0)} MiB  ${s.stepsPerSec.toFixed(2)} steps/s`),

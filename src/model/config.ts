@@ -21,6 +21,8 @@ export interface Preset {
   name: string;
   why: string;
   config: DiTConfig;
+  /** The built-in dataset the preset is made for (a run's dataset unless it names one). */
+  dataset: string;
 }
 
 export const PRESETS: Record<string, Preset> = {
@@ -28,26 +30,31 @@ export const PRESETS: Record<string, Preset> = {
     name: 'tiny',
     why: 'tests and GPU-less machines: 8×8 RGB, 16 tokens; the only preset SwiftShader trains at a usable pace',
     config: { C: 3, H: 8, W: 8, patch: 2, D: 32, depth: 2, heads: 2, numClasses: 0, useR: false },
+    dataset: 'shapes8',
   },
   'tiny-16': {
     name: 'tiny-16',
     why: '16×16 toy images on weak adapters: 16 tokens of 4×4 patches',
     config: { C: 3, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
+    dataset: 'shapes16',
   },
   points: {
     name: 'points',
     why: 'WHY',
     config: { C: 2, H: 1, W: 1, patch: 1, D: 64, depth: 2, heads: 2, numClasses: 0, useR: false },
+    dataset: 'eight-gaussians',
   },
   'cifar-s': {
     name: 'cifar-s',
     why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',
     config: { C: 3, H: 32, W: 32, patch: 4, D: 192, depth: 6, heads: 3, numClasses: 10, useR: false },
+    dataset: 'shapes32',
   },
   'cifar-b': {
     name: 'cifar-b',
     why: 'CIFAR 32×32×3 with 2×2 patches (256 tokens): the closer-to-paper setting for a discrete GPU',
     config: { C: 3, H: 32, W: 32, patch: 2, D: 256, depth: 8, heads: 4, numClasses: 10, useR: false },
+    dataset: 'shapes32',
   },
 };
 

@@ -6,54 +6,8 @@
 // GPU run the same objective.
 
 import type { Rng } from '../util/rng';
+import type { ObjectiveConfig } from '../config/keys';
 import type { ResidualMode, ResidualScalars } from '../ops/loss';
-
-export const OBJECTIVES = ['fm', 'facm', 'cm-no-anchor', 'scm', 'meanflow'] as const;
-export type ObjectiveName = (typeof OBJECTIVES)[number];
-
-export interface ObjectiveConfig {
-  name: ObjectiveName;
-  /** Weight of the flow-matching anchor (FACM: 1; from scratch ≥ 0.1 per the paper; cm-no-anchor forces 0). */
-  lambdaFM: number;
-  /** 'extended': FM branch at c = 2 − t (the paper's extended interval). 'aux': both branches at c = t with an auxiliary flag in r (needs useR). */
-  interval: 'extended' | 'aux';
-  /** Relaxed fixed-point step α = 1 − t^0.5 (on) or α = 1 (off). */
-  alpha: boolean;
-  /** Clamp the residual to ±1 (on) or use it raw (off). */
-  clamp: boolean;
-  /** t sampler: s = (2/π)·atan(exp(N(0,1)·std − mean)), t = 1 − s. */
-  tMean: number;
-  tStd: number;
-  /** sCM-style: linear warm-up of the tangent term over this many steps; RMS-normalise (true) or clamp (false). */
-  scmWarmup: number;
-  scmNormalise: boolean;
-  /** MeanFlow: fraction of samples with r = t (plain FM), and the adaptive-weight power p. */
-  flowRatio: number;
-  meanflowP: number;
-}
-
-export const DEFAULT_OBJECTIVE: ObjectiveConfig = {
-  name: 'facm',
-  lambdaFM: 1, // the paper's default; from scratch it reports λ_FM ≥ 0.1 is needed
-  interval: 'extended',
-  alpha: true,
-  clamp: true,
-  tMean: 0.8, // median t ≈ 0.73: biased toward the data end, as the reference sampler
-  tStd: 1.6,
-  scmWarmup: 1000,
-  scmNormalise: true,
-  flowRatio: 0.75, // MeanFlow's stable setting; 0 reproduces its collapse
-  meanflowP: 1,
-};
-
-/** Objective presets (name → overrides) with the knob that defines each. */
-export function objectiveConfig(name: ObjectiveName, overrides: Partial<ObjectiveConfig> = {}): ObjectiveConfig {
-  const base: ObjectiveConfig = { ...DEFAULT_OBJECTIVE, name };
-  if (name === 'cm-no-anchor') base.lambdaFM = 0;
-  const cfg = { ...base, ...overrides, name };
-  if (name === 'cm-no-anchor') cfg.lambdaFM = 0;
-  return cfg;
-}
 
 /** Default t sampler of the reference: s = (2/π)·atan(exp(n·std − mean)), t = 1 − s. */
 export function sampleT(rng: Rng, mean: number, std: number): number {
@@ -175,9 +129,4 @@ export function planStep(ctx: PlanContext, x: Float32Array, y: Float32Array | nu
     });
   }
   return { B, t, r, xt, v, eps, y, branches, teacherC: t.slice() };
-}
-
-/** Does this objective's model need the second condition input? */
-export function needsR(cfg: ObjectiveConfig): boolean {
-  return cfg.name === 'meanflow' || (cfg.interval === 'aux' && (cfg.name === 'facm' || cfg.name === 'cm-no-anchor'));
 }

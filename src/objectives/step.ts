@@ -1,55 +1,19 @@
 // Executes a StepPlan on any Backend: the model's forward / JVP with a tape, the branch losses and
 // the backward into the gradient buffers. The CPU backend makes this the whole-step f64 reference.
 
-import type { Gpu, Tensor } from '../gpu/runtime';
 import type { Backend } from '../ops/backend';
-import { fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type LossDims, type ResidualMode, type ResidualScalars } from '../ops/loss';
+import type { LossDims, LossOps } from '../ops/loss';
 import type { DiT, Params } from '../model/dit';
 import type { StepPlan } from './objectives';
-
-export interface LossOps<T> {
-  /** stats (B, 2): mse, 1 − cos per sample; dF of Σ_b scale·w_b·(mse_b + cos_b). */
-  fm(F: T, v: T, w: T, scale: number, d: LossDims): { stats: T; dF: T };
-  /** stats (B, 8) as RES_STATS; dF of Σ_b scale·loss_b (target held constant). */
-  residual(F: T, v: T, tF: T, S: T, mode: ResidualMode, scale: number, d: LossDims): { stats: T; dF: T };
-}
-
-const scalars = (S: ArrayLike<number>): ResidualScalars[] =>
-  Array.from({ length: S.length / 4 }, (_, b) => ({ k: S[4 * b], a: S[4 * b + 1], lambda: S[4 * b + 2], c: S[4 * b + 3] }));
-
-export const cpuLoss: LossOps<Float64Array> = {
-  fm(F, v, w, scale, d) {
-    const { mse, cos } = fmLossRef(F, v, d);
-    const stats = new Float64Array(2 * d.B);
-    for (let b = 0; b < d.B; b++) [stats[2 * b], stats[2 * b + 1]] = [mse[b], cos[b]];
-    return { stats, dF: fmGradRef(F, v, w, scale, d) };
-  },
-  residual: (F, v, tF, S, mode, scale, d) => residualRef(F, v, tF, scalars(S), mode, scale, d.C * d.HW),
-};
-
-export function gpuLoss(gpu: Gpu): LossOps<Tensor> {
-  return {
-    fm(F, v, w, scale, d) {
-      const stats = gpu.alloc([d.B, 2], 'fm.stats');
-      const dF = gpu.alloc([d.B, d.C * d.HW], 'fm.dF');
-      fmStats(gpu, F, v, stats, d);
-      fmGrad(gpu, F, v, w, dF, scale, d);
-      return { stats, dF };
-    },
-    residual(F, v, tF, S, mode, scale, d) {
-      const stats = gpu.alloc([d.B, 8], 'res.stats');
-      const dF = gpu.alloc([d.B, d.C * d.HW], 'res.dF');
-      residualLoss(gpu, F, v, tF, S, stats, dF, mode, scale, d);
-      return { stats, dF };
-    },
-  };
-}
 
 export interface BranchResult<T> {
   kind: 'fm' | 'residual';
   stats: T; // (B, 2) or (B, 8)
   scale: number;
   w: Float32Array | null;
+  /** With `keepOutputs`: the branch's F (and, for a residual branch, its tangent dF/dt), the caller's to read and release. */
+  F?: T;
+  tF?: T;
 }
 
 export interface Teacher<T> {
@@ -59,9 +23,10 @@ export interface Teacher<T> {
 
 /**
  * Runs one step's forward, losses and backward. Gradients accumulate into G (zero it first).
- * Returns each branch's per-sample stats (owned by the caller: read, then release).
+ * Returns each branch's per-sample stats (owned by the caller: read, then release), and with
+ * `keepOutputs` the model outputs the losses saw (the CLI's `dump` writes these).
  */
-export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: Params<T>, G: Params<T>, plan: StepPlan, teacher?: Teacher<T>): BranchResult<T>[] {
+export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: Params<T>, G: Params<T>, plan: StepPlan, teacher?: Teacher<T>, keepOutputs = false): BranchResult<T>[] {
   const { C, H, W } = model.cfg;
   const { B } = plan;
   const shape = [B, C, H, W];
@@ -88,8 +53,9 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
       const { stats, dF } = loss.fm(run.F, v, w, br.scale, d);
       model.backward(P, G, run.tape!, dF);
       model.releaseTape(run.tape!);
-      be.release(run.F, w, dF);
-      out.push({ kind: 'fm', stats, scale: br.scale, w: br.w });
+      be.release(w, dF);
+      if (!keepOutputs) be.release(run.F);
+      out.push({ kind: 'fm', stats, scale: br.scale, w: br.w, ...(keepOutputs && { F: run.F }) });
     } else {
       const tC = be.fromArray(br.tC, [B]);
       const tR = br.tR ? be.fromArray(br.tR, [B]) : null;
@@ -99,8 +65,9 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
       const { stats, dF } = loss.residual(run.F, v, run.tF!, S, br.mode, br.scale, d);
       model.backward(P, G, run.tape!, dF);
       model.releaseTape(run.tape!);
-      be.release(run.F, run.tF, S, dF, tC, tR);
-      out.push({ kind: 'residual', stats, scale: br.scale, w: null });
+      be.release(S, dF, tC, tR);
+      if (!keepOutputs) be.release(run.F, run.tF);
+      out.push({ kind: 'residual', stats, scale: br.scale, w: null, ...(keepOutputs && { F: run.F, tF: run.tF! }) });
     }
     be.release(c, r);
   }

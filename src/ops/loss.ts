@@ -153,3 +153,45 @@ export function residualLoss(gpu: Gpu, F: Tensor, v: Tensor, tF: Tensor, S: Tens
   gpu.dispatch(lossKernel, 'res_stats', prm(), [F, v, tF, S, stats], [d.B]);
   if (dF) gpu.dispatch(lossKernel, 'res_grad', prm(), [F, v, tF, S, stats, dF], [Math.ceil((d.C * d.HW) / 64), d.B]);
 }
+
+// ------------------------------------------------------------------ the losses as a backend pair
+
+export interface LossOps<T> {
+  /** stats (B, 2): mse, 1 − cos per sample; dF of Σ_b scale·w_b·(mse_b + cos_b). */
+  fm(F: T, v: T, w: T, scale: number, d: LossDims): { stats: T; dF: T };
+  /** stats (B, 8) as RES_STATS; dF of Σ_b scale·loss_b (target held constant). */
+  residual(F: T, v: T, tF: T, S: T, mode: ResidualMode, scale: number, d: LossDims): { stats: T; dF: T };
+}
+
+const scalars = (S: ArrayLike<number>): ResidualScalars[] =>
+  Array.from({ length: S.length / 4 }, (_, b) => ({ k: S[4 * b], a: S[4 * b + 1], lambda: S[4 * b + 2], c: S[4 * b + 3] }));
+
+export const cpuLoss: LossOps<Float64Array> = {
+  fm(F, v, w, scale, d) {
+    const { mse, cos } = fmLossRef(F, v, d);
+    const stats = new Float64Array(2 * d.B);
+    for (let b = 0; b < d.B; b++) [stats[2 * b], stats[2 * b + 1]] = [mse[b], cos[b]];
+    return { stats, dF: fmGradRef(F, v, w, scale, d) };
+  },
+  residual: (F, v, tF, S, mode, scale, d) => residualRef(F, v, tF, scalars(S), mode, scale, d.C * d.HW),
+};
+
+/** The loss kernels on the GPU; `cpuLoss` is their f64 reference (runStep takes either). */
+export function gpuLoss(gpu: Gpu): LossOps<Tensor> {
+  return {
+    fm(F, v, w, scale, d) {
+      const stats = gpu.alloc([d.B, 2], 'fm.stats');
+      const dF = gpu.alloc([d.B, d.C * d.HW], 'fm.dF');
+      fmStats(gpu, F, v, stats, d);
+      fmGrad(gpu, F, v, w, dF, scale, d);
+      return { stats, dF };
+    },
+    residual(F, v, tF, S, mode, scale, d) {
+      const stats = gpu.alloc([d.B, 8], 'res.stats');
+      const dF = gpu.alloc([d.B, d.C * d.HW], 'res.dF');
+      residualLoss(gpu, F, v, tF, S, stats, dF, mode, scale, d);
+      return { stats, dF };
+    },
+  };
+}
+

@@ -9,11 +9,12 @@ import { acquireDevice } from '../gpu/device';
 import { Gpu, GpuLostError } from '../gpu/runtime';
 import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
-import { OBJECTIVES, objectiveConfig } from '../objectives/objectives';
+import { configFromMetadata, runMetadata, trainConfigOfCheckpoint } from '../config/metadata';
+import type { Config } from '../config/keys';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import { assertWithinLimits, limitsOf } from './limits';
 import type { CheckpointStore } from './store';
-import { DEFAULT_TRAIN, Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
+import { Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
 
 export type SessionEvent =
   /** An in-memory checkpoint was taken (a read-back of parameters, EMA and Adam state). */
@@ -59,7 +60,9 @@ export interface SessionOptions {
   initParams?: Float32Array;
   /** Initial state (parameters, optimizer, step; streams when `resume` is set), e.g. a CLI --init checkpoint. */
   initState?: CheckpointState;
-  /** Extra metadata merged into every checkpoint's `run` (e.g. the UI's config). */
+  /** The declared config the run was built from, recorded in every checkpoint (default: read back from the TrainConfig). */
+  config?: Config;
+  /** The writer's own extras in every checkpoint's `run` metadata (e.g. the CLI's target step). */
   run?: Record<string, unknown>;
   /** Refuse runs whose buffers add up to more than this (bytes). */
   budgetBytes?: number;
@@ -99,20 +102,6 @@ export async function loadTeacher(src: TeacherSource, fallbackStore?: Checkpoint
   } catch (e) {
     throw new TeacherError(`teacher checkpoint '${name}' cannot be loaded: ${(e as Error).message}`);
   }
-}
-
-/** The TrainConfig recorded in a checkpoint's run metadata (the CLI's and the session's layout). */
-export function trainConfigFromRun(run: unknown, model: DiTConfig): TrainConfig {
-  const r = (run ?? {}) as Partial<TrainConfig> & { train?: Partial<TrainConfig> };
-  const src = r.objective ? r : r.train;
-  if (!src?.objective || !OBJECTIVES.includes(src.objective.name))
-    throw new Error('the checkpoint records no training config (objective, optimizer) in its metadata: pass the config to resume with');
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(DEFAULT_TRAIN)) if ((src as Record<string, unknown>)[k] !== undefined) picked[k] = (src as Record<string, unknown>)[k];
-  const cfg = { ...DEFAULT_TRAIN, ...picked, model, objective: objectiveConfig(src.objective.name, src.objective) } as TrainConfig;
-  for (const k of ['batch', 'lr', 'beta1', 'beta2', 'weightDecay', 'adamEps', 'gradClip', 'emaDecay', 'seed', 'flip'] as const)
-    if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k])) throw new Error(`the checkpoint's training config has ${k} = ${String(cfg[k])}, not a number`);
-  return cfg;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,7 +145,7 @@ export class TrainingSession {
    */
   static async resume(bytes: Uint8Array, data: Dataset, opts: SessionOptions & { cfg?: TrainConfig } = {}): Promise<TrainingSession> {
     const st = loadCheckpoint(bytes, opts.cfg?.model);
-    const cfg = opts.cfg ?? trainConfigFromRun(st.run, st.model);
+    const cfg = opts.cfg ?? trainConfigOfCheckpoint(st.run, st.model);
     return TrainingSession.open(cfg, data, opts, st);
   }
 
@@ -376,7 +365,7 @@ export class TrainingSession {
     const [params, ema, opt] = await Promise.all([tr.readParams('params'), tr.readParams('ema'), tr.readOptimizer()]);
     return saveCheckpoint({
       model: this.cfg.model,
-      run: { ...this.cfg, dataset: this.data.name, ...this.opts.run },
+      run: runMetadata(this.opts.config ?? configFromMetadata(this.cfg, this.cfg.model).config, this.data.name, this.opts.run),
       step: tr.step,
       params,
       ema,

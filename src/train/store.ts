@@ -1,5 +1,5 @@
 // Where autosaved checkpoints go: a key → bytes store. The session writes through this interface;
-// the CLI uses a folder (src/cli/fsStore.ts), tests memory; the page keeps its autosaves in IndexedDB itself (src/ui/autosave.ts).
+// the CLI uses a folder (src/cli/fsStore.ts), tests memory; the page keeps its autosaves in IndexedDB itself (src/ui/persistence/autosave.ts).
 
 export interface CheckpointStore {
   /** Stores `bytes` under `key`, replacing what was there (atomically where the medium allows). */

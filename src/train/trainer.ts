@@ -12,10 +12,14 @@ import type { ResumeState } from './checkpoint';
 import { gpuBackend } from '../ops/backend';
 import { adamw, emaUpdate, gradNorm, type AdamWConfig } from '../ops/optim';
 import { DiT, type Params } from '../model/dit';
+import { paramViews } from '../model/gpu';
 import { validateConfig, type DiTConfig } from '../model/config';
 import { decayMask, initParams, paramTable, type ParamTable } from '../model/params';
-import { needsR, planStep, type ObjectiveConfig } from '../objectives/objectives';
-import { gpuLoss, runStep, summarise, type StepMetrics, type Teacher } from '../objectives/step';
+import { planStep } from '../objectives/objectives';
+import { needsR } from '../objectives/table';
+import type { ObjectiveConfig } from '../config/keys';
+import { runStep, summarise, type StepMetrics, type Teacher } from '../objectives/step';
+import { gpuLoss } from '../ops/loss';
 import { Batcher, type Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
 
@@ -27,7 +31,8 @@ export interface TrainConfig {
   beta1: number;
   beta2: number;
   weightDecay: number;
-  adamEps: number;
+  /** Adam's ε (default 1e-8, PyTorch's). */
+  adamEps?: number;
   /** Global grad-norm clip (≤ 0: off). */
   gradClip: number;
   emaDecay: number;
@@ -36,29 +41,14 @@ export interface TrainConfig {
   flip: number;
   /** A non-finite loss or gradient: 'stop' (default) ends the run as a marked collapse; 'rollback' restores the last good snapshot. */
   onNonFinite?: NonFinitePolicy;
-  /** Rollback: snapshot the state once a drain confirms at least this many new clean steps (default 50). */
+  /** Rollback: snapshot the state once a drain confirms at least this many new clean steps (default 50: a GPU copy of 4 parameter-sized buffers, cheap but not every step). */
   snapshotEvery?: number;
-  /** Rollback: after this many rollbacks to the same snapshot the run stops as a collapse (default 3). */
+  /** Rollback: after this many rollbacks to the same snapshot the run stops as a collapse (default 3: diverging again from the same state is a collapse, not bad luck). */
   maxRollbacks?: number;
 }
 
 export type NonFinitePolicy = 'stop' | 'rollback';
 
-export const DEFAULT_TRAIN: Omit<TrainConfig, 'model' | 'objective'> = {
-  batch: 32,
-  lr: 1e-3, // small models on toy data tolerate a high rate; the paper's 1e-4 is for DiT-XL
-  beta1: 0.9,
-  beta2: 0.99, // shorter memory than 0.999 suits short interactive runs
-  weightDecay: 0,
-  adamEps: 1e-8,
-  gradClip: 1.0,
-  emaDecay: 0.999,
-  seed: 0,
-  flip: 0.5,
-  onNonFinite: 'stop', // an ablation meant to collapse should end visibly, not be papered over
-  snapshotEvery: 50, // a GPU copy of 4 parameter-sized buffers: cheap, but not every step
-  maxRollbacks: 3, // a run that diverges again from the same state is a collapse, not bad luck
-};
 
 export interface StepRecord extends StepMetrics {
   step: number;
@@ -201,20 +191,15 @@ export class Trainer {
     gpu.clear(this.m);
     gpu.clear(this.v);
     gpu.write(this.mask, decayMask(this.table));
-    const views = (t: Tensor) => {
-      const map = new Map(this.table.specs.map((s) => [s.name, gpu.view(t.buffer, t.offset / 4 + s.offset, s.shape)]));
-      return (name: string) => map.get(name) ?? (() => { throw new Error(`no parameter ${name}`); })();
-    };
-    this.P = views(this.params);
-    this.G = views(this.grads);
-    this.E = views(this.ema);
+    this.P = paramViews(gpu, this.table, this.params);
+    this.G = paramViews(gpu, this.table, this.grads);
+    this.E = paramViews(gpu, this.table, this.ema);
     this.teacher = null;
     if (init?.teacher && teacherTable) {
       const ttable = teacherTable;
       const tbuf = gpu.view(own(ttable.total, 'teacher'), 0, [ttable.total]);
       gpu.write(tbuf, init.teacher.params);
-      const tmap = new Map(ttable.specs.map((s) => [s.name, gpu.view(tbuf.buffer, s.offset, s.shape)]));
-      this.teacher = { model: new DiT(be, init.teacher.cfg, ttable), P: (nm) => tmap.get(nm)!, buffer: tbuf };
+      this.teacher = { model: new DiT(be, init.teacher.cfg, ttable), P: paramViews(gpu, ttable, tbuf), buffer: tbuf };
     }
     this.batcher = new Batcher(data, B, cfg.seed ^ 0x5eed, cfg.flip);
     this.rng = new Rng(cfg.seed ^ 0x7a11);
@@ -223,7 +208,7 @@ export class Trainer {
 
   get adam(): AdamWConfig {
     const c = this.cfg;
-    return { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.adamEps, weightDecay: c.weightDecay };
+    return { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.adamEps ?? 1e-8, weightDecay: c.weightDecay };
   }
 
   /**

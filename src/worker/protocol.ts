@@ -4,7 +4,7 @@
 
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
-import type { Config } from './runConfig';
+import type { Config } from '../config';
 
 // ------------------------------------------------------------------ page → worker
 

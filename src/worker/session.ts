@@ -22,7 +22,7 @@
 import type { Gpu } from '../gpu/runtime';
 import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
-import { forwardFlops } from '../model/config';
+import { forwardFlops, PRESETS } from '../model/config';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import { loadCheckpoint } from '../train/checkpoint';
 import { TrainingSession, type SessionEvent } from '../train/session';
@@ -32,7 +32,8 @@ import { Rng } from '../util/rng';
 import { nearestDistance, referenceSplit } from '../data/nearest';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
 import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
-import { configFromCheckpoint, CUSTOM_DATASET, defaultDatasetFor, defaults, runMetadata, sameRun, toTrainConfig, type Config } from './runConfig';
+import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
+import { objectiveSpec } from '../objectives/table';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -78,12 +79,8 @@ export function toChunk(recs: StepRecord[], hasFM: boolean): MetricsChunk {
 const transferOf = (c: MetricsChunk): Transferable[] =>
   [c.step, ...METRIC_FIELDS.map((k) => c[k]), c.binCount, c.binClamp, c.binG2].map((a) => a.buffer as ArrayBuffer);
 
-/** Does the objective train an FM anchor, and through which condition does Euler integrate it? */
-export function anchorOf(c: Config): 'fm' | 'cm-time' | null {
-  if (c.objective === 'fm') return 'fm';
-  if (c.objective === 'facm' && c.lambdaFM > 0) return c.interval === 'extended' ? 'fm' : 'cm-time';
-  return null;
-}
+/** Does the run's objective train an FM anchor, and through which condition does Euler integrate it? */
+const anchorOf = (c: Config) => objectiveSpec(c.objective).anchor(objectiveOf(c));
 
 export class RunSession {
   /** The device the next build starts on (kept across rebuilds of one shape, so pipelines stay compiled). */
@@ -376,7 +373,7 @@ export class RunSession {
     const m = t.model;
     const { C, H, W } = m.cfg;
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-    const opts = { y: this.y, meanflow: c.objective === 'meanflow' };
+    const opts = { y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow' };
     const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
     const step = t.step;
     const one = await sampleConsistency(m.be, m, P, this.z, SAMPLES, 1, new Rng(c.seed ^ RENOISE_SEED), opts);
@@ -429,7 +426,7 @@ export class RunSession {
         checkpointEvery: CHECKPOINT_EVERY,
         maxRecoveries: MAX_LOSSES,
         recoveryWindowMs: LOSS_WINDOW_MS,
-        run: { ...runMetadata(config, data.ds.name) },
+        config,
         onEvent: (e) => made && this.onSessionEvent(made, e),
       });
       made = session;
@@ -526,7 +523,8 @@ export class RunSession {
       throw new Error(`${name}: ${(e as Error).message}`);
     }
     const base = this.config ?? defaults();
-    const { config, notes } = configFromCheckpoint(st.run, st.model, base);
+    const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
+    if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler'] as const) (config as Record<string, unknown>)[k] = base[k];
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { buildAndServe, chromiumMissing, launchChromium, type Served } from '../../scripts/e2e-helpers';
 import { gpuForFile } from '../helpers/gpu';
-import { runMatmulSmoke } from '../../src/ui/smoke';
+import { runMatmulSmoke } from '../../src/ui/pages/smoke';
 
 const SHOTS = 'test-results';
 const skip = chromiumMissing();

@@ -4,6 +4,7 @@ import { cpuBackend, gpuBackend } from '../../src/ops/backend';
 import { DiT, type Params } from '../../src/model/dit';
 import type { DiTConfig } from '../../src/model/config';
 import { paramTable, type ParamTable } from '../../src/model/params';
+import { paramBuffer } from '../../src/model/gpu';
 
 export function cpuParams(table: ParamTable, flat: ArrayLike<number>): { P: Params<Float64Array>; flat: Float64Array } {
   const f = Float64Array.from(flat);
@@ -11,10 +12,8 @@ export function cpuParams(table: ParamTable, flat: ArrayLike<number>): { P: Para
 }
 
 export function gpuParams(gpu: Gpu, table: ParamTable, flat: Float32Array | null, label: string): { P: Params<Tensor>; buffer: GPUBuffer } {
-  const buffer = gpu.persistent(table.total, label);
-  if (flat) gpu.write(gpu.view(buffer, 0, [table.total]), flat);
-  const views = new Map(table.specs.map((s) => [s.name, gpu.view(buffer, s.offset, s.shape)]));
-  return { P: (n) => views.get(n) ?? (() => { throw new Error(`no parameter ${n}`); })(), buffer };
+  const { flat: t, P } = paramBuffer(gpu, table, flat, label);
+  return { P, buffer: t.buffer };
 }
 
 export function models(gpu: Gpu, cfg: DiTConfig) {

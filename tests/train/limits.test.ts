@@ -10,8 +10,9 @@ import { acquireDevice } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
-import { objectiveConfig } from '../../src/objectives/objectives';
-import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { objectiveConfig } from '../..//src/config/keys';
+import { Trainer, type TrainConfig } from '../..//src/train/trainer';
+import { trainDefaults } from '../..//src/config/keys';
 import { checkLimits, estimateMemory, KERNEL_WORKGROUP_STORAGE_BYTES, LimitError, limitsOf } from '../../src/train/limits';
 import { TrainingSession } from '../../src/train/session';
 import { gpuForFile } from '../helpers/gpu';
@@ -19,7 +20,7 @@ import { gpuForFile } from '../helpers/gpu';
 const gpu = gpuForFile();
 const MiB = 2 ** 20;
 const small: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
-const cfg = (model: DiTConfig, batch: number, over: Partial<TrainConfig> = {}): TrainConfig => ({ ...DEFAULT_TRAIN, model, objective: objectiveConfig('facm'), batch, seed: 1, ...over });
+const cfg = (model: DiTConfig, batch: number, over: Partial<TrainConfig> = {}): TrainConfig => ({ ...trainDefaults(), model, objective: objectiveConfig('facm'), batch, seed: 1, ...over });
 
 // First in the file, so the device's pool holds nothing a trainer could reuse.
 test('limits: the null-device estimate is exactly what a real trainer allocates (buffers and bytes)', async () => {

@@ -5,15 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
-import { objectiveConfig, type ObjectiveName } from '../../src/objectives/objectives';
-import { CollapseError, DEFAULT_TRAIN, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { type ObjectiveName } from '../..//src/objectives/table';
+import { objectiveConfig } from '../..//src/config/keys';
+import { CollapseError, Trainer, type TrainConfig } from '../..//src/train/trainer';
+import { trainDefaults } from '../..//src/config/keys';
 import { gpuForFile } from '../helpers/gpu';
 
 const gpu = gpuForFile();
 const model: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
 const data = BUILTIN.blobs8.make(1, 64);
 const cfg = (over: Partial<TrainConfig> = {}, objective: ObjectiveName = 'facm'): TrainConfig => ({
-  ...DEFAULT_TRAIN,
+  ...trainDefaults(),
   model,
   objective: objectiveConfig(objective),
   batch: 2,

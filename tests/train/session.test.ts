@@ -9,8 +9,9 @@ import { Gpu } from '../../src/gpu/runtime';
 import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
 import { initParams, paramTable } from '../../src/model/params';
-import { objectiveConfig } from '../../src/objectives/objectives';
-import { CollapseError, DEFAULT_TRAIN, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { objectiveConfig } from '../..//src/config/keys';
+import { CollapseError, Trainer, type TrainConfig } from '../..//src/train/trainer';
+import { trainDefaults } from '../..//src/config/keys';
 import { saveCheckpoint } from '../../src/train/checkpoint';
 import { MemoryCheckpointStore } from '../../src/train/store';
 import { TeacherError, TrainingSession, type SessionEvent } from '../../src/train/session';
@@ -19,7 +20,7 @@ import { gpuForFile } from '../helpers/gpu';
 const shared = gpuForFile();
 const model: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
 const data = BUILTIN.blobs8.make(2, 64);
-const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...DEFAULT_TRAIN, model, objective: objectiveConfig('facm'), batch: 2, seed: 9, ...over });
+const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...trainDefaults(), model, objective: objectiveConfig('facm'), batch: 2, seed: 9, ...over });
 
 async function sameState(what: string, a: Trainer, b: Trainer): Promise<void> {
   const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);

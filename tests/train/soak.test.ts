@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS } from '../../src/model/config';
-import { objectiveConfig } from '../../src/objectives/objectives';
-import { DEFAULT_TRAIN } from '../../src/train/trainer';
+import { objectiveConfig } from '../..//src/config/keys';
+import { trainDefaults } from '../..//src/config/keys';
 import { TrainingSession } from '../../src/train/session';
 import { flatAfter, soak } from '../../src/train/soak';
 import { gpuForFile } from '../helpers/gpu';
@@ -15,7 +15,7 @@ const gpu = gpuForFile();
 
 test('soak: 200 steps (D 16, depth 1, batch 2, 8×8) keep live GPU buffers and bytes flat after warm-up', async () => {
   const g = await gpu();
-  const cfg = { ...DEFAULT_TRAIN, model: { ...PRESETS.tiny.config, D: 16, depth: 1 }, objective: objectiveConfig('facm'), batch: 2, seed: 4, onNonFinite: 'rollback' as const, snapshotEvery: 20 };
+  const cfg = { ...trainDefaults(), model: { ...PRESETS.tiny.config, D: 16, depth: 1 }, objective: objectiveConfig('facm'), batch: 2, seed: 4, onNonFinite: 'rollback' as const, snapshotEvery: 20 };
   const session = await TrainingSession.create(cfg, BUILTIN.shapes8.make(0, 64), { gpu: g, checkpointEvery: 40 });
   const r = await soak(session, 200, {
     every: 25,

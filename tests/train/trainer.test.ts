@@ -4,15 +4,16 @@
 import { test } from 'node:test';
 import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
-import { objectiveConfig } from '../../src/objectives/objectives';
-import { DEFAULT_TRAIN, Trainer, type TrainConfig } from '../../src/train/trainer';
+import { objectiveConfig } from '../..//src/config/keys';
+import { Trainer, type TrainConfig } from '../..//src/train/trainer';
+import { trainDefaults } from '../..//src/config/keys';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint';
 import { gpuForFile } from '../helpers/gpu';
 
 const gpu = gpuForFile();
 const model: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
 const data = BUILTIN.blobs8.make(1, 64);
-const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...DEFAULT_TRAIN, model, objective: objectiveConfig('facm'), batch: 4, seed: 3, ...over });
+const cfg = (over: Partial<TrainConfig> = {}): TrainConfig => ({ ...trainDefaults(), model, objective: objectiveConfig('facm'), batch: 4, seed: 3, ...over });
 
 test('trainer: steps report finite metrics, reproducibly from the seed', async () => {
   const g = await gpu();

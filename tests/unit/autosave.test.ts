@@ -1,8 +1,8 @@
-// The playground's autosave decisions (src/ui/autosavePolicy.ts): when a run is saved, which saved
+// The playground's autosave decisions (src/ui/persistence/autosavePolicy.ts): when a run is saved, which saved
 // set a page load looks at, when it is applied rather than offered, and the thinned metric series.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { autosaveDue, pickSet, restoreDecision, restoredText, thinChunk, type SavedRun } from '../../src/ui/autosavePolicy';
+import { autosaveDue, pickSet, restoreDecision, restoredText, thinChunk, type SavedRun } from '../../src/ui/persistence/autosavePolicy';
 import { METRIC_FIELDS, T_BINS, type MetricsChunk } from '../../src/worker/protocol';
 
 const base = { every: 200, step: 0, state: 'running', lastSaved: -1, inFlight: false, collapsed: false };

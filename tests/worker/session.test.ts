@@ -8,7 +8,7 @@ import { acquireDevice } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
 import { RunSession } from '../../src/worker/session';
 import type { FromWorker } from '../../src/worker/protocol';
-import { defaults } from '../../src/worker/runConfig';
+import { configFromMetadata, defaults } from '../../src/config';
 import { loadCheckpoint } from '../../src/train/checkpoint';
 
 test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async () => {
@@ -71,11 +71,12 @@ test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async
   session.receive({ type: 'save', req: 1 });
   const saved = await next<Extract<FromWorker, { type: 'saved' }>>((m) => m.type === 'saved');
   assert.equal(saved.step, stepAtPause);
-  // The CLI's metadata (TrainConfig + dataset) plus the playground's keys: `npm run facm -- sample` reads it.
-  const meta = loadCheckpoint(saved.bytes.slice()).run as { objective: { name: string }; dataset: string; playground: { batch: number } };
-  assert.equal(meta.objective.name, 'facm');
-  assert.equal(meta.dataset, 'blobs8');
-  assert.equal(meta.playground.batch, 2);
+  // The run's keys and the dataset as loaded (src/config/metadata.ts): the CLI's `sample` and `--resume` read the same.
+  const ck = loadCheckpoint(saved.bytes.slice());
+  const meta = configFromMetadata(ck.run, ck.model);
+  assert.equal(meta.config.objective, 'facm');
+  assert.equal(meta.config.batch, 2);
+  assert.equal((ck.run as { dataset: string }).dataset, 'blobs8');
 
   clear();
   session.receive({ type: 'init', config });

@@ -2,10 +2,10 @@
 // RMS of v and of (1−t)·dF/dt (focused run), and the clamped fraction binned by t over steps.
 
 import type { PlotData } from 'plotly.js-dist-min';
-import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../LivePlot';
-import { decimate, seriesOf, smooth } from '../metrics';
-import { CLAMP_NOTE } from '../teach';
-import { focused, useStore, type RunView } from '../store';
+import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
+import { decimate, seriesOf, smooth } from '../state/metrics';
+import { CLAMP_NOTE } from '../widgets/teach';
+import { focused, useStore, type RunView } from '../state/store';
 import { T_BINS } from '../../worker/protocol';
 import { collapseMarks } from './LossPanel';
 

@@ -1,8 +1,8 @@
 // Throughput and device: steps/s and images/s of each run, the adapter, live GPU buffer memory.
 
 import { describeAdapter } from '../../gpu/device';
-import { DEVICE_NOTE } from '../teach';
-import { focused, useStore } from '../store';
+import { DEVICE_NOTE } from '../widgets/teach';
+import { focused, useStore } from '../state/store';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 

@@ -2,10 +2,10 @@
 // a red line where a run collapsed. Zoom survives updates (uirevision).
 
 import type { PlotData } from 'plotly.js-dist-min';
-import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../LivePlot';
-import { decimate, seriesOf, smooth } from '../metrics';
-import { LOSS_NOTE } from '../teach';
-import { useStore, type RunView } from '../store';
+import { baseLayout, emptyNote, LivePlot, logAxis, type PlotSpec } from '../widgets/LivePlot';
+import { decimate, seriesOf, smooth } from '../state/metrics';
+import { LOSS_NOTE } from '../widgets/teach';
+import { useStore, type RunView } from '../state/store';
 
 const MAX_POINTS = 1500;
 

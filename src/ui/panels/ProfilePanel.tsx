@@ -2,9 +2,9 @@
 // (the worker's Gpu.startProfile / stopProfile, aggregated by summarizeProfile as `bench --profile` does).
 
 import { useState } from 'react';
-import { PROFILE_NOTE } from '../teach';
-import { profile } from '../runner';
-import { focused, useStore } from '../store';
+import { PROFILE_NOTE } from '../widgets/teach';
+import { profile } from '../state/runner';
+import { focused, useStore } from '../state/store';
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 

@@ -2,14 +2,13 @@
 // first run's; ablation presets that create a comparable set of runs in one click.
 
 import { useStore as useVanilla } from 'zustand';
-import { ABLATIONS } from '../ablations';
-import { metricsStore, seriesOf } from '../metrics';
-import { RUNS_NOTE } from '../teach';
-import { focused, useStore, type RunView } from '../store';
-import { diffConfigs, formatValue } from '../../worker/runConfig';
-import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../actions';
-import { LABELS } from '../labels';
-import { pause, recoveryText, train } from '../runner';
+import { ABLATIONS } from '../state/ablations';
+import { metricsStore, seriesOf } from '../state/metrics';
+import { RUNS_NOTE } from '../widgets/teach';
+import { focused, useStore, type RunView } from '../state/store';
+import { diffConfigs, formatKey, specOf } from '../../config';
+import { addRun, applyAblation, removeRun, setFocus, togglePlay } from '../state/actions';
+import { pause, recoveryText, train } from '../state/runner';
 import { dist } from './SamplesPanel';
 import { NOISE_LIKE_AFTER, NOISE_LIKE_FRACTION, noiseLike } from '../../data/nearest';
 
@@ -101,7 +100,7 @@ export function RunsPanel() {
                   </td>
                   <td className="num">{r.stepsPerSec ? r.stepsPerSec.toFixed(2) : '—'}</td>
                   <td className="diff">
-                    {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{LABELS[k]}: {formatValue(k, r.config[k])}</code>)}
+                    {r === ref ? <span className="muted">reference</span> : diff.length === 0 ? <span className="muted">same config</span> : diff.map((k) => <code key={k}>{specOf(k).label}: {formatKey(k, r.config[k])}</code>)}
                   </td>
                   <td className="actions" onClick={(e) => e.stopPropagation()}>
                     <button className="icon" onClick={() => togglePlay(r.id)} title={r.state === 'running' ? 'Pause' : 'Train'}>

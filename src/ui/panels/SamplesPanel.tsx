@@ -1,12 +1,12 @@
 // Samples of the focused run from fixed noise (NFE 1, NFE 2, the anchor's Euler samples) next to
 // real data, refreshed every `sampleEvery` steps; with several runs, every run's one-step samples.
 
-import { download, gridsPng, scaleFor } from '../exporters';
-import { GridCanvas } from '../GridCanvas';
-import { SAMPLES_NOTE } from '../teach';
-import { focused, say, useStore } from '../store';
-import { updateConfig } from '../actions';
-import { NumberField } from '../fields';
+import { download, gridsPng, scaleFor } from '../persistence/exporters';
+import { GridCanvas } from '../widgets/GridCanvas';
+import { SAMPLES_NOTE } from '../widgets/teach';
+import { focused, say, useStore } from '../state/store';
+import { updateConfig } from '../state/actions';
+import { NumberField } from '../widgets/fields';
 import type { ImageSet } from '../../worker/protocol';
 
 const SIZE = 168;

@@ -2,12 +2,12 @@
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
-import { download } from './exporters';
-import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from './idb';
+import { download } from '../persistence/exporters';
+import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
 import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
-import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../worker/runConfig';
-import { BUILTIN } from '../data/procedural';
+import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
+import { BUILTIN } from '../../data/procedural';
 
 /** Builds the initial runs from the page's address: one run, or an ablation preset's set. */
 export function initFromUrl(search: string): void {

@@ -2,8 +2,8 @@
 // by CSS with pixelated rendering: crisp at any size, cheap to redraw).
 
 import { useEffect, useRef } from 'react';
-import type { ImageSet } from '../worker/protocol';
-import { gridOf } from './exporters';
+import type { ImageSet } from '../../worker/protocol';
+import { gridOf } from '../persistence/exporters';
 
 export function GridCanvas({ set, size, testId, step, label }: { set: ImageSet | null; size: number; testId?: string; step?: number; label: string }) {
   const ref = useRef<HTMLCanvasElement>(null);

@@ -1,8 +1,8 @@
 // A start-up smoke check: one real kernel (the tiled matmul of the linear family) on a small input
 // whose shape is not a multiple of the 64×64 tile, against a plain-loop f64 reference.
 
-import type { Gpu } from '../gpu/runtime';
-import { matmul } from '../ops/linear';
+import type { Gpu } from '../../gpu/runtime';
+import { matmul } from '../../ops/linear';
 
 export interface SmokeResult {
   ok: boolean;

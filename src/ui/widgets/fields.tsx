@@ -2,18 +2,17 @@
 // switch, a number field (validated on commit against the key's range) otherwise.
 
 import { useEffect, useState } from 'react';
-import { formatValue, KEYS, parseValue, type Config, type Key } from '../worker/runConfig';
-import { CHOICE_NAMES, LABELS } from './labels';
+import { formatKey, parseKey, specOf, type Config, type Key } from '../../config';
 
 export function NumberField({ k, value, onCommit, width = 90, disabled }: { k: Key; value: number; onCommit: (v: number) => void; width?: number; disabled?: boolean }) {
-  const [draft, setDraft] = useState(formatValue(k, value));
+  const [draft, setDraft] = useState(formatKey(k, value));
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    setDraft(formatValue(k, value));
+    setDraft(formatKey(k, value));
     setError(null);
   }, [k, value]);
   const commit = () => {
-    const v = parseValue(k, draft);
+    const v = parseKey(k, draft);
     if (v instanceof Error) setError(v.message);
     else {
       setError(null);
@@ -28,7 +27,7 @@ export function NumberField({ k, value, onCommit, width = 90, disabled }: { k: K
       inputMode="decimal"
       value={draft}
       disabled={disabled}
-      title={error ?? KEYS[k].why}
+      title={error ?? specOf(k).why}
       style={{ width }}
       onChange={(e) => setDraft(e.target.value)}
       onBlur={commit}
@@ -38,9 +37,9 @@ export function NumberField({ k, value, onCommit, width = 90, disabled }: { k: K
 }
 
 export function ConfigField<K extends Key>({ k, config, onChange, options, disabled, note }: { k: K; config: Config; onChange: (k: K, v: Config[K]) => void; options?: string[]; disabled?: boolean; note?: string }) {
-  const spec = KEYS[k];
+  const spec = specOf(k);
   const value = config[k];
-  const names: Record<string, string> = CHOICE_NAMES[k] ?? {};
+  const names: Readonly<Record<string, string>> = (spec.kind === 'choice' && spec.names) || {};
   let control;
   if (spec.kind === 'choice') {
     control = (
@@ -59,7 +58,7 @@ export function ConfigField<K extends Key>({ k, config, onChange, options, disab
   }
   return (
     <label className={`field ${spec.kind === 'bool' ? 'bool' : ''}`} title={spec.why}>
-      <span className="field-label">{LABELS[k]}</span>
+      <span className="field-label">{spec.label}</span>
       {control}
       {note && <span className="field-note">{note}</span>}
     </label>

@@ -4,7 +4,7 @@
 
 import { useEffect, useRef } from 'react';
 import type { Layout, PlotData } from 'plotly.js-dist-min';
-import { metricsStore } from './metrics';
+import { metricsStore } from '../state/metrics';
 
 type PlotlyModule = typeof import('plotly.js-dist-min').default;
 let plotly: Promise<PlotlyModule> | null = null;

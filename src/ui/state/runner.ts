@@ -2,18 +2,18 @@
 // why), spawned on the run's first Train / Step, terminated when the run is removed or its device
 // is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
 
-import type { FromWorker, ToWorker } from '../worker/protocol';
-import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../worker/runConfig';
+import type { FromWorker, ToWorker } from '../../worker/protocol';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../config';
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
-import type { MetricsChunk } from '../worker/protocol';
+import type { MetricsChunk } from '../../worker/protocol';
 
 const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 let nextReq = 1;
 
 function spawn(): Worker {
-  return new Worker(new URL('../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
+  return new Worker(new URL('../../worker/worker.ts', import.meta.url), { type: 'module', name: 'facm-run' });
 }
 
 function post(id: string, msg: ToWorker, transfer: Transferable[] = []): void {

@@ -1,19 +1,22 @@
 // The control column: the focused run's commands and settings, data, checkpoints and exports.
 
 import { useRef } from 'react';
-import { PRESETS } from '../model/config';
-import { BUILTIN } from '../data/procedural';
-import { CUSTOM_DATASET, KEYS, relevantKeys, type Config, type Key } from '../worker/runConfig';
-import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from './actions';
-import { download, metricsCsv } from './exporters';
-import { ConfigField } from './fields';
-import { GridCanvas } from './GridCanvas';
-import * as runner from './runner';
-import { recoveryText } from './runner';
-import { focused, say, shareUrl, useStore } from './store';
-import { StateBadge } from './panels/RunsPanel';
+import { PRESETS } from '../../model/config';
+import { BUILTIN } from '../../data/procedural';
+import { CUSTOM_DATASET, KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
+import { objectiveSpec } from '../../objectives/table';
+import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
+import { download, metricsCsv } from '../persistence/exporters';
+import { ConfigField } from '../widgets/fields';
+import { GridCanvas } from '../widgets/GridCanvas';
+import * as runner from '../state/runner';
+import { recoveryText } from '../state/runner';
+import { focused, say, shareUrl, useStore } from '../state/store';
+import { StateBadge } from './RunsPanel';
 
-const OBJECTIVE_KNOBS: Key[] = ['lambdaFM', 'interval', 'alpha', 'clamp', 'flowRatio', 'meanflowP', 'scmWarmup', 'scmNormalise', 'tMean', 'tStd'];
+/** Every run key that is not the model, data, objective or one of its knobs: a new key lands here by itself. */
+const PLACED: readonly Key[] = ['preset', 'objective', 'dataset', 'onNonFinite'];
+const OPTIMIZER_KEYS = RUN_KEYS.filter((k) => !PLACED.includes(k) && !specOf(k).knob);
 
 export function Controls() {
   const run = useStore(focused);
@@ -131,16 +134,15 @@ export function Controls() {
         {OBJECTIVE_KNOBS.filter((k) => relevant.has(k)).map((k) => (
           <ConfigField key={k} k={k} config={c} onChange={set} />
         ))}
-        {c.objective === 'cm-no-anchor' && <p className="hint">No anchor: λ_FM is 0 by definition. This is the run that is expected to fail.</p>}
+        <p className="hint">{objectiveSpec(c.objective).why}.</p>
       </section>
 
       <section className="ctl">
         <h4>Optimizer</h4>
         <div className="two">
-          <ConfigField k="lr" config={c} onChange={set} />
-          <ConfigField k="batch" config={c} onChange={set} />
-          <ConfigField k="seed" config={c} onChange={set} />
-          <ConfigField k="emaDecay" config={c} onChange={set} />
+          {OPTIMIZER_KEYS.map((k) => (
+            <ConfigField key={k} k={k} config={c} onChange={set} />
+          ))}
         </div>
         <ConfigField k="onNonFinite" config={c} onChange={set} />
         <ConfigField k="euler" config={c} onChange={set} />

@@ -3,7 +3,7 @@
 // runs table subscribe transiently (they redraw on an interval) and no component re-renders per step.
 
 import { createStore } from 'zustand/vanilla';
-import { METRIC_FIELDS, T_BINS, type MetricField, type MetricsChunk } from '../worker/protocol';
+import { METRIC_FIELDS, T_BINS, type MetricField, type MetricsChunk } from '../../worker/protocol';
 
 export class Series {
   n = 0;

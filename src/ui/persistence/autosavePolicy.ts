@@ -2,7 +2,7 @@
 // save, which saved set a page load looks at, whether it is applied or only offered, and how the
 // metric series is thinned so a long run's autosave stays small.
 
-import { METRIC_FIELDS, T_BINS, type MetricsChunk } from '../worker/protocol';
+import { METRIC_FIELDS, T_BINS, type MetricsChunk } from '../../worker/protocol';
 
 export interface DueInput {
   /** autosaveEvery (0: off). */

@@ -2,18 +2,18 @@
 // (src/worker/); this page only sends commands and draws what comes back.
 
 import { useEffect } from 'react';
-import { initFromUrl, takeDatasetFiles } from './actions';
-import { AutosaveNotice } from './AutosaveNotice';
-import { restoreOnLoad } from './autosave';
-import { Controls } from './Controls';
-import { ClampPanel } from './panels/ClampPanel';
-import { DevicePanel } from './panels/DevicePanel';
-import { ProfilePanel } from './panels/ProfilePanel';
-import { LossPanel } from './panels/LossPanel';
-import { RunsPanel } from './panels/RunsPanel';
-import { SamplesPanel } from './panels/SamplesPanel';
-import { loseDevice, poison, removeAll } from './runner';
-import { dismiss, focused, useStore } from './store';
+import { initFromUrl, takeDatasetFiles } from '../state/actions';
+import { AutosaveNotice } from '../panels/AutosaveNotice';
+import { restoreOnLoad } from '../persistence/autosave';
+import { Controls } from '../panels/Controls';
+import { ClampPanel } from '../panels/ClampPanel';
+import { DevicePanel } from '../panels/DevicePanel';
+import { ProfilePanel } from '../panels/ProfilePanel';
+import { LossPanel } from '../panels/LossPanel';
+import { RunsPanel } from '../panels/RunsPanel';
+import { SamplesPanel } from '../panels/SamplesPanel';
+import { loseDevice, poison, removeAll } from '../state/runner';
+import { dismiss, focused, useStore } from '../state/store';
 
 let initialised = false;
 

@@ -3,8 +3,8 @@
 // slot per run, overwritten; see autosave.ts) are kept apart from these named checkpoints, in the
 // same two-store shape.
 
-import type { MetricsChunk } from '../worker/protocol';
-import type { Config } from '../worker/runConfig';
+import type { MetricsChunk } from '../../worker/protocol';
+import type { Config } from '../../config';
 
 export interface CheckpointMeta {
   id: number;

@@ -2,8 +2,8 @@
 // against a JS reference, show the adapter and its limits. Without WebGPU, explain how to get it.
 
 import { useEffect, useState } from 'react';
-import { acquireDevice, describeAdapter, WebGPUUnavailableError, type AdapterReport } from '../gpu/device';
-import { Gpu } from '../gpu/runtime';
+import { acquireDevice, describeAdapter, WebGPUUnavailableError, type AdapterReport } from '../../gpu/device';
+import { Gpu } from '../../gpu/runtime';
 import { describeSmoke, runMatmulSmoke, type SmokeResult } from './smoke';
 import { NoWebGPU } from './NoWebGPU';
 

@@ -1,8 +1,8 @@
 // The notice about autosaved runs found on page load: "restored … press Train to continue" with a
 // Discard, or, when a shared link won, an offer to Restore them instead (src/ui/autosave.ts).
 
-import { discardAutosave, restoreOffered } from './autosave';
-import { useStore } from './store';
+import { discardAutosave, restoreOffered } from '../persistence/autosave';
+import { useStore } from '../state/store';
 
 export function AutosaveNotice() {
   const n = useStore((s) => s.autosave);

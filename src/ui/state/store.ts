@@ -3,11 +3,11 @@
 // changes a few times a second at most (worker status), so components select small slices of it.
 
 import { create } from 'zustand';
-import type { AdapterReport } from '../gpu/device';
-import type { ProfileSummary } from '../gpu/profile';
-import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../worker/protocol';
-import { toSearch, type Config } from '../worker/runConfig';
-import type { CheckpointMeta } from './idb';
+import type { AdapterReport } from '../../gpu/device';
+import type { ProfileSummary } from '../../gpu/profile';
+import type { DatasetInfo, ImageSet, RunState, SampleSet } from '../../worker/protocol';
+import { toSearch, type Config } from '../../config';
+import type { CheckpointMeta } from '../persistence/idb';
 
 export interface RunView {
   id: string;

@@ -5,12 +5,12 @@
 // does not wait for it. The decisions are in autosavePolicy.ts; the named checkpoints of the
 // "Save in browser" button are separate (idb.ts) and untouched by this.
 
-import { CUSTOM_DATASET, defaultDatasetFor, type Config } from '../worker/runConfig';
-import { initFromUrl } from './actions';
+import { CUSTOM_DATASET, defaultDatasetFor, type Config } from '../../config';
+import { initFromUrl } from '../state/actions';
 import { autosaveDue, pickSet, restoreDecision, restoredText, thinChunk } from './autosavePolicy';
 import { deleteAutosaves, getAutosaveData, listAutosaves, patchAutosaves, putAutosave, type AutosaveMeta } from './idb';
-import * as runner from './runner';
-import { getRun, newRun, patchRun, say, syncUrl, useStore, type PlaygroundState, type RunView } from './store';
+import * as runner from '../state/runner';
+import { getRun, newRun, patchRun, say, syncUrl, useStore, type PlaygroundState, type RunView } from '../state/store';
 
 /** This page load; a reload is a new one (a restored run keeps its slot, but the set becomes this page's). */
 const PAGE = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

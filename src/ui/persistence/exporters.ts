@@ -1,9 +1,9 @@
 // Downloads: metrics as CSV, sample grids as PNG (util/png's grid + encoder), checkpoint bytes.
 
-import { encodePng, imageGrid } from '../util/png';
-import { METRIC_FIELDS, type ImageSet } from '../worker/protocol';
-import { seriesOf } from './metrics';
-import type { RunView } from './store';
+import { encodePng, imageGrid } from '../../util/png';
+import { METRIC_FIELDS, type ImageSet } from '../../worker/protocol';
+import { seriesOf } from '../state/metrics';
+import type { RunView } from '../state/store';
 
 export function download(name: string, data: Uint8Array | string, mime: string): void {
   const blob = new Blob([data as BlobPart], { type: mime });

@@ -2,7 +2,7 @@
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
 // toy scale, the stability findings of the FACM paper (facm-math.md, "Baselines").
 
-import { defaults, type Config } from '../worker/runConfig';
+import { defaults, OBJECTIVE_KNOBS, type Config } from '../../config';
 
 export interface Ablation {
   id: string;
@@ -77,6 +77,6 @@ export function ablationRuns(id: string, base: Config): { name: string; config: 
   const a = ABLATIONS.find((x) => x.id === id);
   if (!a) return [];
   const d = defaults();
-  const knobs = { objective: d.objective, lambdaFM: d.lambdaFM, alpha: d.alpha, clamp: d.clamp, interval: d.interval, tMean: d.tMean, tStd: d.tStd, flowRatio: d.flowRatio, meanflowP: d.meanflowP, scmWarmup: d.scmWarmup, scmNormalise: d.scmNormalise };
+  const knobs = Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]]));
   return a.runs.map((r) => ({ name: r.name, config: { ...base, ...knobs, ...r.overrides } as Config }));
 }

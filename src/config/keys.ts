@@ -1,0 +1,153 @@
+// Every setting of the project, declared once: type, default, range, label and why. The URL codec
+// (url.ts), the checkpoint metadata codec (metadata.ts), the CLI flags (cli.ts) and the page's
+// fields all read this table, and the objectives table (src/objectives/table.ts) names which of
+// these keys each objective reads. To add a setting, add one line here (see the README's layout
+// section); it is then in the URL, the checkpoints, `--help` and the controls.
+
+import { PRESETS, type DiTConfig } from '../model/config';
+import { BUILTIN } from '../data/procedural';
+import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
+import type { TrainConfig } from '../train/trainer';
+import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type NumSpec } from './spec';
+
+/** A dataset from the user's files: valid in a run, but a URL cannot carry it. */
+export const CUSTOM_DATASET = 'custom';
+
+const knob = { knob: true } as const;
+const view = { group: 'view' } as const;
+
+export const KEYS = {
+  // the run: model, data, objective
+  preset: choice('tiny', Object.keys(PRESETS), 'model', 'the smallest DiT (8×8 images): trains at interactive speed even on a software adapter'),
+  objective: choice('facm', OBJECTIVES, 'objective', 'the method this playground is about; the others are its baselines', {
+    names: Object.fromEntries(OBJECTIVES.map((o) => [o, OBJECTIVE_TABLE[o].label])),
+  }),
+  dataset: choice('shapes8', [...Object.keys(BUILTIN), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural, no download", {
+    names: { [CUSTOM_DATASET]: 'your files' },
+  }),
+  // objective knobs (which objective reads which: src/objectives/table.ts)
+  lambdaFM: float(1, 0, 100, 'λ_FM', "weight of the flow-matching anchor; the paper's default, and ≥ 0.1 is needed from scratch", knob),
+  interval: choice('extended', ['extended', 'aux'], 'anchor time', "FM branch at c = 2 − t (the paper's extended interval) or at c = t with an auxiliary flag", {
+    ...knob,
+    names: { extended: 'extended, 2 − t', aux: 'aux flag, t' },
+  }),
+  alpha: bool(true, 'α = 1 − √t', 'relaxed fixed-point step α = 1 − √t (off: α = 1, the plain consistency target)', knob),
+  clamp: bool(true, 'clamp g to ±1', 'clamp the residual g to ±1 so a large dF/dt cannot dominate the target', knob),
+  tMean: float(0.8, -5, 5, 't sampler mean', 'location of the t sampler: median t ≈ 0.73, biased toward the data end as in the reference', knob),
+  tStd: float(1.6, 0.01, 5, 't sampler std', 'spread of the t sampler, as in the reference', knob),
+  flowRatio: float(0.75, 0, 1, 'flow ratio', "MeanFlow's share of samples with r = t (plain FM); 0 reproduces its collapse", knob),
+  meanflowP: float(1, 0, 2, 'adaptive p', "MeanFlow's adaptive-weight power p (reference: 1)", knob),
+  scmWarmup: int(1000, 0, 1_000_000, 'warm-up steps', "sCM's linear warm-up of the tangent term, in steps", knob),
+  scmNormalise: bool(true, 'RMS-normalise g', 'sCM: RMS-normalise the residual (on) or clamp it (off)', knob),
+  // optimizer
+  batch: int(16, 1, 1024, 'batch', 'small enough for a software adapter to step every few seconds; raise it on a real GPU'),
+  lr: float(1e-3, 1e-6, 1, 'learning rate', 'small models on toy data tolerate a high rate (the paper uses 1e-4 for DiT-XL)'),
+  beta1: float(0.9, 0, 0.9999, 'Adam β₁', "AdamW's first-moment decay, PyTorch's default"),
+  beta2: float(0.99, 0, 0.99999, 'Adam β₂', 'shorter memory than 0.999 suits short interactive runs'),
+  weightDecay: float(0, 0, 1, 'weight decay', 'none: the reference trains its DiT without weight decay'),
+  gradClip: float(1, 0, 1e6, 'grad clip', 'global gradient-norm clip (0: off); the reference clips at 1'),
+  emaDecay: float(0.999, 0, 0.99999, 'EMA decay', 'EMA of the weights (sampling can use them); about 1000 steps of memory, with a warm-up'),
+  flip: float(0.5, 0, 1, 'flip prob.', 'horizontal-flip augmentation, as DiT trains; 0 for data whose left and right differ'),
+  seed: int(0, 0, 2 ** 31 - 1, 'seed', 'same seed, same init, data order and noise: ablation runs differ only in their config'),
+  onNonFinite: choice('stop', ['stop', 'rollback'], 'on NaN / Inf', 'an ablation meant to collapse should end as a visible collapse; rollback retries from the last good state', {
+    names: { stop: 'stop (collapse)', rollback: 'roll back' },
+  }),
+  // view: what is shown and saved, not what is trained
+  sampleEvery: int(50, 1, 1_000_000, 'samples every', 'refresh the sample grids every this many steps (sampling costs a few forward passes)', view),
+  sampleWeights: choice('online', ['online', 'ema'], 'sample with', 'sample with the online weights (short runs) or their EMA (long runs)', {
+    ...view,
+    names: { online: 'online weights', ema: 'EMA weights' },
+  }),
+  euler: int(16, 0, 256, 'Euler steps', "Euler steps for the FM anchor's own samples (0: off); shown for objectives that train an anchor", view),
+  autosaveEvery: int(200, 0, 1_000_000, 'autosave every', 'save every training run every this many steps and on pause (the page: this browser; the CLI: its --out folder), so a reload or --resume continues it (0: off)', view),
+} as const satisfies Record<string, KeySpec>;
+
+export type Key = keyof typeof KEYS;
+type ValueOf<S> = S extends NumSpec ? number : S extends BoolSpec ? boolean : S extends ChoiceSpec<infer V> ? V : never;
+export type Config = { -readonly [K in Key]: ValueOf<(typeof KEYS)[K]> };
+
+export const KEY_NAMES = Object.keys(KEYS) as Key[];
+export const RUN_KEYS = KEY_NAMES.filter((k) => KEYS[k].group === 'run');
+export const VIEW_KEYS = KEY_NAMES.filter((k) => KEYS[k].group === 'view');
+/** The keys that change what an objective does (src/objectives/table.ts says which objective reads which). */
+export type ObjectiveKnob = { [K in Key]: (typeof KEYS)[K] extends { knob: true } ? K : never }[Key];
+export const OBJECTIVE_KNOBS = KEY_NAMES.filter((k) => (KEYS[k] as KeySpec).knob) as ObjectiveKnob[];
+
+/** The spec of key k, widened (for code that handles any key). */
+export const specOf = (k: Key): KeySpec => KEYS[k];
+
+export function defaults(): Config {
+  return Object.fromEntries(KEY_NAMES.map((k) => [k, KEYS[k].default])) as Config;
+}
+
+/** The built-in dataset a preset is made for (a run's dataset unless one is named). */
+export function defaultDatasetFor(preset: string): string {
+  return PRESETS[preset]?.dataset ?? KEYS.dataset.default;
+}
+
+// ------------------------------------------------------------------ objectives and models from a config
+
+/** What one objective step reads: its name and every knob (src/objectives/objectives.ts planStep). */
+export type ObjectiveConfig = { name: ObjectiveName } & Pick<Config, ObjectiveKnob>;
+
+/** The objective of `name` with the knobs' defaults, `overrides`, and the knobs the objective fixes. */
+export function objectiveConfig(name: ObjectiveName, overrides: Partial<Pick<Config, ObjectiveKnob>> = {}): ObjectiveConfig {
+  const base = Object.fromEntries(OBJECTIVE_KNOBS.map((k) => [k, KEYS[k].default]));
+  return { ...base, ...overrides, ...objectiveSpec(name).fixed, name } as ObjectiveConfig;
+}
+
+export function objectiveOf(c: Config): ObjectiveConfig {
+  return objectiveConfig(c.objective, Object.fromEntries(OBJECTIVE_KNOBS.map((k) => [k, c[k]])));
+}
+
+/** The keys that matter to a config's objective: every non-knob run key, and its objective's knobs. */
+export function relevantKeys(c: Pick<Config, 'objective'>): Key[] {
+  const knobs = new Set<Key>(objectiveSpec(c.objective).knobs);
+  return RUN_KEYS.filter((k) => !(KEYS[k] as KeySpec).knob || knobs.has(k));
+}
+
+/** Run keys on which a and b differ (relevant to either's objective). */
+export function diffConfigs(a: Config, b: Config): Key[] {
+  const keys = new Set([...relevantKeys(a), ...relevantKeys(b)]);
+  return RUN_KEYS.filter((k) => keys.has(k) && a[k] !== b[k]);
+}
+
+export function sameRun(a: Config, b: Config): boolean {
+  return RUN_KEYS.every((k) => a[k] === b[k]);
+}
+
+/** The preset's model, with the second condition r when the objective needs it. */
+export function modelOf(c: Pick<Config, 'preset'> & Config): DiTConfig {
+  const p = PRESETS[c.preset];
+  if (!p) throw new Error(`unknown preset '${c.preset}' (have ${Object.keys(PRESETS).join(', ')})`);
+  return { ...p.config, useR: objectiveSpec(c.objective).needsR(objectiveOf(c)) };
+}
+
+/** The Trainer's config of a run: the optimizer keys, the objective, and the model (the preset's unless given, e.g. a checkpoint's). */
+export function toTrainConfig(c: Config, model: DiTConfig = modelOf(c)): TrainConfig {
+  return {
+    model,
+    objective: objectiveOf(c),
+    batch: c.batch,
+    lr: c.lr,
+    beta1: c.beta1,
+    beta2: c.beta2,
+    weightDecay: c.weightDecay,
+    gradClip: c.gradClip,
+    emaDecay: c.emaDecay,
+    flip: c.flip,
+    seed: c.seed,
+    onNonFinite: c.onNonFinite,
+  };
+}
+
+/** The optimizer part of a run's Trainer config at the declared defaults (tests and benches add model and objective). */
+export function trainDefaults(): Omit<TrainConfig, 'model' | 'objective'> {
+  const { model: _m, objective: _o, ...rest } = toTrainConfig(defaults(), PRESETS[KEYS.preset.default].config);
+  return rest;
+}
+
+/** Key k's value from text (a field, a flag), or an Error saying what is allowed. */
+export const parseKey = (k: Key, raw: unknown) => parseValue(specOf(k), raw);
+/** Key k's value as the page shows it. */
+export const formatKey = (k: Key, v: unknown): string => formatValue(specOf(k), v);
