@@ -58,6 +58,7 @@ export const KEYS = {
     ...view,
     names: { online: 'online weights', ema: 'EMA weights' },
   }),
+  fieldT: float(0.5, 0, 1, 'field t', "2-D runs: the time t at which the field panel shows v, F and the residual g, and x_t", view),
   euler: int(16, 0, 256, 'Euler steps', "Euler steps for the FM anchor's own samples (0: off); shown for objectives that train an anchor", view),
   autosaveEvery: int(200, 0, 1_000_000, 'autosave every', 'save every training run every this many steps and on pause (the page: this browser; the CLI: its --out folder), so a reload or --resume continues it (0: off)', view),
 } as const satisfies Record<string, KeySpec>;

@@ -30,6 +30,8 @@ import type { Trainer, StepRecord } from '../train/trainer';
 import type { Dataset } from '../data/index';
 import { Rng } from '../util/rng';
 import { nearestDistance, referenceSplit } from '../data/nearest';
+import { isPointShape } from '../data/points2d';
+import { pointSamples, pointState, type PointState } from './points2d';
 import { builtinDataset, describeDataset, fitToModel, previewImages, userDataset } from './data';
 import { METRIC_FIELDS, T_BINS, type DatasetInfo, type FromWorker, type ImageSet, type MetricsChunk, type RunState, type ToWorker } from './protocol';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
@@ -104,6 +106,8 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** Runs on a 2-D point set: the fixed noise and reference figures of the 2-D panels. */
+  private points: PointState | null = null;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
@@ -206,8 +210,8 @@ export class RunSession {
       case 'view': {
         const c = this.config;
         if (!c) return;
-        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler;
-        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler };
+        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler || c.fieldT !== cmd.config.fieldT;
+        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, fieldT: cmd.config.fieldT };
         if (changed && this.trainer && !this.running) await this.refreshSamples();
         return;
       }
@@ -372,6 +376,12 @@ export class RunSession {
     const c = this.config!;
     const m = t.model;
     const { C, H, W } = m.cfg;
+    if (this.points) {
+      const { samples, transfer } = await pointSamples(t, c, this.points);
+      this.lastSampleStep = samples.step;
+      this.host.post({ type: 'samples', samples }, transfer);
+      return;
+    }
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
     const opts = { y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow' };
     const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLES, C, H, W, pixels });
@@ -438,6 +448,7 @@ export class RunSession {
       this.lastSampleStep = -1;
       this.sps = 0;
       const { C, H, W } = train.model;
+      this.points = isPointShape(train.model) ? pointState(data.ds, config.seed) : null;
       this.z = new Rng(config.seed ^ NOISE_SEED).normals(SAMPLES * C * H * W);
       const ref = referenceSplit(data.ds, NEAREST_REFS, SAMPLES);
       this.near = { ...ref, noise: nearestDistance(this.z, SAMPLES, ref.refs, ref.m).mean };
