@@ -40,7 +40,7 @@ export const PRESETS: Record<string, Preset> = {
   },
   points: {
     name: 'points',
-    why: 'WHY',
+    why: '2-D point sets: one token per point (C 2, 1×1, patch 1), so attention reduces to its value projection and each block is an adaLN-modulated MLP; D 64 gives 256 hidden units per block, enough for eight modes; depth 2 keeps a FACM step at 237 dispatches (the cost on a software adapter is per dispatch, not per FLOP)',
     config: { C: 2, H: 1, W: 1, patch: 1, D: 64, depth: 2, heads: 2, numClasses: 0, useR: false },
     dataset: 'eight-gaussians',
   },

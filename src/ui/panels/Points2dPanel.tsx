@@ -169,7 +169,7 @@ export function Points2dView({ s, size, fieldT }: { s: SampleSet & { points2d: P
           t = <b data-testid="field-t">{fieldT.toFixed(2)}</b>
           <input type="range" min={0} max={1} step={0.05} value={fieldT} data-testid="cfg-fieldT" onChange={(e) => updateConfig('fieldT', Number(e.target.value))} />
         </label>
-        <span className="muted">
+        <span className="muted" data-testid="fields-at">
           fields at t = {f.t.toFixed(2)}; |g| &gt; 1 (clamped) on {(100 * clamped).toFixed(0)} % of the grid
         </span>
       </div>
