@@ -25,7 +25,7 @@ import { paramViews } from '../model/gpu';
 import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
 import { objectiveConfig, trainDefaults } from '../config/keys';
-import { BUILTIN } from '../data/index';
+import { BUILTIN, isPointShape } from '../data/index';
 import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
@@ -169,7 +169,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   }, reps, 1, 'JVP + backward');
 
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
-  const data = BUILTIN[cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
+  const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
     const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];

@@ -29,6 +29,10 @@ import { loadShippedNode } from '../data/shippedNode';
 import { featuresGpu } from '../metrics/features';
 import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project } from '../metrics/quality';
 import { referenceSets, type ReferenceSets } from '../metrics/sets';
+import { POINT_SETS, isPointSet, isPointShape } from '../data/points2d';
+import { describeEval, evaluatePoints, pointReference, type PointEval } from '../metrics/eval2d';
+import { coverage, slicedWasserstein } from '../metrics/dist2d';
+import { renderScatter } from '../util/scatter';
 import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
@@ -46,11 +50,14 @@ const TRAIN: Record<string, OptionSpec> = {
   heads: int(0, 0, 4096, 'heads', 'a PyTorch DiT state_dict (no metadata of ours): its number of attention heads, which its shapes do not tell'),
   'image-size': int(0, 0, 4096, 'image size', 'a PyTorch DiT state_dict without pos_embed: its image side in pixels'),
   'log-every': int(10, 1, 1e9, 'log every', 'print a line (and read back metrics) every this many steps'),
+  'eval-every': int(250, 0, 1e9, 'eval every', '2-D point sets: score NFE-1 / NFE-2 / Euler samples by sliced W2 every this many steps (0: off)'),
+  'eval-n': int(4096, 16, 65536, 'eval points', '2-D point sets: samples per evaluation (the held-out and noise figures use as many)'),
+  'eval-euler': int(16, 0, 1000, 'eval Euler', "2-D point sets: Euler steps of the FM branch's ODE in each evaluation (0: skip)"),
 };
 const SAMPLE: Record<string, OptionSpec> = {
   ckpt: text('the checkpoint to sample from'),
   nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler)'),
-  n: int(64, 1, 4096, 'images', 'images in the grid'),
+  n: int(64, 1, 65536, 'images', 'images in the grid (point models: points in the scatter, default 2048)'),
   out: text('the PNG to write', 'grid.png'),
   ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
   heads: int(0, 0, 4096, 'heads', 'a PyTorch DiT state_dict (no metadata of ours): its number of attention heads, which its shapes do not tell'),
@@ -134,6 +141,8 @@ function fitModel(ds: Dataset, model: DiTConfig): Dataset {
 
 /** A built-in name, a shipped data set (public/), or files (comma-separated paths / a folder): resized to the model's shape if needed. */
 async function loadData(spec: string, model: DiTConfig, seed: number, split: 'train' | 'test' = 'train', preset?: string): Promise<Dataset> {
+  if (isPointSet(spec) !== isPointShape(model))
+    throw new Error(isPointSet(spec) ? `'${spec}' is a 2-D point set: train it with --preset points` : `the points preset takes a 2-D point set (${POINT_SETS.join(', ')}), not '${spec}'`);
   if (SHIPPED[spec]) return fitModel(await loadShippedNode(spec, split === 'test' ? 'heldOut' : 'train'), model);
   if (BUILTIN[spec]) return fitModel(BUILTIN[spec].make(seed), model);
   const ds = await loadDatasetFromFiles(spec.split(',').flatMap(readFiles), { split });
@@ -154,7 +163,7 @@ interface CliRun {
 }
 
 async function train(p: CliParse): Promise<void> {
-  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number; heads?: number; 'image-size'?: number };
+  const opt = p.opts as { steps: number; out?: string; init?: string; teacher?: string; resume?: string; 'log-every': number; heads?: number; 'image-size'?: number; 'eval-every': number; 'eval-n': number; 'eval-euler': number };
   let config: Config = p.config;
   let model: DiTConfig;
   let cli: CliRun;
@@ -246,10 +255,12 @@ async function train(p: CliParse): Promise<void> {
     );
   };
   if (session.step >= cli.steps) console.log(`the run is already at step ${session.step} (target ${cli.steps}); pass a larger --steps to go on`);
+  const evalPoints = isPointSet(cli.dataset) && opt['eval-every'] > 0 ? pointEvaluator(cli.dataset, cfg, config.sampleWeights === 'ema' ? 'ema' : 'params', opt, logPath) : null;
   while (session.step < cli.steps) {
     const recs = await session.stepOnce();
     if (session.step % opt['log-every'] === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
     else report(recs);
+    if (evalPoints && (session.step % opt['eval-every'] === 0 || session.step === cli.steps)) await evalPoints.run(session.trainer, session.step);
     const c = session.trainer.collapse;
     if (c) {
       console.log(`COLLAPSE at step ${c.step}: ${c.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
@@ -264,8 +275,34 @@ async function train(p: CliParse): Promise<void> {
   if (autosave) await store.save(AUTOSAVE, ck);
   const done = session.step - startStep;
   console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(session.gpu.report)}`);
+  evalPoints?.summary();
   console.log(`wrote ${join(out, 'checkpoint.safetensors')} and ${logPath}`);
   session.dispose();
+}
+
+/**
+ * 2-D point sets: NFE-1 / NFE-2 / Euler samples from fixed noise, scored by sliced W2 against
+ * held-out data and noise (printed, and logged as `{"eval": ...}` lines in metrics.jsonl).
+ */
+function pointEvaluator(dataset: string, cfg: ReturnType<typeof toTrainConfig>, which: 'ema' | 'params', opt: { 'eval-n': number; 'eval-euler': number }, logPath: string) {
+  const ref = pointReference(dataset, cfg.seed, opt['eval-n']);
+  const hits: { step: number; e: PointEval }[] = [];
+  return {
+    async run(tr: TrainingSession['trainer'], step: number) {
+      const e = await evaluatePoints(tr.model.be, tr.model, tr.weights(which), ref, { euler: opt['eval-euler'], meanflow: cfg.objective.name === 'meanflow', seed: cfg.seed });
+      hits.push({ step, e });
+      console.log(`eval step ${step} (${which === 'ema' ? 'EMA' : 'online'}): ${describeEval(e)}`);
+      const { points: _points, ...rest } = e;
+      appendFileSync(logPath, JSON.stringify({ step, eval: rest }) + '\n');
+    },
+    summary() {
+      // The threshold: within 2× of the held-out figure, every mode covered.
+      const ok = (s: PointEval['nfe1'] | null, e: PointEval) => !!s && s.sw <= 2 * e.heldOut && s.covered === e.classes;
+      const first = (k: 'nfe1' | 'nfe2' | 'euler') => hits.find((h) => ok(h.e[k], h.e))?.step ?? '—';
+      const both = hits.find((h) => ok(h.e.nfe1, h.e) && ok(h.e.euler, h.e))?.step ?? '—';
+      console.log(`threshold (sliced W2 ≤ 2× held-out, all modes): NFE1 at step ${first('nfe1')}, NFE2 ${first('nfe2')}, Euler ${first('euler')}; NFE1 and Euler together ${both}`);
+    },
+  };
 }
 
 async function sample(p: CliParse): Promise<void> {
@@ -275,6 +312,17 @@ async function sample(p: CliParse): Promise<void> {
   const cfg = st.model;
   const run = configFromMetadata(st.run, st.model);
   const gpu = await openGpu();
+  if (isPointShape(cfg)) {
+    // A point model: a scatter of its samples over the data, with the 2-D distance figures.
+    const ema = (opt.ema || p.config.sampleWeights === 'ema') && !!st.ema;
+    const { model, P } = modelOnGpu(gpu, cfg, ema ? st.ema! : st.params);
+    const euler = p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0;
+    const meanflow = objectiveSpec(run.config.objective).oneStep === 'meanflow';
+    const spec = p.given.has('dataset') ? p.config.dataset : (run.run.cli as CliRun | undefined)?.dataset ?? defaultDatasetFor(run.config.preset);
+    await samplePoints(model, P, { ema, dataset: spec, dataSeed: run.config.seed, seed: p.config.seed, meanflow, step: st.step, euler, nfe: opt.nfe, n: p.givenOpts.has('n') ? opt.n : 2048, out: opt.out });
+    gpu.destroy();
+    return;
+  }
   const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
   gpu.destroy();
   await writeGrid(opt.out, s.imgs, opt.n, cfg);
@@ -373,6 +421,35 @@ async function metricSets(spec: string, cfg: DiTConfig, n: number): Promise<Refe
     if (!same) return { train, heldOut: test };
   }
   return referenceSets(spec, train, n, (ds) => fitModel(ds, cfg), (name) => loadShippedNode(name, 'heldOut'));
+}
+
+/** Point models: a scatter PNG (data grey, samples blue), the sliced W2 figures and mode coverage. */
+async function samplePoints(
+  model: ReturnType<typeof modelOnGpu>['model'],
+  P: ReturnType<typeof modelOnGpu>['P'],
+  o: { ema: boolean; dataset: string; dataSeed: number; seed: number; meanflow: boolean; step: number; euler: number; nfe: number; n: number; out: string },
+): Promise<void> {
+  if (!isPointSet(o.dataset)) throw new Error(`a point model samples against a 2-D point set (${POINT_SETS.join(', ')}), not '${o.dataset}'`);
+  const { n } = o;
+  const ref = pointReference(o.dataset, o.dataSeed, n);
+  const z = new Rng(o.seed ^ 0xe7a1).normals(2 * n);
+  const be = model.be;
+  const pts = o.euler
+    ? await sampleEuler(be, model, P, z, n, o.euler, { branch: 'fm' })
+    : await sampleConsistency(be, model, P, z, n, o.nfe, new Rng(o.seed), { meanflow: o.meanflow });
+  const what = o.euler ? `Euler ${o.euler} steps (FM branch)` : `NFE ${o.nfe}`;
+  const img = renderScatter([
+    { points: ref.refs.subarray(0, 2 * n), color: [150, 150, 150], alpha: 0.5 },
+    { points: pts, color: [31, 119, 180], alpha: 0.6 },
+  ], 3, 400);
+  writeFileSync(o.out, await encodePng(img.rgba, img.width, img.height));
+  const sw = slicedWasserstein(pts, ref.refs);
+  const cov = coverage(pts, ref.refs, ref.labels, ref.classes, ref.radius);
+  console.log(`wrote ${o.out}: ${n} samples, ${what}, ${o.ema ? 'EMA' : 'online'} weights, step ${o.step}`);
+  console.log(
+    `sliced W2 to ${o.dataset} (${n} points): samples ${sw.toFixed(4)} (${(sw / ref.heldOut).toFixed(2)}× held-out), held-out ${ref.heldOut.toFixed(4)}, noise ${ref.noise.toFixed(4)}; ` +
+      `modes covered ${cov.covered}/${cov.classes}, ${(100 * cov.nearFraction).toFixed(1)} % of samples within ${ref.radius} of the data`,
+  );
 }
 
 /**

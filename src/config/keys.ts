@@ -59,6 +59,7 @@ export const KEYS = {
     ...view,
     names: { online: 'online weights', ema: 'EMA weights' },
   }),
+  fieldT: float(0.5, 0, 1, 'field t', "2-D runs: the time t at which the field panel shows v, F and the residual g, and x_t", view),
   euler: int(16, 0, 256, 'Euler steps', "Euler steps for the FM anchor's own samples (0: off); shown for objectives that train an anchor", view),
   qualityEvery: int(500, 0, 1_000_000, 'quality every', 'FD / precision / recall of the one- and two-step samples every this many steps, at the first sample refresh after (0: off); a few forward passes over `quality samples` images', view),
   qualitySamples: int(256, 16, 4096, 'quality samples', 'images per quality measurement: 256 keep a software adapter responsive; `eval` uses 1000, where two sets agree within 5 % in FD', view),

@@ -29,6 +29,8 @@ export interface DatasetInit {
   images: Float32Array;
   /** (count) */
   labels: Uint8Array;
+  /** Values must lie in [−bound, bound] (default 1: pixels; 2-D point sets are unit-variance coordinates). */
+  bound?: number;
 }
 
 const isPosInt = (v: number) => Number.isInteger(v) && v > 0;
@@ -36,6 +38,8 @@ const isPosInt = (v: number) => Number.isInteger(v) && v > 0;
 /** Builds a Dataset, checking that shapes, labels and pixel range agree; count comes from labels. */
 export function makeDataset(init: DatasetInit): Dataset {
   const { name, C, H, W, numClasses, classNames, images, labels } = init;
+  const bound = init.bound ?? 1;
+  if (!(bound > 0)) throw new Error(`dataset '${name}': bound must be positive, got ${bound}`);
   const what = `dataset '${name}'`;
   for (const [k, v] of [['C', C], ['H', H], ['W', W], ['numClasses', numClasses]] as const) {
     if (!isPosInt(v)) throw new Error(`${what}: ${k} must be a positive integer, got ${v}`);
@@ -56,8 +60,8 @@ export function makeDataset(init: DatasetInit): Dataset {
   for (let i = 0; i < images.length; i++) {
     const v = images[i];
     // Negated test so NaN fails too.
-    if (!(v >= -1 && v <= 1)) {
-      throw new Error(`${what}: pixel ${v} of image ${Math.floor(i / per)} (flat index ${i}) is outside [-1, 1]`);
+    if (!(v >= -bound && v <= bound)) {
+      throw new Error(`${what}: value ${v} of item ${Math.floor(i / per)} (flat index ${i}) is outside [-${bound}, ${bound}]`);
     }
   }
   return { name, C, H, W, numClasses, classNames, count, images, labels };

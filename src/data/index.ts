@@ -9,6 +9,7 @@ export * from './dataset';
 export * from './procedural';
 export * from './cifar';
 export * from './idx';
+export * from './points2d';
 
 export interface LoadOptions {
   /** Which split when a set has both (default 'train'); falls back to whatever is present. */

@@ -4,6 +4,7 @@
 
 import { Rng } from '../util/rng';
 import { makeDataset, type Dataset } from './dataset';
+import { POINT_SETS, makePoints, pointSetDescription } from './points2d';
 
 export const SHAPE_CLASSES = ['disc', 'square', 'triangle', 'ring', 'cross'] as const;
 
@@ -187,4 +188,8 @@ export const BUILTIN: Record<string, BuiltinDataset> = {
     description: '8×8 RGB Gaussian blob on a dark background; class = quadrant (4 classes); for tests',
     make: (seed, count = 1024) => makeBlobs(count, seed, 8),
   },
+  // 2-D point sets (C = 2, H = W = 1) for the `points` preset.
+  ...Object.fromEntries(
+    POINT_SETS.map((name) => [name, { description: pointSetDescription(name), make: (seed: number, count = 8192) => makePoints(name, count, seed) }]),
+  ),
 };

@@ -44,6 +44,12 @@ export const PRESETS: Record<string, Preset> = {
     config: { C: 1, H: 16, W: 16, patch: 4, D: 64, depth: 2, heads: 4, numClasses: 0, useR: false },
     dataset: 'fashion16',
   },
+  points: {
+    name: 'points',
+    why: '2-D point sets: one token per point (C 2, 1×1, patch 1), so attention reduces to its value projection and each block is an adaLN-modulated MLP; D 64 gives 256 hidden units per block, enough for eight modes; depth 2 keeps a FACM step at 237 dispatches (the cost on a software adapter is per dispatch, not per FLOP)',
+    config: { C: 2, H: 1, W: 1, patch: 1, D: 64, depth: 2, heads: 2, numClasses: 0, useR: false },
+    dataset: 'eight-gaussians',
+  },
   'cifar-s': {
     name: 'cifar-s',
     why: 'CIFAR-scale 32×32×3 with 4×4 patches (64 tokens): small enough for a laptop GPU in a tab',

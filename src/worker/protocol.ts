@@ -3,6 +3,7 @@
 // images (Float32 (N, C, H, W) in [−1, 1]) and checkpoint bytes. The page never sees a GPU buffer.
 
 import type { MetricsChunk } from '../train/metrics';
+import type { Fields, Trajectories } from '../objectives/probe2d';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
 import type { Config } from '../config';
@@ -60,8 +61,25 @@ export interface SampleSet {
   twoStep: ImageSet;
   /** The FM anchor integrated with Euler (FM and FACM objectives), with its step count. */
   euler: (ImageSet & { steps: number }) | null;
-  /** How far the samples are from the data (src/data/nearest.ts), with the two figures to read it against. */
+  /** How far the samples are from the data (src/data/nearest.ts; point sets: sliced W2), with the two figures to read it against. */
   nearest: SampleDistances;
+  /** Point sets (C 2, H = W = 1): the 2-D panels' data; the ImageSets above then hold (N, 2) points. */
+  points2d?: Points2d;
+}
+
+/** The 2-D panels of a run on a point set (src/worker/points2d.ts). */
+export interface Points2d {
+  /** (n, 2) data points (drawn grey). */
+  data: Float32Array;
+  classes: number;
+  /** Modes (classes) covered by each sampler's points (src/metrics/dist2d.ts coverage). */
+  covered: { oneStep: number; twoStep: number; euler: number | null };
+  trajectories: Trajectories;
+  fields: Fields;
+  /** (n, 2): x_t = t·x + (1 − t)·ε at the fields' t, for the data points above. */
+  xt: Float32Array;
+  /** The objective trains an FM anchor (else its Euler paths and v field are untrained). */
+  anchor: boolean;
 }
 
 /**

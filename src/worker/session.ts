@@ -38,6 +38,8 @@ import { sampleConsistency } from '../objectives/samplers';
 import { Rng } from '../util/rng';
 import { QualityMeter } from './quality';
 import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
+import { isPointShape } from '../data/points2d';
+import { pointSamples, pointState, type PointState } from './points2d';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
 
@@ -80,6 +82,8 @@ export class RunSession {
   /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
   private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
   private lastQualityStep = 0;
+  /** Runs on a 2-D point set: the fixed noise and reference figures of the 2-D panels. */
+  private points: PointState | null = null;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
@@ -200,8 +204,8 @@ export class RunSession {
       case 'view': {
         const c = this.config;
         if (!c) return;
-        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler;
-        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, stopAt: cmd.config.stopAt };
+        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler || c.fieldT !== cmd.config.fieldT;
+        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, stopAt: cmd.config.stopAt, fieldT: cmd.config.fieldT };
         if (this.running && this.capped()) this.stopAtCap();
         if (changed && this.trainer && !this.running) await this.refreshSamples();
         return;
@@ -349,6 +353,12 @@ export class RunSession {
     const c = this.config!;
     const m = t.model;
     const { C, H, W } = m.cfg;
+    if (this.points) {
+      const { samples, transfer } = await pointSamples(t, c, this.points);
+      this.lastSampleStep = samples.step;
+      this.host.post({ type: 'samples', samples }, transfer);
+      return;
+    }
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
     const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLE_COUNT, C, H, W, pixels });
     const step = t.step;
@@ -444,6 +454,7 @@ export class RunSession {
       this.sps = 0;
       this.z = sampleNoise(config.seed, train.model);
       this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
+      this.points = isPointShape(train.model) ? pointState(data.ds, config.seed) : null;
       const k = train.model.numClasses;
       this.y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
       this.host.post({

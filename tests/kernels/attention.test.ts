@@ -27,6 +27,7 @@ const spec: OpSpec<AttnCase> = {
     mk('T65 heads4 D64 (hd 16, two workgroups of rows, two key tiles)', 1, 65, 4, 64),
     mk('hd 64 (MAX_HD) T33: key tiles of 16 rows', 1, 33, 2, 128),
     mk('T1024 (the largest supported) heads1 D8', 1, 1024, 1, 8),
+    mk('one token T1 (2-D points) B5 heads2 D64', 5, 1, 2, 64),
     // Logits ~ ±1e3: softmax saturates to near one-hot. The f32 logits are off by ~1e-4, which moves
     // near-tied weights, and the tangent amplifies that by |tS| ~ 50: a few elements of tO sit near
     // 3e-4 relative (measured), hence jvp rtol 1e-3. The f64 reference's second derivatives are ~1e3×

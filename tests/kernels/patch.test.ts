@@ -16,6 +16,7 @@ const shapes: [string, PatchDims][] = [
   ['one patch: B1 C1 4×4 p4', { B: 1, C: 1, H: 4, W: 4, p: 4 }],
   ['odd B3 C3 6×10 p2 (non-square, 540 elements)', { B: 3, C: 3, H: 6, W: 10, p: 2 }],
   ['CIFAR B2 C3 32×32 p4', { B: 2, C: 3, H: 32, W: 32, p: 4 }],
+  ['2-D points: B5 C2 1×1 p1 (one token per point)', { B: 5, C: 2, H: 1, W: 1, p: 1 }],
 ];
 
 const rows = (d: PatchDims) => (d.B * d.H * d.W) / (d.p * d.p);

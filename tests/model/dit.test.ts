@@ -14,6 +14,7 @@ const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
 const variants: [string, DiTConfig][] = [
   ['tiny', PRESETS.tiny.config],
   ['tiny conditional + r', { ...PRESETS.tiny.config, numClasses: 3, useR: true, heads: 4 }],
+  ['points: 2×1×1, patch 1 (one token)', PRESETS.points.config],
   ['odd: 1 channel, 12×12, patch 4, D 20', { C: 1, H: 12, W: 12, patch: 4, D: 20, depth: 1, heads: 2, numClasses: 0, useR: false }],
 ];
 

@@ -1,3 +1,4 @@
+import { isPointSet } from '../../src/data/points2d';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -103,8 +104,8 @@ function idx(dims: number[], data: Uint8Array): Uint8Array {
 
 // ---- procedural ----
 
-test('procedural datasets are deterministic per seed and in [-1, 1]', () => {
-  for (const [key, b] of Object.entries(BUILTIN)) {
+test('procedural datasets are deterministic per seed and in [-1, 1] (images; 2-D point sets: tests/unit/points2d)', () => {
+  for (const [key, b] of Object.entries(BUILTIN).filter(([k]) => !isPointSet(k))) {
     const a = b.make(7, 40);
     const c = b.make(7, 40);
     const d = b.make(8, 40);
@@ -168,6 +169,9 @@ test('makeDataset validates sizes, labels and range', () => {
   assert.throws(() => makeDataset({ ...ok, labels: new Uint8Array([0, 2]) }), /label 2 of image 1 is ≥ numClasses = 2/);
   assert.throws(() => makeDataset({ ...ok, images: new Float32Array(8).fill(1.5) }), /outside \[-1, 1\]/);
   assert.throws(() => makeDataset({ ...ok, images: new Float32Array(8).fill(NaN) }), /outside \[-1, 1\]/);
+  // A wider bound (2-D point sets): inside it passes, outside it is refused with the bound named.
+  assert.equal(makeDataset({ ...ok, images: new Float32Array(8).fill(1.5), bound: 2 }).count, 2);
+  assert.throws(() => makeDataset({ ...ok, images: new Float32Array(8).fill(2.5), bound: 2 }), /outside \[-2, 2\]/);
   assert.throws(() => makeDataset({ ...ok, H: 0 }), /H must be a positive integer/);
   assert.deepEqual(Array.from(bytesToUnit(new Uint8Array([0, 255]))), [-1, 1]);
 });

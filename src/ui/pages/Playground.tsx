@@ -13,8 +13,11 @@ import { ProfilePanel } from '../panels/ProfilePanel';
 import { LossPanel } from '../panels/LossPanel';
 import { RunsPanel } from '../panels/RunsPanel';
 import { SamplesPanel } from '../panels/SamplesPanel';
+import { Points2dPanel } from '../panels/Points2dPanel';
+import { PRESETS } from '../../model/config';
+import { isPointShape } from '../../data/points2d';
 import { removeAll } from '../state/runner';
-import { dismiss, useStore } from '../state/store';
+import { dismiss, focused, useStore } from '../state/store';
 
 let initialised = false;
 
@@ -32,6 +35,11 @@ export function Playground({ adapter }: { adapter: string }) {
     return () => removeEventListener('pagehide', bye);
   }, [adapter]);
   const hasRuns = useStore((s) => s.runs.length > 0);
+  // A run on a 2-D point set gets the 2-D panels in place of the image grids.
+  const points = useStore((s) => {
+    const p = PRESETS[focused(s)?.config.preset ?? ''];
+    return !!p && isPointShape(p.config);
+  });
   return (
     <div
       className="app"
@@ -55,7 +63,7 @@ export function Playground({ adapter }: { adapter: string }) {
           <main className="panels">
             <RunsPanel />
             <LossPanel />
-            <SamplesPanel />
+            {points ? <Points2dPanel /> : <SamplesPanel />}
             <ClampPanel />
             <DevicePanel />
             <ProfilePanel />

@@ -82,6 +82,32 @@ export const ABLATIONS: Ablation[] = [
       { name: 'clamp off', overrides: { objective: 'facm', alpha: true, clamp: false } },
     ],
   },
+  {
+    id: '2d-stability',
+    title: '2-D: FACM vs baselines on eight Gaussians',
+    stopAt: 2000,
+    finding:
+      'The stability story on points in the plane (the points preset, one token per point, batch 128, lr 2e-3): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
+      'Watch the blue one-step points: on the grey modes, a blob, a curve or a few points; and the sliced W2 distance against the held-out and noise figures.',
+    runs: [
+      { name: 'FACM', overrides: { objective: 'facm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'sCM-style', overrides: { objective: 'scm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+    ],
+  },
+  {
+    id: '2d-high-lr',
+    title: '2-D: a high learning rate, with and without the anchor',
+    stopAt: 1000,
+    finding:
+      'FACM and CM without anchor at lr 2e-2 on eight Gaussians (batch 128, seed 0). Exploratory: in a PyTorch replica of this step at step 200 both were still far from the data (see the README); compare the one-step points and the distance column as they train.',
+    runs: [
+      { name: 'FACM, lr 2e-2', overrides: { objective: 'facm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.02 } },
+      { name: 'CM, no anchor, lr 2e-2', overrides: { objective: 'cm-no-anchor', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.02 } },
+    ],
+  },
 ];
 
 export const ABLATION_IDS = ABLATIONS.map((a) => a.id);

@@ -1,0 +1,11 @@
+// Writes a 2-D point set (training draw, held-out draw and the sliced-W2 scale at 2048 points) as
+// JSON for scripts/replica2d.py: `npx tsx scripts/dump-points.ts eight-gaussians out/eight-gaussians.json`.
+import { writeFileSync } from 'node:fs';
+import { makePoints } from '../src/data/points2d';
+import { pointReference } from '../src/metrics/eval2d';
+
+const [name = 'eight-gaussians', out = `${name}.json`] = process.argv.slice(2);
+const train = makePoints(name, 8192, 0);
+const ref = pointReference(name, 0, 2048);
+writeFileSync(out, JSON.stringify({ train: Array.from(train.images), labels: Array.from(train.labels), heldOut: ref.heldOut, noise: ref.noise, classes: train.numClasses }));
+console.log(`wrote ${out}: held-out ${ref.heldOut.toFixed(4)}, noise ${ref.noise.toFixed(4)} (sliced W2 at 2048 points)`);
