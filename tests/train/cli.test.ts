@@ -101,7 +101,7 @@ test('cli: train autosaves; train --resume continues the run from its autosave t
   writeFileSync(join(dir, 'x.safetensors'), new Uint8Array(64).fill(0x41));
   r = facm('sample', '--ckpt', join(dir, 'x.safetensors'));
   assert.equal(r.code, 1);
-  assert.match(r.err, /^error: .*x\.safetensors: bad header: .*\. Choose a \.safetensors checkpoint saved by the playground or by `npm run facm -- train`\. A DiT state_dict saved by PyTorch opens too\.\n$/);
+  assert.match(r.err, /^error: .*x\.safetensors: bad header: .*\. Choose a \.safetensors checkpoint saved by the playground or by `npm run facm -- train`\.\n$/);
   assert.equal(r.err.split('x.safetensors').length - 1, 1, r.err);
   r = facm('sample', '--ckpt', out);
   assert.match(r.err, /^error: --ckpt .*run: a folder; pass the \.safetensors file \(e\.g\. .*run\/checkpoint\.safetensors\)/);
