@@ -12,6 +12,7 @@ import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } f
 import { readSafetensors } from '../../src/train/safetensors';
 import { Rng } from '../../src/util/rng';
 import { needTorch, py, PYTHON } from './bridge';
+import { idxBytes } from '../helpers/idx';
 
 const dir = mkdtempSync(join(tmpdir(), 'facm-pydata-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,15 +41,7 @@ test('python bridge: built-in data sets, IDX and CIFAR-10 files read as the proj
 
   // IDX (gzip): 70 grey 12×12 images, resized to 3×8×8 on both sides.
   const rng = new Rng(9);
-  const idx = (dims: number[], data: Uint8Array) => {
-    const b = new Uint8Array(4 + 4 * dims.length + data.length);
-    const v = new DataView(b.buffer);
-    v.setUint8(2, 0x08);
-    v.setUint8(3, dims.length);
-    dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-    b.set(data, 4 + 4 * dims.length);
-    return gzipSync(b);
-  };
+  const idx = (dims: number[], data: Uint8Array) => gzipSync(idxBytes(dims, data));
   const mn = join(dir, 'mnist');
   mkdirSync(mn);
   const pix = Uint8Array.from({ length: 70 * 144 }, () => rng.int(256));

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { loadCheckpoint } from '../../src/train/checkpoint';
+import { idxBytes } from '../helpers/idx';
 
 const dir = mkdtempSync(join(tmpdir(), 'facm-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,15 +39,7 @@ test('cli: a missing teacher, a truncated dataset file, a bad policy and a missi
   assert.match(r.err, /error: teacher checkpoint '.*nope\.safetensors' does not exist/);
 
   // An IDX images file cut short (header says 3 images of 4×4, 40 of 64 bytes there) with its labels.
-  const idx = (dims: number[], data: Uint8Array) => {
-    const b = new Uint8Array(4 + 4 * dims.length + data.length);
-    const v = new DataView(b.buffer);
-    v.setUint8(2, 0x08);
-    v.setUint8(3, dims.length);
-    dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-    b.set(data, 4 + 4 * dims.length);
-    return b;
-  };
+  const idx = idxBytes;
   const ds = join(dir, 'mnist');
   mkdirSync(ds);
   writeFileSync(join(ds, 'train-images-idx3-ubyte'), idx([3, 4, 4], new Uint8Array(48)).subarray(0, 4 + 12 + 40));

@@ -23,6 +23,7 @@ import {
   type Dataset,
 } from '../../src/data/index';
 import { presetHint } from '../../src/model/config';
+import { idxBytes } from '../helpers/idx';
 
 // ---- helpers: tiny tar / gzip writers and CIFAR / IDX builders ----
 
@@ -94,13 +95,7 @@ function checkCifar(ds: Dataset, n: number, labelOffset = 0) {
   }
 }
 
-function idx(dims: number[], data: Uint8Array): Uint8Array {
-  const h = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(h.buffer);
-  v.setUint32(0, 0x800 | dims.length);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d));
-  return concat([h, data]);
-}
+const idx = idxBytes;
 
 // ---- procedural ----
 
