@@ -15,7 +15,7 @@ import { matmul } from '../ops/linear';
 import { linearCpu } from '../ops/linear';
 import type { Gpu } from '../gpu/runtime';
 import { Rng } from '../util/rng';
-import { eigSym } from './linalg';
+import { eigSym, matmulF64 } from './linalg';
 
 /** Principal components kept. */
 export const FEATURE_COMPONENTS = 32;
@@ -69,17 +69,6 @@ function orthonormalise(q: Float64Array, D: number, m: number): void {
   }
 }
 
-/** y (D, m) = cov·q for the symmetric cov (D, D) and q (D, m). */
-function covTimes(cov: Float64Array, q: Float64Array, D: number, m: number): Float64Array {
-  const y = new Float64Array(D * m);
-  for (let i = 0; i < D; i++)
-    for (let l = 0; l < D; l++) {
-      const c = cov[i * D + l];
-      if (c === 0) continue;
-      for (let j = 0; j < m; j++) y[i * m + j] += c * q[l * m + j];
-    }
-  return y;
-}
 
 /**
  * Fits the top-K principal components of `ds`'s images (up to FIT_IMAGES of them, a seeded subset):
@@ -123,11 +112,11 @@ export function fitFeatureSpace(ds: Dataset, K = FEATURE_COMPONENTS, opts: { ima
   for (let i = 0; i < q.length; i++) q[i] = rng.normal();
   orthonormalise(q, D, m);
   for (let it = 0; it < (opts.iterations ?? 40); it++) {
-    q = covTimes(cov, q, D, m);
+    q = matmulF64(cov, q, D, D, m);
     orthonormalise(q, D, m);
   }
   // Rayleigh–Ritz: the eigenvectors of qᵀ·cov·q (m, m) rotate q onto the components.
-  const cq = covTimes(cov, q, D, m);
+  const cq = matmulF64(cov, q, D, D, m);
   const small = new Float64Array(m * m);
   for (let a = 0; a < m; a++)
     for (let b = a; b < m; b++) {

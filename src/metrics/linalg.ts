@@ -114,17 +114,20 @@ export function sqrtmPsd(a: Float64Array, n: number): Float64Array {
   return spectralMap(a, n, (x) => Math.sqrt(Math.max(0, x)));
 }
 
-/** C = A·B for n × n matrices. */
-export function matmulSquare(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const c = new Float64Array(n * n);
+/** C (n, m) = A (n, k) · B (k, m), row-major, in f64 (zeros in A skipped: covariances of flat images have many). */
+export function matmulF64(a: Float64Array, b: Float64Array, n: number, k: number, m: number): Float64Array {
+  const c = new Float64Array(n * m);
   for (let i = 0; i < n; i++)
-    for (let l = 0; l < n; l++) {
-      const ail = a[i * n + l];
+    for (let l = 0; l < k; l++) {
+      const ail = a[i * k + l];
       if (ail === 0) continue;
-      for (let j = 0; j < n; j++) c[i * n + j] += ail * b[l * n + j];
+      for (let j = 0; j < m; j++) c[i * m + j] += ail * b[l * m + j];
     }
   return c;
 }
+
+/** C = A·B for n × n matrices. */
+export const matmulSquare = (a: Float64Array, b: Float64Array, n: number): Float64Array => matmulF64(a, b, n, n, n);
 
 /**
  * tr((Σ1·Σ2)^{1/2}) computed as tr((S·Σ2·S)^{1/2}) with S = Σ1^{1/2}: S·Σ2·S is symmetric PSD and
