@@ -40,6 +40,10 @@ export const KEYS = {
   meanflowP: float(1, 0, 2, 'adaptive p', "MeanFlow's adaptive-weight power p (reference: 1)", knob),
   scmWarmup: int(1000, 0, 1_000_000, 'warm-up steps', "sCM's linear warm-up of the tangent term, in steps", knob),
   scmNormalise: bool(true, 'RMS-normalise g', 'sCM: RMS-normalise the residual (on) or clamp it (off)', knob),
+  // class labels (src/objectives/objectives.ts): read only by runs whose model, or teacher, takes labels (relevantKeys)
+  labelDropout: float(0.1, 0, 1, 'label dropout', "class-conditional models: share of training labels replaced by the null class (DiT's class_dropout_prob), so the model also learns the unconditional velocity that guidance needs", { needs: 'labels' }),
+  cfgWeight: float(1.75, 1, 20, 'guidance weight', "distilling a class-conditional teacher: v = v_u + w·(v_c − v_u), the reference's stage-2 weight (1: the conditional teacher alone)", { needs: 'labelled-teacher' }),
+  cfgTMin: float(0.125, 0, 1, 'guided from t', "distillation guidance applies where t ≥ this; below it (near the noise) v is the conditional teacher's, as the reference's window", { needs: 'labelled-teacher' }),
   // optimizer
   batch: int(16, 1, 1024, 'batch', 'small enough for a software adapter to step every few seconds; raise it on a real GPU'),
   lr: float(1e-3, 1e-6, 1, 'learning rate', 'small models on toy data tolerate a high rate (the paper uses 1e-4 for DiT-XL)'),
@@ -106,15 +110,41 @@ export function objectiveOf(c: Config): ObjectiveConfig {
   return objectiveConfig(c.objective, Object.fromEntries(OBJECTIVE_KNOBS.map((k) => [k, c[k]])));
 }
 
-/** The keys that matter to a config's objective: every non-knob run key, and its objective's knobs. */
-export function relevantKeys(c: Pick<Config, 'objective'>): Key[] {
-  const knobs = new Set<Key>(objectiveSpec(c.objective).knobs);
-  return RUN_KEYS.filter((k) => !(KEYS[k] as KeySpec).knob || knobs.has(k));
+/** The keys read by class-conditional runs only (each key's `needs`). */
+export const LABEL_KEYS = KEY_NAMES.filter((k) => (KEYS[k] as KeySpec).needs);
+export type LabelKey = 'labelDropout' | 'cfgWeight' | 'cfgTMin';
+/** What a class-conditional step reads (src/objectives/objectives.ts planStep). */
+export type LabelConfig = Pick<Config, LabelKey>;
+
+/** What a run is beyond its keys: does its model take class labels, does it distil from a teacher that does. */
+export interface RunShape {
+  labels: boolean;
+  labelledTeacher: boolean;
 }
 
-/** Run keys on which a and b differ (relevant to either's objective). */
-export function diffConfigs(a: Config, b: Config): Key[] {
-  const keys = new Set([...relevantKeys(a), ...relevantKeys(b)]);
+/** The shape of a run with this model and teacher (null: trained from scratch). */
+export function runShape(model: Pick<DiTConfig, 'numClasses'>, teacher: Pick<DiTConfig, 'numClasses'> | null = null): RunShape {
+  return { labels: model.numClasses > 0, labelledTeacher: !!teacher && teacher.numClasses > 0 };
+}
+
+/** A config's shape as far as its keys tell: its preset's model, no teacher. */
+export function presetShape(c: Partial<Pick<Config, 'preset'>>): RunShape {
+  return runShape(PRESETS[c.preset ?? KEYS.preset.default]?.config ?? { numClasses: 0 });
+}
+
+/** The keys that matter to a run: every plain run key, its objective's knobs, and the label keys its shape reads. */
+export function relevantKeys(c: Pick<Config, 'objective'> & Partial<Pick<Config, 'preset'>>, shape: RunShape = presetShape(c)): Key[] {
+  const knobs = new Set<Key>(objectiveSpec(c.objective).knobs);
+  const reads = { labels: shape.labels, 'labelled-teacher': shape.labelledTeacher };
+  return RUN_KEYS.filter((k) => {
+    const s = KEYS[k] as KeySpec;
+    return (!s.knob || knobs.has(k)) && (!s.needs || reads[s.needs]);
+  });
+}
+
+/** Run keys on which a and b differ (relevant to either run). */
+export function diffConfigs(a: Config, b: Config, shapeA?: RunShape, shapeB?: RunShape): Key[] {
+  const keys = new Set([...relevantKeys(a, shapeA), ...relevantKeys(b, shapeB)]);
   return RUN_KEYS.filter((k) => keys.has(k) && a[k] !== b[k]);
 }
 
@@ -144,6 +174,7 @@ export function toTrainConfig(c: Config, model: DiTConfig = modelOf(c)): TrainCo
     flip: c.flip,
     seed: c.seed,
     onNonFinite: c.onNonFinite,
+    labels: { labelDropout: c.labelDropout, cfgWeight: c.cfgWeight, cfgTMin: c.cfgTMin },
   };
 }
 

@@ -14,7 +14,11 @@ interface Base<T> {
   group: Group;
   /** An objective knob: shown and compared only for the objectives that read it (src/objectives/table.ts). */
   knob?: true;
+  /** Read only by runs of this shape (keys.ts `relevantKeys`): a class-conditional model, or distillation from a class-conditional teacher. */
+  needs?: Needs;
 }
+/** What a run must be for a `needs` key to apply: its model takes class labels; it distils from a teacher that does. */
+export type Needs = 'labels' | 'labelled-teacher';
 export interface NumSpec extends Base<number> {
   kind: 'int' | 'float';
   min: number;
@@ -31,7 +35,7 @@ export interface ChoiceSpec<V extends string = string> extends Base<V> {
 }
 export type KeySpec = NumSpec | BoolSpec | ChoiceSpec;
 
-type Extra = { group?: Group; knob?: true };
+type Extra = { group?: Group; knob?: true; needs?: Needs };
 // The constructors keep `knob: true` in the type, so the table's knob keys can be derived from it.
 export const int = <const X extends Extra = {}>(d: number, min: number, max: number, label: string, why: string, x?: X): NumSpec & X =>
   ({ kind: 'int', default: d, min, max, label, why, group: 'run', ...x }) as NumSpec & X;

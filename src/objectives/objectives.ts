@@ -6,7 +6,7 @@
 // GPU run the same objective.
 
 import type { Rng } from '../util/rng';
-import type { ObjectiveConfig } from '../config/keys';
+import type { LabelConfig, ObjectiveConfig } from '../config/keys';
 import type { ResidualMode, ResidualScalars } from '../ops/loss';
 
 /** Default t sampler of the reference: s = (2/π)·atan(exp(n·std − mean)), t = 1 − s. */
@@ -47,16 +47,31 @@ export interface StepPlan {
   /** v = x − ε (from scratch); replaced by the teacher's velocity when distilling. */
   v: Float32Array;
   eps: Float32Array;
+  /** The labels the trained model sees: the batch's, some replaced by the null class (label dropout). */
   y: Float32Array | null;
   branches: Branch[];
-  /** Distillation: the teacher is evaluated at (x_t, c = t) to give v. */
+  /** Distillation: the teacher is evaluated at (x_t, c = t, the batch's own labels) to give v. */
   teacherC: Float32Array;
+  teacherY: Float32Array | null;
+  /**
+   * Distillation from a class-conditional teacher with guidance: v = v_u + w·(v_c − v_u), v_u the
+   * teacher at labels yU, the null class where t ≥ tMin and the row's own label below (so v = v_c
+   * there, the reference's window). Null: v = v_c.
+   */
+  guidance: { w: number; yU: Float32Array } | null;
 }
 
 export interface PlanContext {
   cfg: ObjectiveConfig;
   step: number; // 0-based optimizer step (sCM warm-up)
   useR: boolean; // the model has a second time condition (MeanFlow, or the 'aux' interval)
+  /** Class-conditional runs: the null class (= the model's numClasses), label dropout and the teacher's guidance. */
+  labels?: LabelConfig & { numClasses: number };
+}
+
+/** The teacher's unconditional labels: the null class where guidance applies (t ≥ tMin), the row's own label below. */
+export function guidanceLabels(t: Float32Array, y: Float32Array, nullClass: number, tMin: number): Float32Array {
+  return y.map((yb, b) => (t[b] >= tMin ? nullClass : yb));
 }
 
 /** Samples one step: t, r, noise, x_t and v; the branches and their per-sample scalars. */
@@ -128,5 +143,11 @@ export function planStep(ctx: PlanContext, x: Float32Array, y: Float32Array | nu
       scale: 1 / B,
     });
   }
-  return { B, t, r, xt, v, eps, y, branches, teacherC: t.slice() };
+  // Label dropout, drawn last so the draws above stay those of an unconditional run: each label is
+  // replaced by the null class with probability p (DiT's token_drop); the teacher keeps the batch's.
+  const L = ctx.labels;
+  let yIn = y;
+  if (y && L && L.labelDropout > 0) yIn = y.map((yb) => (rng.next() < L.labelDropout ? L.numClasses : yb));
+  const guidance = y && L && L.cfgWeight > 1 ? { w: L.cfgWeight, yU: guidanceLabels(t, y, L.numClasses, L.cfgTMin) } : null;
+  return { B, t, r, xt, v, eps, y: yIn, branches, teacherC: t.slice(), teacherY: y, guidance };
 }

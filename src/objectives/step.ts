@@ -33,14 +33,7 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
   const d: LossDims = { B, C, HW: H * W };
   const xt = be.fromArray(plan.xt, shape);
   const y = plan.y ? be.fromArray(plan.y, [B]) : null;
-  let v: T;
-  if (teacher) {
-    // Distillation: the frozen teacher's velocity at (x_t, c = t) replaces x − ε (no gradient).
-    const tc = be.fromArray(plan.teacherC, [B]);
-    const tr = teacher.model.cfg.useR ? be.zeros([B]) : null;
-    v = teacher.model.forward(teacher.P, { x: xt, c: tc, y, r: tr }, B);
-    be.release(tc, tr);
-  } else v = be.fromArray(plan.v, shape);
+  const v = teacher ? teacherVelocity(be, teacher, plan, xt) : be.fromArray(plan.v, shape);
 
   const out: BranchResult<T>[] = [];
   for (const br of plan.branches) {
@@ -73,6 +66,35 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
   }
   be.release(xt, y, v);
   return out;
+}
+
+/**
+ * Distillation's v (no gradient): the frozen teacher at (x_t, c = t, the batch's labels), or with
+ * guidance v_u + w·(v_c − v_u), both passes as one forward of 2B rows (docs/math.md, "Teacher and
+ * student"). `xt` is the plan's x_t on the backend (B, C, H, W); the caller releases the result.
+ */
+export function teacherVelocity<T>(be: Backend<T>, teacher: Teacher<T>, plan: StepPlan, xt: T): T {
+  const { C, H, W, useR } = teacher.model.cfg;
+  const { B } = plan;
+  const labels = teacher.model.cfg.numClasses > 0 ? plan.teacherY : null;
+  const g = labels ? plan.guidance : null;
+  const rows = g ? 2 * B : B;
+  const two = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    const out = new Float32Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  const x = g ? be.fromArray(two(plan.xt, plan.xt), [rows, C, H, W]) : xt;
+  const c = be.fromArray(g ? two(plan.teacherC, plan.teacherC) : plan.teacherC, [rows]);
+  const y = labels ? be.fromArray(g ? two(labels, g.yU) : labels, [rows]) : null;
+  const r = useR ? be.zeros([rows]) : null;
+  const F = teacher.model.forward(teacher.P, { x, c, y, r }, rows);
+  be.release(c, y, r);
+  if (!g) return F;
+  const v = be.ops.guide.forward(F, g.w, B * C * H * W);
+  be.release(x, F);
+  return v;
 }
 
 /** Per-step scalars from the branch stats read back to the CPU. */

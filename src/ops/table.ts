@@ -8,6 +8,7 @@ import { addCpu, addGpu, broadcastAddCpu, broadcastAddGpu, geluCpu, geluGpu, sil
 import { labelEmbedCpu, labelEmbedGpu, timeEmbedCpu, timeEmbedGpu, type LabelEmbedOps, type TimeEmbedOps } from './embed';
 import { patchifyCpu, patchifyGpu, unpatchifyCpu, unpatchifyGpu, type PatchifyOps, type UnpatchifyOps } from './patch';
 import { layernormCpu, layernormGpu, lnModulateCpu, lnModulateGpu, type LayerNormOps, type LnModulateOps } from './layernorm';
+import { guideCpu, guideGpu, type GuideOps } from './guidance';
 import { gatedResidualCpu, gatedResidualGpu, modulateCpu, modulateGpu, type GatedResidualOps, type ModulateOps } from './modulate';
 
 export interface OpSet<T> {
@@ -28,6 +29,8 @@ export interface OpSet<T> {
   /** LayerNorm then modulate in one kernel (the DiT's adaLN pairs). */
   lnModulate: LnModulateOps<T>;
   gatedResidual: GatedResidualOps<T>;
+  /** Classifier-free guidance of a stacked [conditional; unconditional] pair (the distillation teacher's). */
+  guide: GuideOps<T>;
 }
 
 type Differentiable = { forward: unknown; jvp: unknown; backward: unknown };
@@ -49,6 +52,7 @@ export const cpuOps: Complete<OpSet<Float64Array>> = {
   modulate: modulateCpu,
   lnModulate: lnModulateCpu,
   gatedResidual: gatedResidualCpu,
+  guide: guideCpu,
 };
 
 export function gpuOps(gpu: Gpu): Complete<OpSet<Tensor>> {
@@ -68,5 +72,6 @@ export function gpuOps(gpu: Gpu): Complete<OpSet<Tensor>> {
     modulate: modulateGpu(gpu),
     lnModulate: lnModulateGpu(gpu),
     gatedResidual: gatedResidualGpu(gpu),
+    guide: guideGpu(gpu),
   };
 }

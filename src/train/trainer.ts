@@ -17,7 +17,7 @@ import { validateConfig, type DiTConfig } from '../model/config';
 import { decayMask, initParams, paramTable, type ParamTable } from '../model/params';
 import { planStep } from '../objectives/objectives';
 import { needsR } from '../objectives/table';
-import type { ObjectiveConfig } from '../config/keys';
+import type { LabelConfig, ObjectiveConfig } from '../config/keys';
 import { runStep, summarise, type StepMetrics, type Teacher } from '../objectives/step';
 import { gpuLoss } from '../ops/loss';
 import { Batcher, type Dataset } from '../data/dataset';
@@ -39,6 +39,8 @@ export interface TrainConfig {
   seed: number;
   /** Horizontal-flip probability of the data augmentation. */
   flip: number;
+  /** Class-conditional models: label dropout and the teacher's guidance (absent: neither). */
+  labels?: LabelConfig;
   /** A non-finite loss or gradient: 'stop' (default) ends the run as a marked collapse; 'rollback' restores the last good snapshot. */
   onNonFinite?: NonFinitePolicy;
   /** Rollback: snapshot the state once a drain confirms at least this many new clean steps (default 50: a GPU copy of 4 parameter-sized buffers, cheap but not every step). */
@@ -218,7 +220,9 @@ export class Trainer {
     if (this.collapse) throw new CollapseError(this.collapse);
     const B = cfg.batch;
     const batch = this.batcher.next();
-    const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR }, batch.x, cfg.model.numClasses > 0 ? batch.y : null, B, this.rng);
+    const { numClasses } = cfg.model;
+    const labels = cfg.labels && numClasses > 0 ? { ...cfg.labels, numClasses } : undefined;
+    const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR, labels }, batch.x, numClasses > 0 ? batch.y : null, B, this.rng);
     gpu.clear(this.grads);
     const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);

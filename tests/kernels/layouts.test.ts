@@ -9,6 +9,7 @@ import { parseBindings, structLayout } from '../../src/gpu/wgsl';
 import { attentionKernel } from '../../src/ops/attention';
 import { elementwiseKernel } from '../../src/ops/elementwise';
 import { embedKernel } from '../../src/ops/embed';
+import { guidanceKernel } from '../../src/ops/guidance';
 import { layernormKernel } from '../../src/ops/layernorm';
 import { linearKernel } from '../../src/ops/linear';
 import { lossKernel } from '../../src/ops/loss';
@@ -19,7 +20,7 @@ import { gpuForFile } from '../helpers/gpu';
 
 const getGpu = gpuForFile();
 
-const MODULES: KernelModule[] = [attentionKernel, elementwiseKernel, embedKernel, layernormKernel, linearKernel, lossKernel, modulateKernel, optimKernel, patchKernel];
+const MODULES: KernelModule[] = [attentionKernel, elementwiseKernel, embedKernel, guidanceKernel, layernormKernel, linearKernel, lossKernel, modulateKernel, optimKernel, patchKernel];
 
 test('layouts: one slot per variable in every module; every entry names existing variables, the uniform first', () => {
   for (const mod of MODULES) {
@@ -56,6 +57,7 @@ test('layouts: the uniform of every entry, as the runtime packs it (offsets, siz
     [attentionKernel, 'jvp', 'Dims', 32, 'B T H D hd rows scale pad'],
     [elementwiseKernel, 'add', 'Dims', 8, 'n R'],
     [embedKernel, 'label_forward', 'Dims', 16, 'B D rows pad'],
+    [guidanceKernel, 'guide_forward', 'Dims', 8, 'n w'],
     [layernormKernel, 'lnmod_forward', 'Dims', 28, 'R D eps T C k0 k1'],
     [lossKernel, 'res_grad', 'Dims', 32, 'B N C HW flags p scale _pad'],
     [modulateKernel, 'gate_jvp', 'Dims', 24, 'B T D C k0 k1'],
