@@ -16,6 +16,7 @@ import {
   objectiveConfig,
   parseSearch,
   relevantKeys,
+  runShape,
   runMetadata,
   specOf,
   toSearch,
@@ -120,6 +121,24 @@ test('config: diffs compare only the knobs that matter to either objective; abla
   assert.equal(runs.length, 5);
   assert.ok(runs.every((r) => r.config.batch === 4 && r.config.seed === a.seed));
   assert.deepEqual(diffConfigs(runs[0].config, runs[2].config), ['objective', 'flowRatio']);
+});
+
+test('config: label dropout only for labelled models, the guidance keys only when distilling a labelled teacher', () => {
+  const a = defaults();
+  const has = (keys: string[], ...want: string[]) => want.every((k) => keys.includes(k));
+  assert.ok(!has(relevantKeys(a), 'labelDropout') && !has(relevantKeys(a), 'cfgWeight'), 'tiny is unconditional: none');
+  assert.ok(has(relevantKeys({ ...a, preset: 'cifar-s' }), 'labelDropout'), 'a labelled preset trains with label dropout');
+  assert.ok(!has(relevantKeys({ ...a, preset: 'cifar-s' }), 'cfgWeight'), 'no teacher: no guidance');
+  const labelled = { numClasses: 10 };
+  const unlabelled = { numClasses: 0 };
+  assert.ok(has(relevantKeys(a, runShape(labelled, labelled)), 'labelDropout', 'cfgWeight', 'cfgTMin'), 'distilling a labelled teacher');
+  assert.ok(!has(relevantKeys(a, runShape(unlabelled, unlabelled)), 'cfgWeight') && !has(relevantKeys(a, runShape(unlabelled, unlabelled)), 'labelDropout'), 'an unlabelled teacher: none');
+  // Diffs follow: a guidance weight differs only where a labelled teacher reads it.
+  assert.deepEqual(diffConfigs(a, { ...a, cfgWeight: 3 }), []);
+  assert.deepEqual(diffConfigs(a, { ...a, cfgWeight: 3 }, runShape(labelled, labelled), runShape(labelled, labelled)), ['cfgWeight']);
+  // The reference's stage-2 values, and the trainer config carries them.
+  assert.deepEqual([KEYS.labelDropout.default, KEYS.cfgWeight.default, KEYS.cfgTMin.default], [0.1, 1.75, 0.125]);
+  assert.deepEqual(toTrainConfig({ ...a, cfgWeight: 2 }).labels, { labelDropout: 0.1, cfgWeight: 2, cfgTMin: 0.125 });
 });
 
 test('config: the trainer config carries the optimizer keys, the objective knobs and r-conditioning where needed', () => {

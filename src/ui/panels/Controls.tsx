@@ -5,7 +5,7 @@ import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
-import { CUSTOM_DATASET, KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
+import { CUSTOM_DATASET, KEYS, LABEL_KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
 import { objectiveSpec } from '../../objectives/table';
 import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
 import { download, metricsCsv } from '../persistence/exporters';
@@ -16,9 +16,9 @@ import { recoveryText } from '../state/runner';
 import { focused, say, shareUrl, useStore } from '../state/store';
 import { StateBadge } from './RunsPanel';
 
-/** Every run key that is not the model, data, objective or one of its knobs: a new key lands here by itself. */
+/** Every run key that is not the model, data, objective, one of its knobs or a label key: a new key lands here by itself. */
 const PLACED: readonly Key[] = ['preset', 'objective', 'dataset', 'onNonFinite'];
-const OPTIMIZER_KEYS = RUN_KEYS.filter((k) => !PLACED.includes(k) && !specOf(k).knob);
+const OPTIMIZER_KEYS = RUN_KEYS.filter((k) => !PLACED.includes(k) && !specOf(k).knob && !specOf(k).needs);
 
 export function Controls() {
   const run = useStore(focused);
@@ -31,6 +31,8 @@ export function Controls() {
   if (!run) return null;
   const c = run.config;
   const set = <K extends Key>(k: K, v: Config[K]) => updateConfig(k, v);
+  // The run's shape from its preset (a labelled model or not); a run distilling from a labelled
+  // teacher passes runShape(model, teacher) so the guidance keys show.
   const relevant = new Set(relevantKeys(c));
   const running = run.state === 'running';
   const busy = run.state === 'starting';
@@ -141,7 +143,7 @@ export function Controls() {
         <h4>Model &amp; objective</h4>
         <ConfigField k="preset" config={c} onChange={set} note={PRESETS[c.preset]?.why} />
         <ConfigField k="objective" config={c} onChange={set} />
-        {OBJECTIVE_KNOBS.filter((k) => relevant.has(k)).map((k) => (
+        {[...OBJECTIVE_KNOBS, ...LABEL_KEYS].filter((k) => relevant.has(k)).map((k) => (
           <ConfigField key={k} k={k} config={c} onChange={set} />
         ))}
         <p className="hint">{objectiveSpec(c.objective).why}.</p>
