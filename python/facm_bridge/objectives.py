@@ -62,8 +62,14 @@ def sample_t(rng: Rng, mean: float, std: float) -> float:
     return 1 - (2 / math.pi) * math.atan(math.exp(rng.normal() * std - mean))
 
 
-def plan_step(obj: ObjectiveConfig, use_r: bool, x: np.ndarray, y, B: int, rng: Rng) -> dict:
-    """The step's t, eps, x_t, v and branches (numpy float32), drawing from rng as planStep does."""
+def guidance_labels(t: np.ndarray, y: np.ndarray, null_class: int, t_min: float) -> np.ndarray:
+    """The teacher's unconditional labels: the null class where guidance applies (t >= tMin), the row's own label below."""
+    return np.where(t >= t_min, null_class, y).astype(np.float32)
+
+
+def plan_step(obj: ObjectiveConfig, use_r: bool, x: np.ndarray, y, B: int, rng: Rng, labels: dict = None) -> dict:
+    """The step's t, eps, x_t, v and branches (numpy float32), drawing from rng as planStep does.
+    `labels` (class-conditional runs): numClasses, labelDropout, cfgWeight, cfgTMin."""
     f32 = np.float32
     if obj.name == "fm":
         t = rng.uniforms(B).astype(f32)
@@ -94,7 +100,16 @@ def plan_step(obj: ObjectiveConfig, use_r: bool, x: np.ndarray, y, B: int, rng: 
             "k": 1 - t64, "a": (1 - np.sqrt(t64)) if obj.alpha else np.ones(B), "lambda": np.cos(math.pi * t64 / 2),
             "clamp": obj.clamp, "p": 0.5, "scale": 1 / B,
         })
-    return {"B": B, "t": t, "xt": xt, "v": v, "eps": eps, "y": y, "branches": branches}
+    # Label dropout, drawn last as planStep does: a label goes to the null class with probability p;
+    # the teacher keeps the batch's labels. Guidance: the teacher's unconditional labels (the window).
+    y_in, guidance = y, None
+    if y is not None and labels:
+        y = np.asarray(y, np.float32)
+        if labels["labelDropout"] > 0:
+            y_in = np.where(rng.uniforms(B) < labels["labelDropout"], labels["numClasses"], y).astype(np.float32)
+        if labels["cfgWeight"] > 1:
+            guidance = {"w": labels["cfgWeight"], "yU": guidance_labels(t, y, labels["numClasses"], labels["cfgTMin"])}
+    return {"B": B, "t": t, "xt": xt, "v": v, "eps": eps, "y": y_in, "teacherY": y, "guidance": guidance, "branches": branches}
 
 
 # ---------------------------------------------------------------- JVP
@@ -162,6 +177,29 @@ def residual_terms(F, v, dF, k, a, lam, clamp: bool, p: float):
     return loss, stats
 
 
+@torch.no_grad()
+def teacher_velocity(teacher, plan: dict, rows, xt):
+    """Distillation's v on the plan's rows: the teacher at (x_t, c = t, the batch's labels), or with
+    guidance v_u + w (v_c - v_u), both passes as one forward of 2n rows (as runStep's teacherVelocity)."""
+    p0 = next(teacher.parameters())
+    dev, dt = p0.device, p0.dtype
+    n = len(rows)
+    t = torch.as_tensor(np.asarray(plan["t"])[rows], device=dev).to(dt)
+    x = xt.to(dt)
+    labels = plan.get("teacherY", plan["y"]) if teacher.cfg.numClasses else None
+    y = None if labels is None else torch.as_tensor(np.asarray(labels)[rows], device=dev)
+    g = plan.get("guidance") if y is not None else None
+    if g is not None:
+        x, t = torch.cat([x, x]), torch.cat([t, t])
+        y = torch.cat([y, torch.as_tensor(np.asarray(g["yU"])[rows], device=dev)])
+    r = torch.zeros(len(t), device=dev, dtype=dt) if teacher.cfg.useR else None
+    F = teacher(x, t, y, r)
+    if g is None:
+        return F
+    vc, vu = F[:n], F[n:]
+    return vu + g["w"] * (vc - vu)
+
+
 def step_loss(model, plan: dict, rows=None, teacher=None, grad_scale: float = 1.0):
     """The step's loss on the rows `rows` of the plan (all by default; a DDP rank passes its slice,
     and grad_scale = world size so that DDP's gradient average is the whole batch's gradient).
@@ -176,9 +214,7 @@ def step_loss(model, plan: dict, rows=None, teacher=None, grad_scale: float = 1.
     xt = T(plan["xt"]).reshape(shape)
     y = None if plan["y"] is None or model.cfg.numClasses == 0 else torch.as_tensor(np.asarray(plan["y"])[rows], device=dev)
     if teacher is not None:
-        with torch.no_grad():
-            tr = torch.zeros(len(rows), device=dev, dtype=dt) if teacher.cfg.useR else None
-            v = teacher(xt, T(plan["t"]), y, tr).to(dt)
+        v = teacher_velocity(teacher, plan, rows, xt).to(dt)
     else:
         v = T(plan["v"]).reshape(shape)
     total = 0

@@ -18,7 +18,8 @@ import torch
 from . import stfile
 from .data import Batcher, load_dataset
 from .model import DiT, DiTConfig, param_table
-from .objectives import ObjectiveConfig, jvp, plan_step, step_loss, summarise, sums
+from .objectives import ObjectiveConfig, jvp, plan_step, step_loss, summarise, sums, teacher_velocity
+from .train import DEFAULT_LABELS
 from .rng import Rng
 
 
@@ -41,9 +42,16 @@ def check(path: str, dataset: str = "") -> dict:
     ds = load_dataset(dataset, cfg.C, cfg.H, cfg.W, seed)
     bx, by = Batcher(ds, B, seed, 0).next()
     err["in.x"] = rel(bx, x)
-    plan = plan_step(obj, cfg.useR, bx, by if cfg.numClasses else None, B, Rng(seed))
+    keys = json.loads(meta.get("run", "{}")).get("config") or {}
+    labels = dict({k: keys.get(k, v) for k, v in DEFAULT_LABELS.items()}, numClasses=cfg.numClasses) if cfg.numClasses else None
+    plan = plan_step(obj, cfg.useR, bx, by if cfg.numClasses else None, B, Rng(seed), labels)
     err["in.t"] = rel(plan["t"], tensors["in.t"])
     err["in.eps"] = rel(plan["eps"].reshape(x.shape), tensors["in.eps"])
+    # Label dropout drawn from the same stream, and the guidance window's labels.
+    if "in.y_in" in tensors:
+        err["in.y_in"] = rel(plan["y"], tensors["in.y_in"])
+    if "in.y_u" in tensors:
+        err["in.y_u"] = rel(plan["guidance"]["yU"], tensors["in.y_u"]) if plan["guidance"] else float("inf")
     # The step, in float64 on the dumped inputs.
     torch.set_default_dtype(torch.float64)
     model = DiT(cfg).double()
@@ -51,9 +59,20 @@ def check(path: str, dataset: str = "") -> dict:
     t = tensors["in.t"].astype(np.float64)
     xt = t[:, None, None, None] * x + (1 - t[:, None, None, None]) * tensors["in.eps"]
     plan64 = dict(plan, xt=xt.astype(np.float64).reshape(B, -1), v=tensors["in.v"].astype(np.float64).reshape(B, -1),
-                  y=tensors["in.y"] if "in.y" in tensors else plan["y"])
+                  y=tensors.get("in.y_in", tensors.get("in.y", plan["y"])), teacherY=tensors.get("in.y", plan["teacherY"]))
     X = torch.as_tensor(xt)
     V = torch.as_tensor(tensors["in.v"], dtype=torch.float64)
+    teacher = None
+    if "out.v" in tensors:
+        # Distillation: the teacher's velocity (guided where the dump's config says) from its own parameters.
+        teacher = DiT(cfg).double()
+        teacher.load_flat({s[0]: tensors[f"teacher.{s[0]}"] for s in param_table(cfg)})
+        rows = np.arange(B)
+        err["out.v"] = rel(teacher_velocity(teacher, plan64, rows, X), tensors["out.v"])
+        if plan64["guidance"] is not None:
+            # What an unguided teacher gives, to show the comparison above tells the two apart.
+            err["out.v@unguided"] = rel(teacher_velocity(teacher, dict(plan64, guidance=None), rows, X), tensors["out.v"])
+        V = torch.as_tensor(tensors["out.v"], dtype=torch.float64)
     Tt = torch.as_tensor(t)
     Y = torch.as_tensor(plan64["y"]) if cfg.numClasses else None
     R0 = torch.zeros(B, dtype=torch.float64) if cfg.useR else None
@@ -80,7 +99,7 @@ def check(path: str, dataset: str = "") -> dict:
         err["out.F_cm"] = rel(F_cm.detach(), tensors["out.F_cm"])
         err["out.dFdt"] = rel(dFdt, tensors["out.dFdt"])
     model.zero_grad()
-    loss, results = step_loss(model, plan64)
+    loss, results = step_loss(model, plan64, teacher=teacher)
     loss.backward()
     m = summarise(sums(results), B)
     for k, name in (("loss", "out.loss"), ("lossFM", "out.loss_fm"), ("lossCM", "out.loss_cm")):

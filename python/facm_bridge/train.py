@@ -39,6 +39,8 @@ from .rng import Rng
 # The Node trainer's defaults (src/train/trainer.ts DEFAULT_TRAIN).
 DEFAULT_TRAIN = {"batch": 32, "lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "weightDecay": 0.0, "adamEps": 1e-8, "gradClip": 1.0,
                  "emaDecay": 0.999, "seed": 0, "flip": 0.5, "onNonFinite": "stop", "snapshotEvery": 50, "maxRollbacks": 3}
+# Class-conditional runs (src/config/keys.ts): label dropout, and the guidance of a labelled teacher.
+DEFAULT_LABELS = {"labelDropout": 0.1, "cfgWeight": 1.75, "cfgTMin": 0.125}
 BATCH_SEED, NOISE_SEED = 0x5EED, 0x7A11  # the trainer's stream seeds: Batcher(seed ^ 0x5eed), Rng(seed ^ 0x7a11)
 
 
@@ -87,7 +89,9 @@ class Run:
     def step(self) -> dict:
         B = self.train["batch"]
         x, y = self.batcher.next()
-        plan = plan_step(self.obj, self.cfg.useR, x, y if self.cfg.numClasses else None, B, self.rng)
+        lab = self.train.get("labels")  # absent: no label dropout, no guidance (as the Node Trainer)
+        labels = dict(lab, numClasses=self.cfg.numClasses) if lab and self.cfg.numClasses else None
+        plan = plan_step(self.obj, self.cfg.useR, x, y if self.cfg.numClasses else None, B, self.rng, labels)
         for p in self.model.parameters():
             p.grad = None
         loss, results = step_loss(self.net, plan, rows=self.rows, teacher=self.teacher, grad_scale=self.world)
@@ -138,11 +142,14 @@ def train_config_from_run(run) -> tuple:
         c = r.get("config") or {}
         if "objective" not in c:
             raise ValueError("the checkpoint's run metadata has no objective")
-        return {k: c.get(k, v) for k, v in DEFAULT_TRAIN.items()}, ObjectiveConfig.from_json(dict(c, name=c["objective"]))
+        train = {k: c.get(k, v) for k, v in DEFAULT_TRAIN.items()}
+        train["labels"] = {k: c.get(k, v) for k, v in DEFAULT_LABELS.items()}
+        return train, ObjectiveConfig.from_json(dict(c, name=c["objective"]))
     src = r if "objective" in r else r.get("train") or {}
     if "objective" not in src:
         raise ValueError("the checkpoint records no training config (objective, optimizer) in its metadata: start a fresh run with --preset/--objective")
     train = {k: src.get(k, v) for k, v in DEFAULT_TRAIN.items()}
+    train["labels"] = dict(DEFAULT_LABELS, **(src.get("labels") or {}))
     return train, ObjectiveConfig.from_json(src["objective"])
 
 
@@ -152,6 +159,7 @@ def run_metadata(run: dict, train: dict, obj: ObjectiveConfig, preset: str, data
     r = dict(run or {})
     keys = dict(r.get("config") or {}) if r.get("format") == RUN_FORMAT else dict(r.get("playground") or {})
     keys.update({k: train[k] for k in TRAIN_KEYS}, objective=obj.name, preset=preset, dataset=dataset_key)
+    keys.update(train.get("labels") or DEFAULT_LABELS)
     keys.update({k: getattr(obj, k) for k in ("lambdaFM", "interval", "alpha", "clamp", "tMean", "tStd", "flowRatio", "meanflowP", "scmWarmup", "scmNormalise")})
     extras = {k: v for k, v in r.items() if k in ("cli",) or k not in DEFAULT_TRAIN and k not in ("objective", "playground", "model", "train")}
     return dict(extras, format=RUN_FORMAT, config=keys, dataset=dataset_name)
@@ -183,6 +191,9 @@ def parse(argv):
     ap.add_argument("--batch", type=int)
     ap.add_argument("--lr", type=float)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--label-dropout", type=float, help=f"class-conditional models: share of labels dropped to the null class (default {DEFAULT_LABELS['labelDropout']})")
+    ap.add_argument("--cfg-weight", type=float, help=f"distilling a class-conditional teacher: guidance weight w (default {DEFAULT_LABELS['cfgWeight']}; 1: none)")
+    ap.add_argument("--cfg-tmin", type=float, help=f"guidance applies where t >= this (default {DEFAULT_LABELS['cfgTMin']})")
     ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--log-every", type=int, default=10)
@@ -212,7 +223,7 @@ def main(argv=None):
     else:
         obj = ObjectiveConfig(name=a.objective)
         cfg = DiTConfig(**PRESETS[a.preset].to_json())
-        train = dict(DEFAULT_TRAIN, seed=a.seed)
+        train = dict(DEFAULT_TRAIN, seed=a.seed, labels=dict(DEFAULT_LABELS))
         run_meta = {"cli": {"dataset": a.dataset or "", "steps": 0, "teacher": a.teacher, "preset": a.preset}}
     for key, val in (("lambdaFM", a.lambda_fm), ("interval", a.interval), ("tMean", a.t_mean), ("tStd", a.t_std)):
         if val is not None:
@@ -224,6 +235,9 @@ def main(argv=None):
     obj.checked()
     if not a.init:
         cfg.useR = obj.needs_r()
+    for key, val in (("labelDropout", a.label_dropout), ("cfgWeight", a.cfg_weight), ("cfgTMin", a.cfg_tmin)):
+        if val is not None:
+            train["labels"][key] = val
     if a.batch:
         train["batch"] = a.batch
     if a.lr:

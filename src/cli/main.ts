@@ -14,7 +14,7 @@ import { modelOnGpu, paramBuffer } from '../model/gpu';
 import { initParams, paramTable } from '../model/params';
 import { planStep } from '../objectives/objectives';
 import { OBJECTIVES, objectiveSpec } from '../objectives/table';
-import { runStep, summarise } from '../objectives/step';
+import { runStep, summarise, teacherVelocity } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import type { StepRecord } from '../train/trainer';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
@@ -73,6 +73,8 @@ const EVAL: Record<string, OptionSpec> = {
 const DUMP: Record<string, OptionSpec> = {
   out: text('the safetensors file to write', 'step.safetensors'),
   perturb: float(0.05, 0, 10, 'perturb', 'perturb the adaLN-Zero init by this much, so every path computes something'),
+  classes: int(0, 0, 1000, 'classes', "give the model this many classes (0: the preset's), to check label dropout and guidance on a small model"),
+  distil: bool(false, 'distil', 'distil from a teacher made like the student (seed + 1, perturbed): its parameters (teacher.*) and velocity (out.v) are written'),
 };
 const COMMANDS: Record<string, { run: (p: CliParse) => Promise<void>; options: Record<string, OptionSpec>; what: string }> = {
   train: { run: train, options: TRAIN, what: 'train a run (or continue one: --resume, --init)' },
@@ -458,9 +460,9 @@ async function samplePoints(
  * dF/dt of the consistency branch), the losses and every gradient, all from one runStep.
  */
 async function dump(p: CliParse): Promise<void> {
-  const opt = p.opts as { out: string; perturb: number };
+  const opt = p.opts as { out: string; perturb: number; classes: number; distil: boolean };
   const config = p.config;
-  const model = modelOf(config);
+  const model = { ...modelOf(config), ...(opt.classes ? { numClasses: opt.classes } : {}) };
   const objective = objectiveOf(config);
   const { seed, batch: B } = config;
   const data = await loadData(datasetSpec(p), model, seed);
@@ -474,8 +476,11 @@ async function dump(p: CliParse): Promise<void> {
   gpu.clear(grads.flat);
   const batch = new Batcher(data, B, seed, 0).next();
   const y = model.numClasses ? batch.y : null;
-  const plan = planStep({ cfg: objective, step: 0, useR: model.useR }, batch.x, y, B, new Rng(seed));
-  const results = runStep(be, gpuLoss(gpu), dit, params.P, grads.P, plan, undefined, true);
+  const labels = model.numClasses ? { ...toTrainConfig(config, model).labels!, numClasses: model.numClasses } : undefined;
+  const plan = planStep({ cfg: objective, step: 0, useR: model.useR, labels }, batch.x, y, B, new Rng(seed));
+  const teacherFlat = opt.distil ? initParams(table, seed + 1, opt.perturb) : null;
+  const teacher = teacherFlat ? { model: dit, P: paramBuffer(gpu, table, teacherFlat, 'teacher').P } : undefined;
+  const results = runStep(be, gpuLoss(gpu), dit, params.P, grads.P, plan, teacher, true);
   const read = async (t: unknown) => (await gpu.read(t as Parameters<Gpu['read']>[0])).slice();
   const stats = await Promise.all(results.map(async (r) => ({ kind: r.kind, stats: await read(r.stats), scale: r.scale, w: r.w })));
   const m = summarise(stats, B);
@@ -490,6 +495,14 @@ async function dump(p: CliParse): Promise<void> {
     outputs.push({ name: `out.F_${name}`, shape, data: await read(r.F) });
     if (r.tF) outputs.push({ name: 'out.dFdt', shape, data: await read(r.tF) });
   }
+  if (teacher) {
+    const xt = be.fromArray(plan.xt, shape);
+    outputs.push({ name: 'out.v', shape, data: await read(teacherVelocity(be, teacher, plan, xt)) });
+    outputs.push(...table.specs.map((s) => ({ name: `teacher.${s.name}`, shape: s.shape, data: teacherFlat!.slice(s.offset, s.offset + s.size) })));
+  }
+  // The labels the model saw (label dropout) and the teacher's unconditional ones (guidance).
+  if (plan.y && plan.y !== y) outputs.push({ name: 'in.y_in', shape: [B], data: plan.y });
+  if (plan.guidance) outputs.push({ name: 'in.y_u', shape: [B], data: plan.guidance.yU });
   const tensors: NamedTensor[] = [
     ...table.specs.map((s) => ({ name: s.name, shape: s.shape, data: flat.slice(s.offset, s.offset + s.size) })),
     { name: 'in.x', shape, data: batch.x },

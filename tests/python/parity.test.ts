@@ -6,10 +6,11 @@
 // the branches apart. Gradients: 2e-3 (measured: under 2e-4; float32 sums on the GPU).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { facm, needTorch, py } from './bridge';
+import { readSafetensors } from '../../src/train/safetensors';
 
 const dir = mkdtempSync(join(tmpdir(), 'facm-parity-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,4 +60,17 @@ test('python bridge: a FACM step on the auxiliary interval (r-conditioned) match
   const old = res.errors['out.F_fm'] > TOL_OUT && res.errors['out.F_fm@c=2-t,r=0'] <= TOL_OUT;
   if (old) console.log('aux: this dump writes out.F_fm at c = 2 − t, r = 0 (before the fix): F_fm compared on that branch');
   assertParity(res, ['out.F_cm', 'out.dFdt', old ? 'out.F_fm@c=2-t,r=0' : 'out.F_fm', ...Object.keys(res.errors).filter((k) => k.startsWith('in.c_') || k.startsWith('in.r_'))]);
+});
+
+test('python bridge: distillation from a class-conditional teacher, with label dropout and guidance, matches the WebGPU dump in float64', needTorch, () => {
+  // Seed 5 at p = 0.5 and tMin 0.7 drops two of the four labels and leaves one row below the guidance window.
+  const res = parity('facm', 5, ['--classes', '10', '--distil', '--label-dropout', '0.5', '--cfg-weight', '1.75', '--cfg-tmin', '0.7']);
+  const dump = readSafetensors(new Uint8Array(readFileSync(join(dir, 'facm-5.safetensors')))).tensors;
+  const [t, y, yIn, yU] = ['in.t', 'in.y', 'in.y_in', 'in.y_u'].map((k) => [...dump.get(k)!.data]);
+  assert.ok(yIn.some((l, b) => l === 10 && y[b] !== 10) && yIn.some((l, b) => l === y[b]), `some labels dropped, some kept: ${y} → ${yIn}`);
+  assert.ok(t.some((tb) => tb < 0.7) && t.some((tb) => tb >= 0.7), `rows on both sides of the window: t ${t}, y_u ${yU}`);
+  // The same draws (labels dropped, window labels), the teacher's guided v, and the step on it.
+  for (const k of ['in.y_in', 'in.y_u']) assert.equal(res.errors[k], 0, `${k}: ${res.errors[k]}`);
+  assert.ok(res.errors['out.v@unguided'] > 100 * TOL_OUT, `an unguided teacher is told apart (${res.errors['out.v@unguided']})`);
+  assertParity(res, ['out.v', 'out.F_cm', 'out.dFdt', 'out.F_fm', ...Object.keys(res.errors).filter((k) => k.startsWith('in.c_'))]);
 });
