@@ -92,24 +92,43 @@ export function forwardFlops(cfg: DiTConfig): number {
   return 2 * (embed + depth * block + final);
 }
 
-/**
- * A one-line hint when another preset suits images of this shape better than `current`: the same
- * channel count first, then the least resizing (in octaves; ties go to the cheaper preset). Null
- * when `current` is already as good as any.
- */
-export function presetHint(data: { name: string; C: number; H: number; W: number }, current: string): string | null {
-  const cur = PRESETS[current];
-  if (!cur) return null;
+type Shape = { name: string; C: number; H: number; W: number };
+
+/** The preset that suits images of this shape best: the same channel count first, then the least resizing (in octaves; ties go to the cheaper preset). */
+function bestPreset(data: Shape, current: Preset): Preset {
   const cost = (c: DiTConfig) => (c.C === data.C ? 0 : 1) + Math.abs(Math.log2(data.H / c.H));
-  const shape = (c: { C: number; H: number; W: number }) => `${c.C}×${c.H}×${c.W}`;
-  let best = cur;
+  let best = current;
   for (const p of Object.values(PRESETS)) {
     const d = cost(p.config) - cost(best.config);
     if (d < -1e-9 || (Math.abs(d) <= 1e-9 && forwardFlops(p.config) < forwardFlops(best.config))) best = p;
   }
-  if (best === cur || cost(best.config) >= cost(cur.config) - 1e-9) return null;
+  return cost(best.config) < cost(current.config) - 1e-9 ? best : current;
+}
+
+/**
+ * A one-line hint when another preset suits images of this shape better than `current` (see
+ * bestPreset). Null when `current` is already as good as any.
+ */
+export function presetHint(data: Shape, current: string): string | null {
+  const cur = PRESETS[current];
+  if (!cur) return null;
+  const best = bestPreset(data, cur);
+  if (best === cur) return null;
+  const shape = (c: { C: number; H: number; W: number }) => `${c.C}×${c.H}×${c.W}`;
   const what = [cur.config.C !== data.C ? `${data.C === 1 ? 'grey' : `${data.C} channels`} → ${cur.config.C === 1 ? 'grey' : `${cur.config.C} channels`}` : '', cur.config.H !== data.H ? `${data.H} → ${cur.config.H} pixels` : '']
     .filter(Boolean)
     .join(', ');
   return `${data.name} is ${shape(data)}; the ${cur.name} preset trains it at ${shape(cur.config)} (${what}): the ${best.name} preset (${shape(best.config)}) suits it better.`;
+}
+
+/**
+ * The preset a run switches to when the user's data arrive: the best one with the data's channel
+ * count when the current preset has another (grey images on an RGB model train as coloured noise)
+ * and the user did not choose the preset; null to keep it.
+ */
+export function presetForData(data: Shape, current: string, chosen: boolean): string | null {
+  const cur = PRESETS[current];
+  if (!cur || chosen || cur.config.C === data.C) return null;
+  const best = bestPreset(data, cur);
+  return best.config.C === data.C ? best.name : null;
 }

@@ -22,7 +22,7 @@ import {
   resizeDataset,
   type Dataset,
 } from '../../src/data/index';
-import { presetHint } from '../../src/model/config';
+import { presetForData, presetHint } from '../../src/model/config';
 import { idxBytes } from '../helpers/idx';
 
 // ---- helpers: tiny tar / gzip writers and CIFAR / IDX builders ----
@@ -347,6 +347,15 @@ test('a data set whose size or channels suit another preset gets a one-line hint
   assert.match(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'tiny-16') ?? '', /^cifar10 is 3×32×32; the tiny-16 preset trains it at 3×16×16 \(32 → 16 pixels\): the cifar-s preset/);
   assert.equal(presetHint({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'cifar-b'), null, 'as good as cifar-s: no hint');
   assert.equal(presetHint({ name: 'shapes8', C: 3, H: 8, W: 8 }, 'tiny'), null);
+});
+
+test('grey data switch a preset the user did not choose to a one-channel one; a chosen preset, or matching channels, stay', () => {
+  const fm = { name: 'fashion-mnist', C: 1, H: 28, W: 28 };
+  assert.equal(presetForData(fm, 'tiny', false), 'mnist-16');
+  assert.equal(presetForData({ ...fm, H: 16, W: 16 }, 'tiny-16', false), 'mnist-16');
+  assert.equal(presetForData(fm, 'tiny', true), null, 'the user chose tiny: kept (the hint still names mnist-16)');
+  assert.equal(presetForData(fm, 'mnist-16', false), null, 'already one channel');
+  assert.equal(presetForData({ name: 'cifar10', C: 3, H: 32, W: 32 }, 'tiny', false), null, 'RGB on RGB: a hint, not a switch');
 });
 
 test('IDX errors: truncated, bad magic, count mismatch', async () => {

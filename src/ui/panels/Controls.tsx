@@ -133,7 +133,12 @@ export function Controls() {
             <GridCanvas set={custom.preview} size={64} label="" />
             <span>
               <b>{custom.info.name}</b>: {custom.info.count.toLocaleString('en-US')} images {custom.info.C}×{custom.info.H}×{custom.info.W}
-              {custom.info.numClasses ? `, ${custom.info.numClasses} classes` : ''} (resized to the model on use)
+              {custom.info.numClasses ? `, ${custom.info.numClasses} classes` : ''}; the model ({c.preset}) takes{' '}
+              <span data-testid="model-shape">{modelShape(c.preset)}</span>
+              {(() => {
+                const m = PRESETS[c.preset]?.config;
+                return m && (m.C !== custom.info.C || m.H !== custom.info.H) ? ', resized on use' : '';
+              })()}
             </span>
           </div>
         )}
@@ -220,6 +225,12 @@ export function Controls() {
       </section>
     </aside>
   );
+}
+
+/** A preset's input in words: "1 channel, 16×16". */
+function modelShape(preset: string): string {
+  const m = PRESETS[preset]?.config;
+  return m ? `${m.C === 1 ? '1 channel' : `${m.C} channels`}, ${m.H}×${m.W}` : preset;
 }
 
 function Progress({ stage, fraction }: { stage: string; fraction: number | null }) {

@@ -2,7 +2,7 @@
 // ablation presets, checkpoints (IndexedDB, download, upload) and the user's dataset files.
 
 import { fileError } from '../../util/errors';
-import { presetHint } from '../../model/config';
+import { PRESETS, presetForData, presetHint } from '../../model/config';
 import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
 import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
@@ -29,7 +29,8 @@ export function setFocus(id: string): void {
   syncUrl();
 }
 
-export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
+/** An edit of the focused run's config; `by: 'app'` for edits the page makes itself (not the user's choice). */
+export function updateConfig<K extends Key>(key: K, value: Config[K], by: 'user' | 'app' = 'user'): void {
   const s = useStore.getState();
   const run = focused(s);
   if (!run) return;
@@ -41,7 +42,7 @@ export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
     runner.applyView(next);
   } else {
-    patchRun(run.id, { config: next });
+    patchRun(run.id, { config: next, ...(key === 'preset' && by === 'user' && { presetPicked: true as const }) });
     if (s.ablation) useStore.setState({ ablation: '' }); // the set is no longer the preset's
   }
   syncUrl();
@@ -184,8 +185,17 @@ export async function takeDatasetFiles(files: File[]): Promise<void> {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, info, preview, progress: null } } : {}));
     updateConfig('dataset', CUSTOM_DATASET);
     say('info', `${label}: ${info.name}, ${info.count.toLocaleString()} images ${info.C}×${info.H}×${info.W}; press Reset or Train to use it`);
-    const preset = focused(useStore.getState())?.config.preset;
-    const hint = preset ? presetHint(info, preset) : null;
+    // Grey data on an RGB preset the user did not choose: switch to a preset with the data's channels.
+    const run = focused(useStore.getState());
+    const preset = run?.config.preset;
+    const chosen = !!run && (!!run.presetPicked || run.loadedFrom !== null || preset !== KEYS.preset.default);
+    const to = preset ? presetForData(info, preset, chosen) : null;
+    if (to) {
+      updateConfig('preset', to, 'app');
+      const m = PRESETS[to].config;
+      say('info', `${info.name} has ${info.C === 1 ? '1 channel' : `${info.C} channels`}: the model is now ${to} (${m.C}×${m.H}×${m.W}), so it trains a ${m.C === 1 ? 'one-channel' : `${m.C}-channel`} model; pick another preset under model to override.`);
+    }
+    const hint = preset && !to ? presetHint(info, preset) : null;
     if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
   } catch (e) {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));

@@ -41,6 +41,8 @@ export interface RunView {
   real: ImageSet | null;
   /** Where the weights came from, when loaded from a checkpoint. */
   loadedFrom: string | null;
+  /** The user picked the preset in the controls: dropped data never switch it (presetForData). */
+  presetPicked?: true;
   /** Device losses the worker recovered from (newest last). */
   recoveries: Recovery[];
   /** The last "Profile one step" of this run. */
