@@ -210,15 +210,25 @@ describe('playground (headless chromium)', { skip, timeout: 240_000 }, () => {
     assert.match(gzErr, /^train-images-idx3-ubyte\.gz: gzip data is corrupt or truncated \([\d,]+ bytes; [\d,]+ bytes inflated before the error\)\. .*download it again/);
     assert.doesNotMatch(gzErr, /fetch/i);
     assert.equal(gzErr.split('train-images-idx3-ubyte.gz').length - 1, 1, gzErr);
-    await bad.page.getByTestId('dataset-files').setInputFiles([
+    const idxPair = [
       { name: 'train-images-idx3-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x803, [n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7) % 256)) },
       { name: 'train-labels-idx1-ubyte', mimeType: 'application/octet-stream', buffer: idx(0x801, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) },
-    ]);
+    ];
+    await bad.page.getByTestId('dataset-files').setInputFiles(idxPair);
     assert.match(await bad.page.getByTestId('dataset-info').textContent({ timeout: 15_000 }) ?? '', /mnist.*6 images 1×28×28/);
-    // 28×28 grey on the tiny preset (3×8×8): a one-line hint names the preset that suits it.
-    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /is 1×28×28; the tiny preset trains it at 3×8×8 \(grey → 3 channels, 28 → 8 pixels\): the mnist-16 preset \(1×16×16\) suits it better/);
+    // 28×28 grey on the default preset (tiny, 3×8×8): the run switches to the one-channel preset, and says so.
+    assert.equal(await bad.page.getByTestId('cfg-preset').inputValue(), 'mnist-16');
+    assert.equal(await bad.page.getByTestId('model-shape').textContent(), '1 channel, 16×16');
+    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /has 1 channel: the model is now mnist-16 \(1×16×16\), so it trains a one-channel model/);
     assert.equal(await bad.page.getByTestId('cfg-dataset').inputValue(), 'custom');
     await bad.page.screenshot({ path: `${SHOTS}/playground-dataset.png`, fullPage: true });
+    // A preset the user picks is kept: the same files on tiny-16 get the one-line hint instead.
+    await bad.page.getByTestId('cfg-preset').selectOption('tiny-16');
+    await bad.page.getByTestId('dataset-files').setInputFiles(idxPair);
+    await bad.page.getByTestId('messages').filter({ hasText: 'tiny-16 preset trains it' }).waitFor({ timeout: 15_000 });
+    assert.match((await bad.page.getByTestId('messages').textContent()) ?? '', /is 1×28×28; the tiny-16 preset trains it at 3×16×16 \(grey → 3 channels, 28 → 16 pixels\): the mnist-16 preset \(1×16×16\) suits it better/);
+    assert.equal(await bad.page.getByTestId('cfg-preset').inputValue(), 'tiny-16');
+    assert.equal(await bad.page.getByTestId('model-shape').textContent(), '3 channels, 16×16');
 
     // An ablation link rebuilds its set of runs (not started).
     const abl = await open('?ablation=stability&batch=4&dataset=blobs8');
