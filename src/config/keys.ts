@@ -9,7 +9,7 @@ import { BUILTIN } from '../data/procedural';
 import { SHIPPED } from '../data/shipped';
 import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
 import type { TrainConfig } from '../train/trainer';
-import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type NumSpec } from './spec';
+import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type Needs, type NumSpec } from './spec';
 
 /** A dataset from the user's files: valid in a run, but a URL cannot carry it. */
 export const CUSTOM_DATASET = 'custom';
@@ -111,8 +111,8 @@ export function objectiveOf(c: Config): ObjectiveConfig {
 }
 
 /** The keys read by class-conditional runs only (each key's `needs`). */
-export const LABEL_KEYS = KEY_NAMES.filter((k) => (KEYS[k] as KeySpec).needs);
-export type LabelKey = 'labelDropout' | 'cfgWeight' | 'cfgTMin';
+export type LabelKey = { [K in Key]: (typeof KEYS)[K] extends { needs: Needs } ? K : never }[Key];
+export const LABEL_KEYS = KEY_NAMES.filter((k) => (KEYS[k] as KeySpec).needs) as LabelKey[];
 /** What a class-conditional step reads (src/objectives/objectives.ts planStep). */
 export type LabelConfig = Pick<Config, LabelKey>;
 
