@@ -7,12 +7,17 @@
 import { PRESETS, type DiTConfig } from '../model/config';
 import { BUILTIN } from '../data/procedural';
 import { SHIPPED } from '../data/shipped';
+import { TEACHER_IDS, TEACHERS } from '../data/teachers';
 import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
 import type { TrainConfig } from '../train/trainer';
 import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type NumSpec } from './spec';
 
 /** A dataset from the user's files: valid in a run, but a URL cannot carry it. */
 export const CUSTOM_DATASET = 'custom';
+/** No teacher: the run trains from scratch. */
+export const NO_TEACHER = 'none';
+/** A teacher checkpoint the user uploaded: valid in a run, but a URL cannot carry it. */
+export const UPLOADED_TEACHER = 'uploaded';
 
 const knob = { knob: true } as const;
 const view = { group: 'view' } as const;
@@ -25,6 +30,9 @@ export const KEYS = {
   }),
   dataset: choice('shapes8', [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural or shipped with the app, no download", {
     names: { [CUSTOM_DATASET]: 'your files' },
+  }),
+  teacher: choice(NO_TEACHER, [NO_TEACHER, ...TEACHER_IDS, UPLOADED_TEACHER], 'teacher', 'distil from a frozen FM teacher (v = teacher(x_t, c = t)), the student starting from its weights; none: from scratch, v = x − ε', {
+    names: { [NO_TEACHER]: 'none (from scratch)', ...Object.fromEntries(TEACHER_IDS.map((id) => [id, TEACHERS[id].label])), [UPLOADED_TEACHER]: 'your checkpoint' },
   }),
   // objective knobs (which objective reads which: src/objectives/table.ts)
   lambdaFM: float(1, 0, 100, 'λ_FM', "weight of the flow-matching anchor; the paper's default, and ≥ 0.1 is needed from scratch", knob),
