@@ -38,8 +38,8 @@ export const TEACHERS: Record<string, ShippedTeacher> = {
     preset: 'points',
     dataset: 'eight-gaussians',
     file: { path: 'teachers/eight-gaussians-fm.safetensors', sha256: 'PENDING' },
-    steps: 300,
-    command: 'npm run facm -- train --preset points --objective fm --dataset eight-gaussians --steps 300 --batch 128 --lr 0.002 --autosave-every 0 --eval-every 0 --out runs/eight-gaussians-fm',
+    steps: 100,
+    command: 'npm run facm -- train --preset points --objective fm --dataset eight-gaussians --steps 100 --batch 128 --lr 0.002 --autosave-every 0 --eval-every 0 --out runs/eight-gaussians-fm',
   },
 };
 
