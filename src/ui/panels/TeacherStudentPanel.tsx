@@ -48,10 +48,14 @@ export function TeacherStudentPanel() {
           <h3>Teacher vs student</h3>
           <span className="muted">{t ? `${t.name}; student ${run.name}${s ? ` at step ${s.step}` : ''}` : run.state === 'idle' ? '— press Train' : '— loading the teacher…'}</span>
         </header>
+        <h5 className="sub">The teacher: Euler N steps (N network calls)</h5>
         <div className="grids small">
           {(t?.steps ?? []).map((n, i) => (
             <GridCanvas key={n} label={`teacher Euler ${n}`} set={t!.grids[i] ?? null} size={104} testId={`teacher-grid-${n}`} />
           ))}
+        </div>
+        <h5 className="sub">The student, from the same noise: one and two network calls</h5>
+        <div className="grids small">
           <GridCanvas label="student NFE 1" set={s?.oneStep ?? null} size={104} testId="student-grid-1" step={s?.step} />
           <GridCanvas label="student NFE 2" set={s?.twoStep ?? null} size={104} testId="student-grid-2" step={s?.step} />
         </div>
