@@ -37,7 +37,7 @@ export const TEACHERS: Record<string, ShippedTeacher> = {
     label: 'eight Gaussians (2-D), FM',
     preset: 'points',
     dataset: 'eight-gaussians',
-    file: { path: 'teachers/eight-gaussians-fm.safetensors', sha256: 'PENDING' },
+    file: { path: 'teachers/eight-gaussians-fm.safetensors', sha256: '52aa2d6ee229820bee7e6d62a86b4105f229cc69906f597ea483a6a063e5bb21' },
     steps: 100,
     command: 'npm run facm -- train --preset points --objective fm --dataset eight-gaussians --steps 100 --batch 128 --lr 0.002 --autosave-every 0 --eval-every 0 --out runs/eight-gaussians-fm',
   },
