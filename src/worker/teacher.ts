@@ -3,7 +3,7 @@
 // (src/train/distill.ts), and the teacher's side of the teacher-vs-student panel: its Euler-N
 // samples from the run's grid noise for N in TEACHER_STEPS (drawn once per build), and their FD on
 // the quality meter's noise, measured one N at a time between training steps so training never
-// waits long.
+// waits long. Both are kept per teacher key for the worker's life.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { DiT, Params } from '../model/dit';
@@ -53,6 +53,9 @@ export async function resolveTeacher(config: Config, uploaded: { bytes: Uint8Arr
   return { id: config.teacher, name, sha256: await sha256Hex(bytes), bytes, ckpt };
 }
 
+/** The panel's figures by teacher key, kept for the worker's life: a Reset or a rebuild of the same run does not compute them again. */
+const CACHE = new Map<string, TeacherView>();
+
 /** The teacher's flow as an ODE: the FM objective's own anchor branch, as `eval --euler` integrates it. */
 const TEACHER_BRANCH = objectiveSpec('fm').anchor(objectiveConfig('fm')) ?? 'fm';
 
@@ -66,7 +69,10 @@ export class TeacherPanel {
     /** Measure the FD per N here (false: another run with the same key does). */
     private readonly measure: boolean,
   ) {
-    this.view = { key: teacherKey(teacher.sha256, config), name: teacher.name, steps: TEACHER_STEPS, grids: [], quality: TEACHER_STEPS.map(() => null) };
+    const key = teacherKey(teacher.sha256, config);
+    const cached = CACHE.get(key);
+    this.view = cached ?? { key, name: teacher.name, steps: TEACHER_STEPS, grids: [], quality: TEACHER_STEPS.map(() => null) };
+    CACHE.set(key, this.view);
   }
 
   /** The teacher's Euler sampler on `gpu` (the run's device: a new one after a device loss). */
@@ -82,6 +88,7 @@ export class TeacherPanel {
 
   /** Euler-N grids of the n images of noise z, for every N. */
   async drawGrids(gpu: Gpu, z: Float32Array, n: number): Promise<void> {
+    if (this.view.grids.length === TEACHER_STEPS.length) return; // cached
     const { C, H, W } = this.teacher.ckpt.model;
     const sample = this.sampler(gpu);
     const grids: ImageSet[] = [];

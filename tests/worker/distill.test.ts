@@ -7,9 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { acquireDevice } from '../../src/gpu/device';
-import { Gpu } from '../../src/gpu/runtime';
-import { RunSession } from '../../src/worker/session';
 import type { FromWorker } from '../../src/worker/protocol';
 import { configFromMetadata, defaults, type Config } from '../../src/config';
 import { loadCheckpoint } from '../../src/train/checkpoint';
@@ -18,26 +15,9 @@ import { TEACHERS } from '../../src/data/teachers';
 import { readPublic } from '../../src/data/shippedNode';
 import { openTeacher } from '../../src/train/distill';
 import { TEACHER_STEPS } from '../../src/worker/teacher';
+import { sessionHarness } from '../helpers/runSession';
 
-function harness() {
-  const got: FromWorker[] = [];
-  const waiters: { pred: (m: FromWorker) => boolean; resolve: (m: FromWorker) => void }[] = [];
-  const session = new RunSession({
-    post: (m) => {
-      got.push(m);
-      for (const w of waiters.splice(0)) (w.pred(m) ? w.resolve(m) : waiters.push(w));
-    },
-    openGpu: async () => new Gpu(await acquireDevice()),
-  });
-  const next = <T extends FromWorker>(pred: (m: FromWorker) => boolean, ms = 200_000): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const found = got.find(pred);
-      if (found) return resolve(found as T);
-      const timer = setTimeout(() => reject(new Error(`timed out; last messages: ${got.slice(-5).map((m) => JSON.stringify(m).slice(0, 200)).join('\n')}`)), ms);
-      waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m as T)) });
-    });
-  return { session, got, next };
-}
+const harness = () => sessionHarness(200_000);
 
 type Of<K extends FromWorker['type']> = Extract<FromWorker, { type: K }>;
 const DISTIL: Config = { ...defaults(), preset: 'mnist-16', dataset: 'fashion16', teacher: 'fashion16-fm', objective: 'facm', batch: 2, sampleEvery: 2, euler: 2, qualityEvery: 2, qualitySamples: 16, autosaveEvery: 0 };
