@@ -189,5 +189,5 @@ const fdText = (fd: number) => (Number.isFinite(fd) ? fd.toFixed(fd < 10 ? 2 : 1
 /** The tooltip of the FD cell: every figure of the latest measurement. */
 function qualityText(q: RunQuality): string {
   const line = (what: string, f: QualityFigures) => `${what}: FD ${fdText(f.fd)}, precision ${f.precision.toFixed(2)}, recall ${f.recall.toFixed(2)}`;
-  return [`step ${q.step}, ${q.n} images each`, line('NFE 1', q.oneStep), line('NFE 2', q.twoStep), line('held-out real', q.real), line('input noise', q.noise)].join('\n');
+  return [`step ${q.step}, ${q.n} images each`, line('NFE 1', q.oneStep), line('NFE 2', q.twoStep), ...(q.euler ? [line(`Euler ${q.euler.steps} (anchor)`, q.euler)] : []), line('held-out real', q.real), line('input noise', q.noise)].join('\n');
 }
