@@ -13,13 +13,16 @@ import { DiT } from '../model/dit';
 import { modelOnGpu, paramBuffer } from '../model/gpu';
 import { initParams, paramTable } from '../model/params';
 import { planStep } from '../objectives/objectives';
-import { OBJECTIVES, objectiveSpec } from '../objectives/table';
+import { OBJECTIVES, objectiveSpec, needsR } from '../objectives/table';
 import { runStep, summarise, teacherVelocity } from '../objectives/step';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import type { StepRecord } from '../train/trainer';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
 import { openCheckpoint, type ForeignHints } from '../train/foreign';
 import { TrainingSession, type SessionEvent, type SessionOptions } from '../train/session';
+import { studentParams } from '../train/distill';
+import { loadShippedTeacher, TEACHER_IDS, TEACHERS } from '../data/teachers';
+import { readPublic } from '../data/shippedNode';
 import { FsCheckpointStore } from './fsStore';
 import { writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
@@ -37,7 +40,7 @@ import { encodePng, imageGrid } from '../util/png';
 import { Rng } from '../util/rng';
 import { CliError, helpText, parseCli, text, type CliParse, type OptionSpec } from '../config/cli';
 import { bool, float, int } from '../config/spec';
-import { configFromMetadata, defaultDatasetFor, modelOf, objectiveOf, runMetadata, toTrainConfig, type Config } from '../config';
+import { configFromMetadata, defaultDatasetFor, modelOf, objectiveOf, runMetadata, toTrainConfig, UPLOADED_TEACHER, type Config } from '../config';
 
 // ------------------------------------------------------------------ the commands' own options
 
@@ -45,7 +48,7 @@ const TRAIN: Record<string, OptionSpec> = {
   steps: int(200, 1, 1e9, 'steps', 'optimizer steps to take (with --init from a non-teacher checkpoint: beyond its step)'),
   out: text('output folder: checkpoint.safetensors, metrics.jsonl and the autosave (default runs/<objective>-<preset>-<time>)'),
   init: text('start from this checkpoint: its weights (and with no --teacher its optimizer state and step)'),
-  teacher: text('distil from this FM teacher checkpoint (its EMA weights): v = teacher(x_t, c = t)'),
+  teacher: text(`distil from this FM teacher (its EMA weights): v = teacher(x_t, c = t); a checkpoint file or a shipped teacher's id`),
   resume: text('continue the autosave in this --out folder (every setting from its metadata; only --steps may change)'),
   heads: int(0, 0, 4096, 'heads', 'a PyTorch DiT state_dict (no metadata of ours): its number of attention heads, which its shapes do not tell'),
   'image-size': int(0, 0, 4096, 'image size', 'a PyTorch DiT state_dict without pos_embed: its image side in pixels'),
@@ -192,7 +195,13 @@ async function train(p: CliParse): Promise<void> {
     model = modelOf(config);
     if (opt.init) {
       initState = openUserCheckpoint(opt.init, '--init', opt);
-      // Distillation starts the student from the teacher's weights: same architecture.
+      // Distillation starts the student from the teacher's weights: same architecture, plus the r
+      // embedder (at its init) when the objective needs one and the checkpoint has none.
+      const useR = needsR(objectiveOf(config));
+      if (useR && !initState.model.useR) {
+        const student = { ...initState.model, useR };
+        initState = { model: student, step: 0, params: studentParams({ name: opt.init, model: initState.model, preset: null, params: initState.params, step: initState.step }, student, config.seed) };
+      }
       model = initState.model;
     }
     cli = { dataset: datasetSpec(p), steps: (initState && !opt.teacher ? initState.step : 0) + opt.steps, teacher: opt.teacher ?? null, preset: config.preset };
@@ -200,8 +209,11 @@ async function train(p: CliParse): Promise<void> {
   const cfg = toTrainConfig(config, model);
   let teacher: { bytes: Uint8Array; name: string } | null = null;
   if (cli.teacher) {
-    if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist`);
-    teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
+    // A shipped teacher by its id (src/data/teachers.ts, checksum checked), or a checkpoint file.
+    if (TEACHERS[cli.teacher]) teacher = { bytes: await loadShippedTeacher(cli.teacher, readPublic), name: cli.teacher };
+    else if (!existsSync(cli.teacher)) throw new Error(`teacher checkpoint '${cli.teacher}' does not exist (shipped teachers: ${TEACHER_IDS.join(', ')})`);
+    else teacher = { bytes: new Uint8Array(readFileSync(cli.teacher)), name: cli.teacher };
+    config.teacher = TEACHERS[cli.teacher] ? cli.teacher : UPLOADED_TEACHER; // recorded in the checkpoints
   }
   const data = await loadData(cli.dataset, cfg.model, cfg.seed, 'train', cli.preset);
   const table = paramTable(cfg.model);

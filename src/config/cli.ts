@@ -97,6 +97,6 @@ export function helpText(options: Record<string, OptionSpec> = {}, keys: readonl
   const out: string[] = [];
   if (Object.keys(options).length) out.push('command options:', ...Object.entries(options).map(([n, s]) => line(n, s)));
   out.push('settings (the same keys as the playground URL):');
-  for (const k of keys) out.push(line(flagOf(k), specOf(k)) + (k === 'dataset' && datasetNote ? `\n      ${datasetNote}` : ''));
+  for (const k of keys.filter((k) => !(flagOf(k) in options))) out.push(line(flagOf(k), specOf(k)) + (k === 'dataset' && datasetNote ? `\n      ${datasetNote}` : ''));
   return out.join('\n');
 }

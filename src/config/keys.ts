@@ -7,12 +7,17 @@
 import { PRESETS, type DiTConfig } from '../model/config';
 import { BUILTIN } from '../data/procedural';
 import { SHIPPED } from '../data/shipped';
+import { TEACHER_IDS, TEACHERS } from '../data/teachers';
 import { OBJECTIVE_TABLE, OBJECTIVES, objectiveSpec, type ObjectiveName } from '../objectives/table';
 import type { TrainConfig } from '../train/trainer';
 import { bool, choice, float, formatValue, int, parseValue, type BoolSpec, type ChoiceSpec, type KeySpec, type Needs, type NumSpec } from './spec';
 
 /** A dataset from the user's files: valid in a run, but a URL cannot carry it. */
 export const CUSTOM_DATASET = 'custom';
+/** No teacher: the run trains from scratch. */
+export const NO_TEACHER = 'none';
+/** A teacher checkpoint the user uploaded: valid in a run, but a URL cannot carry it. */
+export const UPLOADED_TEACHER = 'uploaded';
 
 const knob = { knob: true } as const;
 const view = { group: 'view' } as const;
@@ -25,6 +30,9 @@ export const KEYS = {
   }),
   dataset: choice('shapes8', [...Object.keys(BUILTIN), ...Object.keys(SHIPPED), CUSTOM_DATASET], 'dataset', "the preset's own built-in set unless one is named (shapes8 for tiny): procedural or shipped with the app, no download", {
     names: { [CUSTOM_DATASET]: 'your files' },
+  }),
+  teacher: choice(NO_TEACHER, [NO_TEACHER, ...TEACHER_IDS, UPLOADED_TEACHER], 'teacher', 'distil from a frozen FM teacher (v = teacher(x_t, c = t)), the student starting from its weights; none: from scratch, v = x − ε', {
+    names: { [NO_TEACHER]: 'none (from scratch)', ...Object.fromEntries(TEACHER_IDS.map((id) => [id, TEACHERS[id].label])), [UPLOADED_TEACHER]: 'your checkpoint' },
   }),
   // objective knobs (which objective reads which: src/objectives/table.ts)
   lambdaFM: float(1, 0, 100, 'λ_FM', "weight of the flow-matching anchor; the paper's default, and ≥ 0.1 is needed from scratch", knob),
@@ -127,13 +135,15 @@ export function runShape(model: Pick<DiTConfig, 'numClasses'>, teacher: Pick<DiT
   return { labels: model.numClasses > 0, labelledTeacher: !!teacher && teacher.numClasses > 0 };
 }
 
-/** A config's shape as far as its keys tell: its preset's model, no teacher. */
-export function presetShape(c: Partial<Pick<Config, 'preset'>>): RunShape {
-  return runShape(PRESETS[c.preset ?? KEYS.preset.default]?.config ?? { numClasses: 0 });
+/** A config's shape as far as its keys tell: its preset's model, and a teacher of the same model when
+ *  it names one (a student starts from its teacher's weights, so they share the architecture). */
+export function presetShape(c: Partial<Pick<Config, 'preset' | 'teacher'>>): RunShape {
+  const model = PRESETS[c.preset ?? KEYS.preset.default]?.config ?? { numClasses: 0 };
+  return runShape(model, c.teacher && c.teacher !== NO_TEACHER ? model : null);
 }
 
 /** The keys that matter to a run: every plain run key, its objective's knobs, and the label keys its shape reads. */
-export function relevantKeys(c: Pick<Config, 'objective'> & Partial<Pick<Config, 'preset'>>, shape: RunShape = presetShape(c)): Key[] {
+export function relevantKeys(c: Pick<Config, 'objective'> & Partial<Pick<Config, 'preset' | 'teacher'>>, shape: RunShape = presetShape(c)): Key[] {
   const knobs = new Set<Key>(objectiveSpec(c.objective).knobs);
   const reads = { labels: shape.labels, 'labelled-teacher': shape.labelledTeacher };
   return RUN_KEYS.filter((k) => {

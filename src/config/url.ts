@@ -3,7 +3,8 @@
 // key or a bad value gives one message and falls back to the default, so a stale or hand-edited
 // link still opens a run.
 
-import { CUSTOM_DATASET, defaultDatasetFor, defaults, KEY_NAMES, KEYS, specOf, type Config, type Key } from './keys';
+import { CUSTOM_DATASET, defaultDatasetFor, defaults, KEY_NAMES, KEYS, NO_TEACHER, specOf, UPLOADED_TEACHER, type Config, type Key } from './keys';
+import { TEACHERS } from '../data/teachers';
 import { formatValue, parseValue } from './spec';
 
 export interface Parsed {
@@ -36,6 +37,19 @@ export function settleDataset(config: Config, named: boolean, messages: string[]
   } else if (!named) config.dataset = defaultDatasetFor(config.preset);
 }
 
+/** After reading keys: a link cannot carry an uploaded teacher; a shipped one brings its preset and data set unless the link names them. */
+export function settleTeacher(config: Config, given: ReadonlySet<string>, messages: string[]): void {
+  if (config.teacher === UPLOADED_TEACHER) {
+    messages.push(`teacher=${UPLOADED_TEACHER}: the link's run distilled from a checkpoint on its author's disk, which a link cannot carry; upload it here under Distillation. Training from scratch meanwhile`);
+    config.teacher = NO_TEACHER;
+    return;
+  }
+  const t = TEACHERS[config.teacher];
+  if (!t) return;
+  if (!given.has('preset')) config.preset = t.preset;
+  if (!given.has('dataset')) config.dataset = t.dataset;
+}
+
 /** Reads a config from a query string. `ablationIds` are the valid values of `ablation`. */
 export function parseSearch(search: string, ablationIds: readonly string[] = []): Parsed {
   const config = defaults();
@@ -57,6 +71,7 @@ export function parseSearch(search: string, ablationIds: readonly string[] = [])
     else given.add(k);
   }
   settleDataset(config, given.has('dataset'), messages);
+  settleTeacher(config, given, messages);
   return { config, ablation, messages };
 }
 

@@ -47,11 +47,12 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function readChecked(f: ShippedFile, read: ReadAsset): Promise<Uint8Array> {
+/** A shipped file's bytes, refused unless their SHA-256 is the one recorded (`where`: the file that records it). */
+export async function readChecked(f: ShippedFile, read: ReadAsset, where = 'src/data/shipped.ts'): Promise<Uint8Array> {
   const bytes = await read(f.path);
   const got = await sha256Hex(bytes);
   if (got !== f.sha256) {
-    throw new Error(`${f.path}: SHA-256 ${got} (${bytes.length} bytes) is not the recorded ${f.sha256}; the shipped file is damaged or was remade (recorded in src/data/shipped.ts)`);
+    throw new Error(`${f.path}: SHA-256 ${got} (${bytes.length} bytes) is not the recorded ${f.sha256}; the shipped file is damaged or was remade (recorded in ${where})`);
   }
   return bytes;
 }

@@ -13,7 +13,15 @@ import type { ForeignHints } from '../train/foreign';
 
 export type ToWorker =
   /** Build (or rebuild) the run: device on first use, dataset, trainer at step 0. `files`: the user's dataset. */
-  | { type: 'init'; config: Config; files?: File[] }
+  | {
+      type: 'init';
+      config: Config;
+      files?: File[];
+      /** The user's teacher checkpoint (config.teacher 'uploaded'). */
+      teacher?: { bytes: Uint8Array; name: string } | null;
+      /** Measure the teacher's FD per Euler-N (false: another run with the same teacher key does, the page shares it). */
+      measureTeacher?: boolean;
+    }
   | { type: 'start' }
   | { type: 'pause' }
   | { type: 'step'; n: number }
@@ -112,10 +120,25 @@ export interface RunQuality {
   n: number;
   oneStep: QualityFigures;
   twoStep: QualityFigures;
+  /** The FM branch's Euler samples (objectives that train an anchor, `euler` > 0), with the step count. */
+  euler?: QualityFigures & { steps: number };
   real: QualityFigures;
   noise: QualityFigures;
 }
 
+
+/** The distillation teacher's side of the teacher-vs-student panel (src/worker/teacher.ts). */
+export interface TeacherView {
+  /** The teacher, the grids' noise and the quality meter (teacherKey): runs with one key show the same figures. */
+  key: string;
+  name: string;
+  /** Euler steps of each column (= network calls). */
+  steps: number[];
+  /** Per column: the teacher's Euler-N samples from the run's grid noise (the student's grids start from it too). */
+  grids: ImageSet[];
+  /** Per column: FD / precision / recall on the quality meter's noise; null until measured. */
+  quality: (QualityFigures | null)[];
+}
 
 export interface Status {
   state: RunState;
@@ -145,6 +168,7 @@ export type FromWorker =
   | { type: 'metrics'; chunk: MetricsChunk }
   | { type: 'samples'; samples: SampleSet }
   | { type: 'quality'; quality: RunQuality }
+  | { type: 'teacher'; teacher: TeacherView }
   | { type: 'collapse'; step: number; quantity: string }
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }

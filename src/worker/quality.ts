@@ -42,9 +42,16 @@ export class QualityMeter {
     return new QualityMeter(ref, project, new Rng(QUALITY_NOISE_SEED).normals(n * D), n, real, noise);
   }
 
-  async measure(step: number, sample: Sampler): Promise<RunQuality> {
-    const one = await measureQuality(this.ref, this.project, await sample(this.z, this.n, 1), this.n);
-    const two = await measureQuality(this.ref, this.project, await sample(this.z, this.n, 2), this.n);
-    return { step, n: this.n, oneStep: one, twoStep: two, real: this.real, noise: this.noise };
+  /** `euler`: also the FM branch's Euler samples, with that many steps (objectives that train an anchor). */
+  async measure(step: number, sample: Sampler, euler?: { steps: number; sample: (z: Float32Array, n: number) => Promise<Float32Array> }): Promise<RunQuality> {
+    const one = await this.figures((z, n) => sample(z, n, 1));
+    const two = await this.figures((z, n) => sample(z, n, 2));
+    const e = euler && euler.steps > 0 ? { ...(await this.figures(euler.sample)), steps: euler.steps } : undefined;
+    return { step, n: this.n, oneStep: one, twoStep: two, ...(e && { euler: e }), real: this.real, noise: this.noise };
+  }
+
+  /** FD / precision / recall of the images a sampler draws from the meter's fixed noise (the teacher's Euler-N too). */
+  async figures(sample: (z: Float32Array, n: number) => Promise<Float32Array>): Promise<Quality> {
+    return measureQuality(this.ref, this.project, await sample(this.z, this.n), this.n);
   }
 }

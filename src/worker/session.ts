@@ -34,7 +34,7 @@ import type { Dataset } from '../data/index';
 import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, RENOISE_SEED, type DistanceScale } from '../train/samples';
 import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
 import { chunkBuffers, toChunk } from '../train/metrics';
-import { sampleConsistency } from '../objectives/samplers';
+import { sampleConsistency, sampleEuler } from '../objectives/samplers';
 import { Rng } from '../util/rng';
 import { QualityMeter } from './quality';
 import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
@@ -42,6 +42,9 @@ import { isPointShape } from '../data/points2d';
 import { pointSamples, pointState, type PointState } from './points2d';
 import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
+import { resolveTeacher, TeacherPanel } from './teacher';
+import { studentParams } from '../train/distill';
+import { NO_TEACHER, UPLOADED_TEACHER } from '../config';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -82,6 +85,10 @@ export class RunSession {
   /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
   private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
   private lastQualityStep = 0;
+  /** Distillation: the user's uploaded teacher (for config.teacher 'uploaded'), and the teacher side of the teacher-vs-student panel. */
+  private teacherUpload: { bytes: Uint8Array; name: string } | null = null;
+  private measureTeacher = true;
+  private teacherPanel: TeacherPanel | null = null;
   /** Runs on a 2-D point set: the fixed noise and reference figures of the 2-D panels. */
   private points: PointState | null = null;
   private rateWindow: { t: number; step: number }[] = [];
@@ -191,6 +198,8 @@ export class RunSession {
         return;
       case 'init':
         if (cmd.files) this.files = cmd.files;
+        if (cmd.teacher !== undefined) this.teacherUpload = cmd.teacher;
+        this.measureTeacher = cmd.measureTeacher ?? true;
         await this.rebuild({ ...cmd.config }, true);
         return;
       case 'step': {
@@ -303,6 +312,7 @@ export class RunSession {
     if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
     // Samples at multiples of sampleEvery: every run of a comparison has grids at the same steps.
     if (this.running && t.step % this.config!.sampleEvery === 0 && t.step !== this.lastSampleStep) await this.refreshSamples();
+    else if (this.running && this.teacherPanel?.pending) await this.measureTeacherStep();
     if (this.running && this.capped()) this.stopAtCap();
   }
 
@@ -378,23 +388,49 @@ export class RunSession {
     const t = s.trainer;
     const m = t.model;
     try {
-      if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
-        this.progress('fitting the quality metrics\' feature space', null);
-        const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, m.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
-        this.quality = { meter, gpu: s.gpu };
-        this.progress('', 1);
-      }
+      const meter = await this.meter();
       const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
       const k = m.cfg.numClasses;
       const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
-      const quality = await this.quality.meter.measure(step, (z, n, nfe) => {
-        const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
-        return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
-      });
+      const labels = (n: number) => (k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null);
+      const branch = anchorOf(c);
+      const quality = await meter.measure(
+        step,
+        (z, n, nfe) => sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y: labels(n), meanflow }),
+        branch ? { steps: c.euler, sample: (z, n) => sampleEuler(m.be, m, P, z, n, c.euler, { y: labels(n), branch }) } : undefined,
+      );
       this.host.post({ type: 'quality', quality });
     } catch (e) {
       if (s.gpu.lost) throw e;
       this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
+    }
+  }
+
+  /** The run's quality meter (./quality.ts), made on first use on the session's device. */
+  private async meter(): Promise<QualityMeter> {
+    const c = this.config!;
+    const s = this.needSession();
+    if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
+      this.progress('fitting the quality metrics\' feature space', null);
+      const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, s.trainer.model.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+      this.quality = { meter, gpu: s.gpu };
+      this.progress('', 1);
+    }
+    return this.quality.meter;
+  }
+
+  /** One of the teacher's Euler-N FD figures (the panel's teacher line), between training steps. */
+  private async measureTeacherStep(): Promise<void> {
+    const panel = this.teacherPanel!;
+    const s = this.needSession();
+    try {
+      await panel.measureNext(s.gpu, await this.meter());
+      this.host.post({ type: 'teacher', teacher: panel.view });
+    } catch (e) {
+      if (s.gpu.lost) throw e;
+      this.teacherPanel = null; // reported once, not retried every step
+      panel.dispose();
+      this.host.post({ type: 'error', message: `the teacher's quality figures: ${(e as Error).message}`, fatal: false });
     }
   }
 
@@ -418,6 +454,8 @@ export class RunSession {
         this.gpuKey = key;
       }
       const data = await this.loadData(config);
+      if (config.teacher !== NO_TEACHER) this.progress('loading the teacher', null);
+      const teacher = await resolveTeacher(config, this.teacherUpload);
       this.config = config;
       // Limits are checked before allocating; the step-0 state is the first restore point.
       this.progress(`checking that batch ${train.batch} of ${config.preset} fits this adapter and the memory budget`, null);
@@ -436,6 +474,12 @@ export class RunSession {
             this.progress('', 1);
           }
         },
+        // Distillation: v from the frozen teacher; the student starts from its weights; checkpoints name its file.
+        ...(teacher && {
+          teacher: { bytes: teacher.bytes, name: teacher.name },
+          initParams: studentParams(teacher.ckpt, train.model, config.seed),
+          run: { teacherFile: { name: teacher.name, sha256: teacher.sha256, step: teacher.ckpt.step } },
+        }),
         checkpointEvery: CHECKPOINT_EVERY,
         maxRecoveries: MAX_LOSSES,
         recoveryWindowMs: LOSS_WINDOW_MS,
@@ -455,6 +499,8 @@ export class RunSession {
       this.z = sampleNoise(config.seed, train.model);
       this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
       this.points = isPointShape(train.model) ? pointState(data.ds, config.seed) : null;
+      this.teacherPanel?.dispose();
+      this.teacherPanel = teacher && !this.points ? new TeacherPanel(teacher, config, this.measureTeacher) : null;
       const k = train.model.numClasses;
       this.y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
       this.host.post({
@@ -468,6 +514,11 @@ export class RunSession {
           config,
         },
       });
+      if (this.teacherPanel) {
+        this.progress(`the teacher's Euler samples (${this.teacherPanel.view.steps.join(', ')} steps)`, null);
+        await this.teacherPanel.drawGrids(session.gpu, this.z, SAMPLE_COUNT);
+        this.host.post({ type: 'teacher', teacher: this.teacherPanel.view });
+      }
       this.progress('', 1);
       this.building = false;
       if (sample) await this.refreshSamples();
@@ -488,6 +539,8 @@ export class RunSession {
   private async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
+    this.teacherPanel?.dispose();
+    this.teacherPanel = null;
     if (!s) return;
     if (!s.gpu.lost) await s.gpu.device.queue.onSubmittedWorkDone().catch(() => {});
     s.dispose();
@@ -536,6 +589,10 @@ export class RunSession {
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
     notes.unshift(...notices);
     for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
+    if (config.teacher === UPLOADED_TEACHER && !this.teacherUpload) {
+      config.teacher = NO_TEACHER;
+      notes.push('distilled from a teacher checkpoint uploaded by its author; continuing without a teacher (upload it under Distillation and Reset to distil)');
+    }
     if (config.dataset === CUSTOM_DATASET && this.files.length === 0) {
       config.dataset = base.dataset !== CUSTOM_DATASET ? base.dataset : defaultDatasetFor(config.preset);
       notes.push(`trained on the author's own files; continuing on ${config.dataset} (drop the files to use them)`);

@@ -99,3 +99,14 @@ test('cli: train autosaves; train --resume continues the run from its autosave t
   r = facm('sample', '--ckpt', out);
   assert.match(r.err, /^error: --ckpt .*run: a folder; pass the \.safetensors file \(e\.g\. .*run\/checkpoint\.safetensors\)/);
 });
+
+test('cli: --teacher takes a shipped teacher by id; a MeanFlow student of it gets its r embedder, and its checkpoint records the teacher', () => {
+  const out = join(dir, 'distil-meanflow');
+  const r = facm('train', '--preset', 'mnist-16', '--dataset', 'fashion16', '--objective', 'meanflow', '--init', 'public/teachers/fashion16-fm.safetensors', '--teacher', 'fashion16-fm', '--steps', '1', '--batch', '2', '--autosave-every', '0', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const ck = loadCheckpoint(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+  assert.ok(ck.model.useR, 'the student has the r input the teacher lacks');
+  assert.equal(ck.step, 1);
+  assert.equal((ck.run as { config: { teacher: string } }).config.teacher, 'fashion16-fm');
+  assert.match(facm('train', '--teacher', 'fashion16', '--steps', '1').err, /teacher checkpoint 'fashion16' does not exist \(shipped teachers: fashion16-fm, eight-gaussians-fm\)/);
+});

@@ -14,25 +14,10 @@ import { loadCheckpoint } from '../../src/train/checkpoint';
 import { paramTable } from '../../src/model/params';
 import { sampleNoise } from '../../src/train/samples';
 import { Faults } from '../helpers/faults';
+import { sessionHarness } from '../helpers/runSession';
 
 test('run session: train, pause, save, reset, load', { timeout: 240_000 }, async () => {
-  const got: FromWorker[] = [];
-  const waiters: { pred: (m: FromWorker) => boolean; resolve: (m: FromWorker) => void }[] = [];
-  const session = new RunSession({
-    post: (m) => {
-      got.push(m);
-      for (const w of waiters.splice(0)) (w.pred(m) ? w.resolve(m) : waiters.push(w));
-    },
-    openGpu: async () => new Gpu(await acquireDevice()),
-  });
-  const next = <T extends FromWorker>(pred: (m: FromWorker) => boolean, ms = 120_000): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const found = got.find(pred);
-      if (found) return resolve(found as T);
-      const timer = setTimeout(() => reject(new Error(`timed out; last messages: ${got.slice(-5).map((m) => JSON.stringify(m).slice(0, 200)).join('\n')}`)), ms);
-      waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m as T)) });
-    });
-  const clear = () => got.splice(0);
+  const { session, got, next, clear } = sessionHarness();
 
   const config = { ...defaults(), preset: 'tiny', dataset: 'blobs8', batch: 2, sampleEvery: 2, euler: 1, qualityEvery: 2, qualitySamples: 16 };
   const t0 = performance.now();

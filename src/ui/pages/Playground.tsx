@@ -14,6 +14,8 @@ import { LossPanel } from '../panels/LossPanel';
 import { RunsPanel } from '../panels/RunsPanel';
 import { SamplesPanel } from '../panels/SamplesPanel';
 import { Points2dPanel } from '../panels/Points2dPanel';
+import { QualityPanel } from '../panels/QualityPanel';
+import { TeacherStudentPanel } from '../panels/TeacherStudentPanel';
 import { PRESETS } from '../../model/config';
 import { isPointShape } from '../../data/points2d';
 import { removeAll } from '../state/runner';
@@ -62,8 +64,10 @@ export function Playground({ adapter }: { adapter: string }) {
           <Controls />
           <main className="panels">
             <RunsPanel />
+            {!points && <QualityPanel />}
             <LossPanel />
             {points ? <Points2dPanel /> : <SamplesPanel />}
+            {!points && <TeacherStudentPanel />}
             <ClampPanel />
             <DevicePanel />
             <ProfilePanel />

@@ -5,9 +5,10 @@ import { useRef } from 'react';
 import { PRESETS } from '../../model/config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
-import { CUSTOM_DATASET, KEYS, LABEL_KEYS, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, type Config, type Key } from '../../config';
+import { CUSTOM_DATASET, KEYS, LABEL_KEYS, NO_TEACHER, OBJECTIVE_KNOBS, RUN_KEYS, relevantKeys, specOf, UPLOADED_TEACHER, type Config, type Key } from '../../config';
+import { TEACHER_IDS, TEACHERS } from '../../data/teachers';
 import { objectiveSpec } from '../../objectives/table';
-import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, takeDatasetFiles } from '../state/actions';
+import { downloadCurrent, downloadSaved, loadFromBrowser, pendingEdits, removeCheckpoint, saveToBrowser, updateConfig, uploadCheckpoint, uploadTeacher, takeDatasetFiles } from '../state/actions';
 import { download, metricsCsv } from '../persistence/exporters';
 import { ConfigField } from '../widgets/fields';
 import { GridCanvas } from '../widgets/GridCanvas';
@@ -16,8 +17,8 @@ import { recoveryText } from '../state/runner';
 import { focused, say, shareUrl, useStore } from '../state/store';
 import { StateBadge } from './RunsPanel';
 
-/** Every run key that is not the model, data, objective, one of its knobs or a label key: a new key lands here by itself. */
-const PLACED: readonly Key[] = ['preset', 'objective', 'dataset', 'onNonFinite'];
+/** Every run key that is not the model, data, teacher, objective, one of its knobs or a label key: a new key lands here by itself. */
+const PLACED: readonly Key[] = ['preset', 'objective', 'dataset', 'teacher', 'onNonFinite'];
 const OPTIMIZER_KEYS = RUN_KEYS.filter((k) => !PLACED.includes(k) && !specOf(k).knob && !specOf(k).needs);
 
 export function Controls() {
@@ -26,13 +27,14 @@ export function Controls() {
   const checkpoints = useStore((s) => s.checkpoints);
   const runs = useStore((s) => s.runs);
   const autosavedStep = useStore((s) => (run ? s.autosaved[run.id] : undefined));
+  const teacherUpload = useStore((s) => s.teacherUpload);
   const fileInput = useRef<HTMLInputElement>(null);
   const ckInput = useRef<HTMLInputElement>(null);
+  const teacherInput = useRef<HTMLInputElement>(null);
   if (!run) return null;
   const c = run.config;
   const set = <K extends Key>(k: K, v: Config[K]) => updateConfig(k, v);
-  // The run's shape from its preset (a labelled model or not); a run distilling from a labelled
-  // teacher passes runShape(model, teacher) so the guidance keys show.
+  // The run's shape from its preset and teacher: the guidance keys show when distilling a labelled teacher.
   const relevant = new Set(relevantKeys(c));
   const running = run.state === 'running';
   const busy = run.state === 'starting';
@@ -152,6 +154,30 @@ export function Controls() {
           <ConfigField key={k} k={k} config={c} onChange={set} />
         ))}
         <p className="hint">{objectiveSpec(c.objective).why}.</p>
+      </section>
+
+      <section className="ctl" data-testid="distill-controls">
+        <h4>Distillation</h4>
+        <ConfigField k="teacher" config={c} onChange={set} options={[NO_TEACHER, ...TEACHER_IDS, ...(teacherUpload || c.teacher === UPLOADED_TEACHER ? [UPLOADED_TEACHER] : [])]} />
+        <div className="buttons">
+          <button onClick={() => teacherInput.current?.click()} title="Distil from an FM teacher checkpoint of your own (.safetensors, trained with objective fm at this run's model)">
+            ⤒ Upload a teacher
+          </button>
+          <input ref={teacherInput} type="file" accept=".safetensors" hidden data-testid="teacher-upload" onChange={(e) => e.target.files?.[0] && void uploadTeacher(e.target.files[0])} />
+        </div>
+        {TEACHERS[c.teacher] && (
+          <p className="hint" data-testid="teacher-info" title={TEACHERS[c.teacher].command}>
+            {TEACHERS[c.teacher].label}: the {TEACHERS[c.teacher].preset} model trained with flow matching for {TEACHERS[c.teacher].steps} steps on {TEACHERS[c.teacher].dataset}, shipped with the app
+            (its checksum is checked when it loads). The student starts from its weights; v comes from the teacher at (x_t, c = t).
+          </p>
+        )}
+        {c.teacher === UPLOADED_TEACHER && (
+          <p className="hint" data-testid="teacher-info">
+            {teacherUpload ? `${teacherUpload.name}: ${teacherUpload.summary}. ` : 'No teacher uploaded in this tab: upload it again. '}
+            A link cannot carry an uploaded teacher: one opened elsewhere trains from scratch until the teacher is uploaded there.
+          </p>
+        )}
+        {c.teacher === NO_TEACHER && <p className="muted small">From scratch: v = x − ε from the data. Pick a shipped teacher (or upload one) to distil, as the paper's stage 2.</p>}
       </section>
 
       <section className="ctl">

@@ -2,7 +2,8 @@
 // first run's; ablation presets that create a comparable set of runs in one click.
 
 import { useStore as useVanilla } from 'zustand';
-import { ABLATIONS } from '../state/ablations';
+import { useState } from 'react';
+import { ABLATIONS, DISTIL_PRESET, findAblation } from '../state/ablations';
 import { metricsStore, seriesOf } from '../state/metrics';
 import { RUNS_NOTE } from '../widgets/teach';
 import { focused, useStore, type RunView } from '../state/store';
@@ -29,7 +30,8 @@ export function RunsPanel() {
   const ablation = useStore((s) => s.ablation);
   useVanilla(metricsStore, (s) => s.version); // latest losses, at the metric rate (≤ 4 Hz per run)
   const ref = runs[0];
-  const active = ABLATIONS.find((a) => a.id === ablation);
+  const active = findAblation(ablation);
+  const [fromTeacher, setFromTeacher] = useState(!!active?.variantOf);
   // Several runs: figures at the largest step every run has samples at, not each run's latest.
   const common = runs.length > 1 ? commonSampleStep(runs.map((r) => r.sampleHistory), true) : null;
   const stopAt = ref?.config.stopAt ?? 0;
@@ -156,11 +158,24 @@ export function RunsPanel() {
         </table>
         <div className="ablations">
           <span className="muted">Ablation presets (same data; every run trains to the same step):</span>
-          {ABLATIONS.map((a) => (
-            <button key={a.id} className={a.id === ablation ? 'on' : ''} onClick={() => applyAblation(a.id)} title={a.finding} data-testid={`ablation-${a.id}`}>
-              {a.title}
-            </button>
-          ))}
+          {ABLATIONS.map((a) => {
+            const id = fromTeacher ? `${a.id}-teacher` : a.id;
+            return (
+              <button key={a.id} className={id === ablation ? 'on' : ''} onClick={() => applyAblation(id)} title={findAblation(id)!.finding} data-testid={`ablation-${a.id}`}>
+                {a.title}
+              </button>
+            );
+          })}
+          <label className="check" title="Each preset's runs distil from the shipped teacher of their kind of data (Fashion-MNIST 16×16 for images, eight Gaussians for 2-D) instead of training from scratch">
+            <input type="checkbox" checked={fromTeacher} data-testid="ablation-from-teacher" onChange={(e) => setFromTeacher(e.target.checked)} />
+            from the teacher
+          </label>
+        </div>
+        <div className="ablations">
+          <span className="muted">Distillation:</span>
+          <button className={DISTIL_PRESET.id === ablation ? 'on' : ''} onClick={() => applyAblation(DISTIL_PRESET.id)} title={DISTIL_PRESET.finding} data-testid={`ablation-${DISTIL_PRESET.id}`}>
+            {DISTIL_PRESET.title}
+          </button>
         </div>
         {active && <p className="finding">{active.finding}</p>}
       </div>
@@ -174,5 +189,5 @@ const fdText = (fd: number) => (Number.isFinite(fd) ? fd.toFixed(fd < 10 ? 2 : 1
 /** The tooltip of the FD cell: every figure of the latest measurement. */
 function qualityText(q: RunQuality): string {
   const line = (what: string, f: QualityFigures) => `${what}: FD ${fdText(f.fd)}, precision ${f.precision.toFixed(2)}, recall ${f.recall.toFixed(2)}`;
-  return [`step ${q.step}, ${q.n} images each`, line('NFE 1', q.oneStep), line('NFE 2', q.twoStep), line('held-out real', q.real), line('input noise', q.noise)].join('\n');
+  return [`step ${q.step}, ${q.n} images each`, line('NFE 1', q.oneStep), line('NFE 2', q.twoStep), ...(q.euler ? [line(`Euler ${q.euler.steps} (anchor)`, q.euler)] : []), line('held-out real', q.real), line('input noise', q.noise)].join('\n');
 }

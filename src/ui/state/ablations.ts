@@ -2,7 +2,8 @@
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
 // toy scale, the stability findings of the FACM paper (docs/math.md, "Baselines").
 
-import { defaults, OBJECTIVE_KNOBS, type Config } from '../../config';
+import { defaults, NO_TEACHER, OBJECTIVE_KNOBS, type Config } from '../../config';
+import { shippedTeacher, teacherForPreset } from '../../data/teachers';
 
 export interface Ablation {
   id: string;
@@ -13,6 +14,10 @@ export interface Ablation {
   stopAt: number;
   /** `seedOffset`: the run's seed is the focused run's seed plus this (a preset over several seeds). */
   runs: { name: string; overrides: Partial<Config>; seedOffset?: number }[];
+  /** View keys the preset sets where the run still has their defaults (a link's own values win). */
+  view?: Partial<Config>;
+  /** A "from the teacher" variant: the id of the preset it distils. */
+  variantOf?: string;
 }
 
 /** The high-learning-rate preset's seeds, from the seed field on: each objective on each, side by side (a distribution, not one run). */
@@ -110,13 +115,46 @@ export const ABLATIONS: Ablation[] = [
   },
 ];
 
-export const ABLATION_IDS = ABLATIONS.map((a) => a.id);
+/** The Fashion-MNIST distillation demo: one FACM student of the shipped teacher, on the shipped data. */
+const FASHION = shippedTeacher('fashion16-fm');
+export const DISTIL_PRESET: Ablation = {
+  id: 'distil-fashion16',
+  title: 'Distil Fashion-MNIST 16×16 from the shipped teacher',
+  stopAt: 1000,
+  finding:
+    `FACM distilled from the shipped FM teacher (${FASHION.label}, ${FASHION.steps} steps) on the shipped 16×16 Fashion-MNIST subset, batch 32. ` +
+    'The student starts as a copy of the teacher and learns to jump from noise to an image in one call. ' +
+    'Watch the teacher-vs-student panel: the teacher needs many Euler steps for a garment; the student’s one- and two-step samples, and its FD, close in on them as it trains.',
+  runs: [{ name: 'FACM from the teacher', overrides: { objective: 'facm', teacher: FASHION.id, preset: FASHION.preset, dataset: FASHION.dataset, batch: 32, lr: 5e-4 } }],
+  view: { qualityEvery: 100, sampleEvery: 25 },
+};
+
+/** A preset's "from the teacher" variant: the same runs, each distilling from the shipped teacher of the preset's kind of data. */
+export function teacherVariant(a: Ablation): Ablation {
+  const points = a.runs.some((r) => r.overrides.preset === 'points');
+  const t = teacherForPreset(points ? 'points' : 'mnist-16')!;
+  return {
+    ...a,
+    id: `${a.id}-teacher`,
+    title: `${a.title}, from the teacher`,
+    finding: `${a.finding} Here every run distils from the shipped teacher (${t.label}): the student starts from its weights and v comes from the teacher, not from x − ε.`,
+    runs: a.runs.map((r) => ({ ...r, overrides: { ...r.overrides, teacher: t.id, preset: t.preset, dataset: t.dataset } })),
+    variantOf: a.id,
+  };
+}
+
+/** Every preset a link or a button can name: the ablations, their "from the teacher" variants, the distillation demo. */
+export const ALL_ABLATIONS: Ablation[] = [...ABLATIONS, ...ABLATIONS.map(teacherVariant), DISTIL_PRESET];
+export const ABLATION_IDS = ALL_ABLATIONS.map((a) => a.id);
+export const findAblation = (id: string): Ablation | undefined => ALL_ABLATIONS.find((x) => x.id === id);
 
 /** The runs of an ablation on top of a base config: its model, data and optimizer; objective knobs reset to defaults first. */
 export function ablationRuns(id: string, base: Config): { name: string; config: Config }[] {
-  const a = ABLATIONS.find((x) => x.id === id);
+  const a = findAblation(id);
   if (!a) return [];
   const d = defaults();
-  const knobs = Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]]));
-  return a.runs.map((r) => ({ name: r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`, config: { ...base, ...knobs, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config }));
+  // Objective knobs back to their defaults, and from scratch unless the preset names a teacher.
+  const knobs = { ...Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]])), teacher: NO_TEACHER };
+  const view = Object.fromEntries(Object.entries(a.view ?? {}).filter(([k]) => base[k as keyof Config] === d[k as keyof Config]));
+  return a.runs.map((r) => ({ name: r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`, config: { ...base, ...knobs, ...view, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config }));
 }

@@ -3,15 +3,19 @@
 
 import { fileError } from '../../util/errors';
 import { PRESETS, presetForData, presetHint } from '../../model/config';
-import { ablationRuns, ABLATION_IDS, ABLATIONS } from './ablations';
+import { ablationRuns, ABLATION_IDS, findAblation } from './ablations';
 import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
 import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
-import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
+import { CUSTOM_DATASET, defaultDatasetFor, KEYS, NO_TEACHER, parseSearch, sameRun, UPLOADED_TEACHER, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
 import { hintsNeeded } from '../../train/foreign';
+import { TEACHERS } from '../../data/teachers';
+import { sha256Hex } from '../../data/shipped';
+import { openTeacher, teacherMismatch } from '../../train/distill';
+import { describeConfig } from '../../train/checkpoint';
 import { askForeignHints } from '../widgets/ForeignDialog';
 
 /** Builds the initial runs from the page's address: one run, or an ablation preset's set. */
@@ -37,6 +41,13 @@ export function updateConfig<K extends Key>(key: K, value: Config[K], by: 'user'
   const next = { ...run.config, [key]: value } as Config;
   // A new preset gets the built-in dataset of its image size (user files are resized instead).
   if (key === 'preset' && next.dataset !== CUSTOM_DATASET && (next.dataset in BUILTIN || next.dataset in SHIPPED)) next.dataset = defaultDatasetFor(String(value));
+  // A shipped teacher brings its model and data; a model it is not drops it.
+  const shipped = TEACHERS[next.teacher];
+  if (key === 'teacher' && shipped) Object.assign(next, { preset: shipped.preset, dataset: next.dataset === CUSTOM_DATASET ? next.dataset : shipped.dataset });
+  if (key === 'preset' && shipped && shipped.preset !== value) {
+    next.teacher = NO_TEACHER;
+    say('info', `${shipped.label} is a ${shipped.preset} model: the run no longer distils from it`);
+  }
   if (KEYS[key].group === 'view') {
     // What is shown applies to every run, at once.
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
@@ -82,7 +93,7 @@ export function applyAblation(id: string): void {
   useStore.setState({ runs, focusId: runs[0].id, ablation: id });
   syncUrl();
   for (const r of runs) runner.train(r.id);
-  const a = ABLATIONS.find((x) => x.id === id)!;
+  const a = findAblation(id)!;
   say('info', `${a.title}: ${runs.length} runs started on one dataset, each to step ${runs[0].config.stopAt} (“train all to step”).`);
 }
 
@@ -199,5 +210,28 @@ export async function takeDatasetFiles(files: File[]): Promise<void> {
     if (hint) say('info', `${hint.replace(/ suits it better\.$/, ' suits it better (pick it under model).')}`);
   } catch (e) {
     useStore.setState((s) => (s.custom?.files === files ? { custom: { ...s.custom, progress: null, error: (e as Error).message } } : {}));
+  }
+}
+
+// ------------------------------------------------------------------ distillation
+
+/**
+ * A teacher checkpoint from the user's disk: checked here (an FM teacher of this project, the focused
+ * run's model and image size) so a wrong file is refused at once, with its name and what to do; then
+ * the focused run distils from it. A link cannot carry it (the page says so).
+ */
+export async function uploadTeacher(file: File): Promise<void> {
+  const run = focused(useStore.getState());
+  if (!run) return;
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const t = openTeacher(bytes, file.name);
+    const why = teacherMismatch(t, run.config.preset, run.config.objective);
+    if (why) throw new Error(why);
+    useStore.setState({ teacherUpload: { name: file.name, bytes, sha256: await sha256Hex(bytes), summary: `${describeConfig(t.model)}, step ${t.step}` } });
+    updateConfig('teacher', UPLOADED_TEACHER);
+    say('info', `${file.name}: distilling from it; press Reset or Train to start`);
+  } catch (e) {
+    say('error', fileError(file.name, e).message);
   }
 }

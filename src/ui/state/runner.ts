@@ -2,8 +2,9 @@
 // why), spawned on the run's first Train / Step, terminated when the run is removed or its device
 // is lost. Worker messages become store patches and metric appends; requests (save, load) are promises.
 
-import type { FromWorker, ToWorker } from '../../worker/protocol';
-import { CUSTOM_DATASET, KEY_NAMES, KEYS, sameRun, type Config } from '../../config';
+import type { FromWorker, TeacherView, ToWorker } from '../../worker/protocol';
+import { CUSTOM_DATASET, KEY_NAMES, KEYS, NO_TEACHER, sameRun, UPLOADED_TEACHER, type Config } from '../../config';
+import { TEACHERS, teacherKey } from '../../data/teachers';
 import { appendMetrics, clearMetrics, dropMetrics, restoreMetrics, seriesOf } from './metrics';
 import { getRun, patchRun, say, useStore, type RunView } from './store';
 import type { MetricsChunk } from '../../worker/protocol';
@@ -27,6 +28,36 @@ function filesFor(config: Config): File[] | undefined {
   return config.dataset === CUSTOM_DATASET ? useStore.getState().custom?.files : undefined;
 }
 
+/** A (re)build of run `id`: its config, the user's files and uploaded teacher where it uses them. */
+function initMessage(id: string, config: Config): ToWorker {
+  const up = useStore.getState().teacherUpload;
+  const teacher = config.teacher === UPLOADED_TEACHER && up ? { bytes: up.bytes.slice(), name: up.name } : null;
+  return { type: 'init', config, files: filesFor(config), teacher, measureTeacher: measuresTeacher(id, config) };
+}
+
+/** The teacher key of a run's config (null: no teacher, or an uploaded one that is gone). */
+function keyOf(config: Config): string | null {
+  if (config.teacher === NO_TEACHER) return null;
+  const sha = config.teacher === UPLOADED_TEACHER ? useStore.getState().teacherUpload?.sha256 : TEACHERS[config.teacher]?.file.sha256;
+  return sha ? teacherKey(sha, config) : null;
+}
+
+/** Runs with one teacher key show the same teacher figures: the first such run (in table order) measures them, the page shares them. */
+function measuresTeacher(id: string, config: Config): boolean {
+  const key = keyOf(config);
+  const first = useStore.getState().runs.find((r) => keyOf(r.config) === key);
+  return !first || first.id === id;
+}
+
+/** A run's teacher figures: its own, with the FD figures another run of the same key measured. */
+function shareTeacher(from: string, view: TeacherView): void {
+  for (const r of useStore.getState().runs) {
+    if (r.teacher?.key !== view.key) continue;
+    if (r.id === from) continue;
+    patchRun(r.id, { teacher: { ...r.teacher, quality: view.quality } });
+  }
+}
+
 /** The run's worker, spawned (and its trainer built from `config`) if it has none or lost its device. */
 function ensure(id: string): { fresh: boolean } {
   const run = getRun(id);
@@ -42,7 +73,7 @@ function ensure(id: string): { fresh: boolean } {
   };
   patchRun(id, { state: 'starting', error: null, fatal: false, applied: run.config, step: 0, recoveries: [], profile: null });
   clearMetrics(id);
-  post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
+  post(id, initMessage(id, run.config));
   return { fresh: true };
 }
 
@@ -76,6 +107,8 @@ function onMessage(id: string, m: FromWorker): void {
         profile: null,
         samples: null,
         quality: null,
+        qualityHistory: [],
+        teacher: null,
         sampleHistory: [],
       });
       return;
@@ -86,8 +119,15 @@ function onMessage(id: string, m: FromWorker): void {
       patchRun(id, (r) => ({ samples: m.samples, sampleHistory: pushSample(r.sampleHistory, m.samples) }));
       return;
     case 'quality':
-      patchRun(id, { quality: m.quality });
+      patchRun(id, (r) => ({ quality: m.quality, qualityHistory: [...r.qualityHistory.filter((q) => q.step < m.quality.step), m.quality] }));
       return;
+    case 'teacher': {
+      // A run that does not measure the teacher's FD keeps the figures another run of its key shared.
+      const shared = useStore.getState().runs.find((r) => r.id !== id && r.teacher?.key === m.teacher.key && r.teacher.quality.some((q) => q));
+      patchRun(id, { teacher: shared && !m.teacher.quality.some((q) => q) ? { ...m.teacher, quality: shared.teacher!.quality } : m.teacher });
+      if (m.teacher.quality.some((q) => q)) shareTeacher(id, m.teacher);
+      return;
+    }
     case 'collapse': {
       patchRun(id, { collapse: { step: m.step, quantity: m.quantity } });
       const r = getRun(id);
@@ -159,9 +199,9 @@ export function step(id: string, n = 1): void {
 
 function rebuild(id: string): void {
   const run = getRun(id)!;
-  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], recoveries: [], profile: null });
+  patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], qualityHistory: [], recoveries: [], profile: null });
   clearMetrics(id);
-  post(id, { type: 'init', config: run.config, files: filesFor(run.config) });
+  post(id, initMessage(id, run.config));
 }
 
 /** Back to step 0 with the controls' config (a fresh worker if the old one lost its device). */

@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { AdapterReport } from '../../gpu/device';
 import type { ProfileSummary } from '../../gpu/profile';
-import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet } from '../../worker/protocol';
+import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet, TeacherView } from '../../worker/protocol';
 import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
 
@@ -36,6 +36,10 @@ export interface RunView {
   samples: SampleSet | null;
   /** The latest FD / precision / recall of the run's samples (every qualityEvery steps). */
   quality: RunQuality | null;
+  /** Every quality measurement of the run, oldest first (the FD-over-steps plot). */
+  qualityHistory: RunQuality[];
+  /** Distilling: the teacher's Euler-N grids and FD figures (the teacher-vs-student panel). */
+  teacher: TeacherView | null;
   /** Recent sample sets, oldest first (state/compare.ts): runs are compared at a step they all have. */
   sampleHistory: SampleSet[];
   real: ImageSet | null;
@@ -90,6 +94,15 @@ export interface AutosaveNotice {
   slots: string[];
 }
 
+/** A teacher checkpoint the user uploaded (config.teacher 'uploaded'), checked on upload (src/train/distill.ts). */
+export interface UploadedTeacher {
+  name: string;
+  bytes: Uint8Array;
+  sha256: string;
+  /** One line: the teacher's model and step. */
+  summary: string;
+}
+
 export interface PlaygroundState {
   runs: RunView[];
   focusId: string;
@@ -104,6 +117,7 @@ export interface PlaygroundState {
   autosave: AutosaveNotice | null;
   /** Per run id: the step of its latest autosave in this browser. */
   autosaved: Record<string, number>;
+  teacherUpload: UploadedTeacher | null;
 }
 
 /** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
@@ -136,6 +150,8 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     rollbacks: [],
     samples: null,
     quality: null,
+    qualityHistory: [],
+    teacher: null,
     sampleHistory: [],
     real: null,
     loadedFrom: null,
@@ -156,6 +172,7 @@ export const useStore = create<PlaygroundState>(() => ({
   show: { total: true, fm: true, cm: true },
   autosave: null,
   autosaved: {},
+  teacherUpload: null,
 }));
 
 export const getRun = (id: string): RunView | undefined => useStore.getState().runs.find((r) => r.id === id);

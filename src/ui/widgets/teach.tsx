@@ -102,3 +102,35 @@ export const PROFILE_NOTE = (
     </p>
   </Teach>
 );
+
+export const QUALITY_NOTE = (
+  <Teach title="Reading FD over steps">
+    <p>
+      Every <b>quality every</b> steps the run draws samples from fixed noise and measures their <b>Fréchet distance</b> (FD)
+      to the data in a fixed feature space (a PCA of the training images): lower is closer to real images. The dotted grey
+      line is held-out real images, the floor a perfect generator reaches with that many samples.
+    </p>
+    <p>
+      Solid: one step (NFE 1); dashed: two steps; dotted: the FM anchor integrated with Euler, the teacher inside FACM. A
+      run whose loss falls while its FD stays high is not learning the data.
+    </p>
+  </Teach>
+);
+
+export const TEACHER_NOTE = (
+  <Teach title="How many teacher steps is one student step worth?">
+    <p>
+      The <b>teacher</b> is a flow-matching model: it draws an image by integrating its velocity from noise in N small
+      Euler steps, N network calls. One step gives a blurred average; quality rises with N.
+    </p>
+    <p>
+      The <b>student</b> starts as a copy of the teacher and is trained (FACM) to land where the teacher's path ends in one
+      call. Every grid here starts from the same noise, so you can follow one image across the row.
+    </p>
+    <p>
+      The plot puts both on one axis, <b>network calls</b>: where the teacher's line falls to the student's one-step FD
+      is how many teacher steps the student's single step is worth. The paper's headline: one FACM step matches a
+      many-step teacher.
+    </p>
+  </Teach>
+);

@@ -1,0 +1,66 @@
+// The FM teachers shipped with the app: flow-matching checkpoints made by this project's own CLI,
+// stored as safetensors under public/teachers/ and fetched from the page's own origin (never the
+// internet). Each entry says what the teacher is (model preset, data set), how it was made (steps,
+// the exact command) and the SHA-256 of its file, checked at load as the shipped data sets are
+// (src/data/shipped.ts): a damaged or remade file is refused with a message, not distilled from.
+
+import { readChecked, type ReadAsset, type ShippedFile } from './shipped';
+
+export interface ShippedTeacher {
+  id: string;
+  /** Name shown in the page. */
+  label: string;
+  /** The model preset the teacher is (and its students are). */
+  preset: string;
+  /** The data set it was trained on (built in or shipped): the data its students distil on. */
+  dataset: string;
+  /** The checkpoint under public/, with its SHA-256. */
+  file: ShippedFile;
+  /** Optimizer steps it was trained for. */
+  steps: number;
+  /** The command that made the file (then copied to `public/${file.path}`). */
+  command: string;
+}
+
+export const TEACHERS: Record<string, ShippedTeacher> = {
+  'fashion16-fm': {
+    id: 'fashion16-fm',
+    label: 'Fashion-MNIST 16×16, FM',
+    preset: 'mnist-16',
+    dataset: 'fashion16',
+    file: { path: 'teachers/fashion16-fm.safetensors', sha256: '4273956e89a472491137d79b7852fbbc3d1219c79a10edde754da8d47640083b' },
+    steps: 300,
+    command: 'npm run facm -- train --preset mnist-16 --objective fm --dataset fashion16 --steps 300 --batch 16 --autosave-every 0 --out runs/fashion16-fm',
+  },
+  'eight-gaussians-fm': {
+    id: 'eight-gaussians-fm',
+    label: 'eight Gaussians (2-D), FM',
+    preset: 'points',
+    dataset: 'eight-gaussians',
+    file: { path: 'teachers/eight-gaussians-fm.safetensors', sha256: '52aa2d6ee229820bee7e6d62a86b4105f229cc69906f597ea483a6a063e5bb21' },
+    steps: 100,
+    command: 'npm run facm -- train --preset points --objective fm --dataset eight-gaussians --steps 100 --batch 128 --lr 0.002 --autosave-every 0 --eval-every 0 --out runs/eight-gaussians-fm',
+  },
+};
+
+export const TEACHER_IDS = Object.keys(TEACHERS);
+
+export function shippedTeacher(id: string): ShippedTeacher {
+  const t = TEACHERS[id];
+  if (!t) throw new Error(`unknown shipped teacher '${id}' (have ${TEACHER_IDS.join(', ')})`);
+  return t;
+}
+
+/** The shipped teacher trained for a model preset, if there is one (the "from the teacher" presets pick it). */
+export const teacherForPreset = (preset: string): ShippedTeacher | null => Object.values(TEACHERS).find((t) => t.preset === preset) ?? null;
+
+/** A shipped teacher's checkpoint bytes, refused unless they are the recorded file (SHA-256). */
+export async function loadShippedTeacher(id: string, read: ReadAsset): Promise<Uint8Array> {
+  return readChecked(shippedTeacher(id).file, read, 'src/data/teachers.ts');
+}
+
+/**
+ * What a teacher's panel figures depend on: the teacher's file, the run's grid noise (its seed), the
+ * data set and the number of images the quality meter draws. Runs with one key show the same figures.
+ */
+export const teacherKey = (sha256: string, c: { seed: number; dataset: string; qualitySamples: number }): string => `${sha256.slice(0, 16)}:${c.seed}:${c.dataset}:${c.qualitySamples}`;
