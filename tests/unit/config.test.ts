@@ -129,6 +129,8 @@ test('config: label dropout only for labelled models, the guidance keys only whe
   assert.ok(!has(relevantKeys(a), 'labelDropout') && !has(relevantKeys(a), 'cfgWeight'), 'tiny is unconditional: none');
   assert.ok(has(relevantKeys({ ...a, preset: 'cifar-s' }), 'labelDropout'), 'a labelled preset trains with label dropout');
   assert.ok(!has(relevantKeys({ ...a, preset: 'cifar-s' }), 'cfgWeight'), 'no teacher: no guidance');
+  assert.ok(has(relevantKeys({ ...a, preset: 'cifar-s', teacher: 'uploaded' }), 'cfgWeight', 'cfgTMin'), 'a config naming a teacher of a labelled preset: guidance');
+  assert.ok(!has(relevantKeys({ ...a, teacher: 'uploaded' }), 'cfgWeight'), 'a teacher of an unlabelled preset: no guidance');
   const labelled = { numClasses: 10 };
   const unlabelled = { numClasses: 0 };
   assert.ok(has(relevantKeys(a, runShape(labelled, labelled)), 'labelDropout', 'cfgWeight', 'cfgTMin'), 'distilling a labelled teacher');
