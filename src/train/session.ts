@@ -64,7 +64,7 @@ export interface SessionOptions {
   store?: CheckpointStore | null;
   /** This run's key in the store. Default 'autosave'. */
   autosaveKey?: string;
-  /** Steps between autosaves (a checkpoint is taken when one is due). Default: checkpointEvery. */
+  /** Steps between autosaves (a checkpoint is taken when one is due). Default: at every checkpoint. */
   autosaveEvery?: number;
   /** Autosave the first checkpoint (step 0, or the loaded state) too. Default true; the page's runs start at autosaveEvery. */
   autosaveFirst?: boolean;
@@ -303,7 +303,7 @@ export class TrainingSession {
       const tr = this._trainer;
       const recs = await tr.stepOnce();
       this.judge(recs);
-      const due = tr.step % (this.opts.checkpointEvery ?? 100) === 0 || this.autosaveDue(tr.step);
+      const due = tr.step % (this.opts.checkpointEvery ?? 100) === 0 || (this.opts.autosaveEvery !== undefined && this.autosaveDue(tr.step));
       if (opts.checkpoint !== false && due && tr.step !== this.latest?.step) recs.push(...(await this.checkpoint()));
       return recs;
     });
@@ -364,8 +364,9 @@ export class TrainingSession {
     this.opts = { ...this.opts, ...o };
   }
 
+  /** An autosave is due: `autosaveEvery` steps since the last (unset: at every checkpoint). */
   private autosaveDue(step: number): boolean {
-    return !!this.opts.store && step - this.lastAutosave >= Math.max(this.opts.autosaveEvery ?? this.opts.checkpointEvery ?? 100, 1);
+    return !!this.opts.store && step - this.lastAutosave >= Math.max(this.opts.autosaveEvery ?? 1, 1);
   }
 
   /**
