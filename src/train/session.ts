@@ -27,7 +27,7 @@ export type SessionEvent =
   /** The device is gone; `step` is the last step submitted to it. */
   | { type: 'device-lost'; step: number; reason: string; message: string }
   /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"). */
-  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number }
+  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number; reason: string }
   /** A non-finite loss / gradient, and what the policy did: rolled back, or stopped (a collapse: further steps throw CollapseError). */
   | { type: 'non-finite'; event: NonFiniteEvent }
   /** Too many device losses: the run is over (every later call throws this message). */
@@ -115,7 +115,6 @@ export class TrainingSession {
   private _collapse: Collapse | null = null;
   /** Rollbacks to the Trainer's current snapshot (maxRollbacks). */
   private rollbacks = 0;
-  private recoveries = 0;
   /** When each loss was recovered from (ms), for `recoveryWindowMs`. */
   private lossTimes: number[] = [];
   private gaveUp: Error | null = null;
@@ -339,11 +338,9 @@ export class TrainingSession {
   private async recoverNow(): Promise<void> {
     if (this.gaveUp) throw this.gaveUp;
     if (!this._gpu.lost) return; // recovered already (a call and the loss watcher both asked)
-    const lostAt = this._trainer.step;
-    const now = Date.now();
+    const [lostAt, reason, now] = [this._trainer.step, this._gpu.lost.reason, Date.now()];
     const win = this.opts.recoveryWindowMs;
     this.lossTimes = [...this.lossTimes.filter((t) => win === undefined || now - t < win), now];
-    this.recoveries++;
     if (this.lossTimes.length > (this.opts.maxRecoveries ?? 3)) {
       this.gaveUp = new Error(
         `the GPU device was lost ${this.lossTimes.length} times${win === undefined ? '' : ` within ${Math.round(win / 1000)} s`}; giving up. ` +
@@ -356,7 +353,7 @@ export class TrainingSession {
     this._gpu = await this.acquire();
     const st = loadCheckpoint(this.latest!.bytes, this.cfg.model);
     this.build(st);
-    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries });
+    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.events.filter((e) => e.type === 'restored').length + 1, reason });
   }
 
   /** Changes where and how often autosaves go (e.g. the page changed autosaveEvery, or named the run's slot after the build). */

@@ -7,6 +7,7 @@ import { IdbCheckpointStore } from '../train/idbStore';
 import { Series, thinChunk, type MetricsChunk } from '../train/metrics';
 import type { SessionOptions } from '../train/session';
 import type { CheckpointStore } from '../train/store';
+import type { StepRecord } from '../train/trainer';
 
 /** Metric rows kept per autosave (about 160 bytes a row): a long run's curve is thinned to this. */
 const MAX_METRIC_ROWS = 20_000;
@@ -23,7 +24,7 @@ export class RunAutosave {
    * The session's autosave options: this slot every `every` steps (0: off), with the page's records
    * and the metric series up to the saved step (`unposted`: the rows not sent to the page yet).
    */
-  options(every: number, unposted: (undelivered: Parameters<NonNullable<SessionOptions['autosaveBeside']>>[1]) => MetricsChunk): SessionOptions {
+  options(every: number, unposted: (undelivered: StepRecord[]) => MetricsChunk): SessionOptions {
     if (!this.key || every <= 0) return { store: null };
     return {
       store: this.store,

@@ -78,7 +78,6 @@ export class RunSession {
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
-  private lostReason = 'unknown';
   private readonly saves: RunAutosave;
   /** The session's rollback / collapse events, posted after the metrics of the steps they concern. */
   private verdicts: FromWorker[] = [];
@@ -256,14 +255,13 @@ export class RunSession {
     if (e.type === 'non-finite') {
       const { step, quantity, restoredTo } = e.event;
       this.verdicts.push(restoredTo !== null ? { type: 'rollback', step, quantity, restoredTo } : { type: 'collapse', step, quantity });
-    } else if (e.type === 'device-lost') this.lostReason = e.reason; // the session recovers (recoverOnLoss), even while paused
-    else if (e.type === 'recovery-failed') this.fail(new Error(e.message));
+    } else if (e.type === 'recovery-failed') this.fail(new Error(e.message));
     else if (e.type === 'autosave' || e.type === 'autosave-failed') this.host.post({ type: 'autosaved', step: e.step, error: e.type === 'autosave-failed' ? e.message : undefined });
     else if (e.type === 'restored') {
       // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
       this.newHistory(this.saves.series.upTo(e.restoredFrom)); // the steps after the checkpoint are gone
       this.settled = false;
-      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: this.lostReason, attempt: e.attempt, adapter: s.gpu.report });
+      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: e.reason, attempt: e.attempt, adapter: s.gpu.report });
       this.postStatus();
       this.wake?.(); // settle: samples of the restored step
     }

@@ -150,7 +150,7 @@ test('session: a destroyed device is noticed; training continues on a new device
   const lost = events.filter((e) => e.type === 'device-lost' || e.type === 'restored');
   assert.deepEqual(lost, [
     { type: 'device-lost', step: 3, reason: 'destroyed', message: lost[0].type === 'device-lost' ? lost[0].message : '' },
-    { type: 'restored', lostAt: 3, restoredFrom: 2, attempt: 1 },
+    { type: 'restored', lostAt: 3, restoredFrom: 2, attempt: 1, reason: 'destroyed' },
   ]);
 
   // Steps 3–5 again on the new device: the data and noise streams were restored with the state.
