@@ -275,7 +275,7 @@ async function train(p: CliParse): Promise<void> {
     if (session.step % opt['log-every'] === 0 || session.step === cli.steps) report([...recs, ...(await session.drain())]);
     else report(recs);
     if (evalPoints && (session.step % opt['eval-every'] === 0 || session.step === cli.steps)) await evalPoints.run(session.trainer, session.step);
-    const c = session.trainer.collapse;
+    const c = session.collapse;
     if (c) {
       console.log(`COLLAPSE at step ${c.step}: ${c.quantity} became non-finite; stopping (parameters kept from before the bad step)`);
       break;
@@ -283,10 +283,10 @@ async function train(p: CliParse): Promise<void> {
   }
   report(await session.drain());
   const secs = (performance.now() - t0) / 1000;
-  // The final state (also after a collapse: AdamW skipped the bad step), written as the checkpoint and the autosave.
-  const ck = session.trainer.collapse ? await session.snapshot() : await session.save();
+  // The final state (also after a collapse: AdamW skipped the bad step), written as the checkpoint; the session autosaves it.
+  const ck = await session.save();
   writeFileSync(join(out, 'checkpoint.safetensors'), ck);
-  if (autosave) await store.save(AUTOSAVE, ck);
+  if (autosave) await session.checkpointNow(); // this step; after a collapse the autosave stays the last clean state
   const done = session.step - startStep;
   console.log(`done: ${done} steps in ${secs.toFixed(1)} s (${(done / secs).toFixed(2)} steps/s, ${((done * cfg.batch) / secs).toFixed(1)} img/s incl. start-up) on ${describeAdapter(session.gpu.report)}`);
   evalPoints?.summary();

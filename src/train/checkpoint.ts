@@ -1,6 +1,7 @@
 // Checkpoints as safetensors: the DiT's parameters under facebookresearch/DiT's names (PyTorch
 // nn.Linear layout), so `load_file` + `model.load_state_dict` opens them; EMA weights and AdamW
 // moments under `ema.` / `optim.m.` / `optim.v.` prefixes; config and step as JSON in the metadata.
+// Teacher checkpoints for distillation are read here too (loadTeacher), with errors that name the checkpoint.
 
 import { fileError } from '../util/errors';
 import { validateConfig, type DiTConfig } from '../model/config';
@@ -9,6 +10,7 @@ import { paramTable } from '../model/params';
 import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors';
 import type { BatcherState } from '../data/dataset';
 import type { RngState } from '../util/rng';
+import type { CheckpointStore } from './store';
 
 export const CHECKPOINT_FORMAT = 'facm-playground/1';
 
@@ -121,4 +123,41 @@ export function checkpointFromFile(file: SafetensorsFile, expect?: DiTConfig): C
     m: gather('optim.m.', false),
     v: gather('optim.v.', false),
   };
+}
+
+/** A distillation teacher: checkpoint bytes, or a key in a store (the session's store by default). */
+export type TeacherSource = { bytes: Uint8Array; name?: string } | { key: string; store?: CheckpointStore };
+
+/** A teacher checkpoint that is missing or cannot be loaded. */
+export class TeacherError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TeacherError';
+  }
+}
+
+/** Reads a teacher checkpoint (EMA weights when present) with a message naming what is wrong. */
+export async function loadTeacher(src: TeacherSource, fallbackStore?: CheckpointStore | null): Promise<{ cfg: DiTConfig; params: Float32Array }> {
+  let bytes: Uint8Array;
+  let name: string;
+  if ('bytes' in src) {
+    bytes = src.bytes;
+    name = src.name ?? 'teacher';
+  } else {
+    const store = src.store ?? fallbackStore;
+    name = src.key;
+    if (!store) throw new TeacherError(`the run names teacher checkpoint '${src.key}' but has no checkpoint store to load it from`);
+    const b = await store.load(src.key);
+    if (!b) {
+      const have = await store.list().catch(() => [] as string[]);
+      throw new TeacherError(`teacher checkpoint '${src.key}' is not in the store (have: ${have.length ? have.join(', ') : 'nothing'}); train an 'fm' teacher first or pick another`);
+    }
+    bytes = b;
+  }
+  try {
+    const st = loadCheckpoint(bytes);
+    return { cfg: st.model, params: st.ema ?? st.params };
+  } catch (e) {
+    throw new TeacherError(`teacher checkpoint '${name}' cannot be loaded: ${(e as Error).message}`);
+  }
 }

@@ -4,6 +4,10 @@
 // the input noise itself (where a model that learned nothing stays), src/data/nearest.ts.
 
 import type { Dataset } from '../data/dataset';
+import type { DiTConfig } from '../model/config';
+import { objectiveOf, type Config } from '../config';
+import { objectiveSpec } from '../objectives/table';
+import type { Trainer } from './trainer';
 import { nearestDistance, referenceSplit } from '../data/nearest';
 import type { DiT, Params } from '../model/dit';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
@@ -68,4 +72,55 @@ export async function sampleGrids<T>(
   const euler = opts.branch && opts.euler > 0 ? await sampleEuler(be, model, P, z, n, opts.euler, { y: opts.y, branch: opts.branch }) : null;
   const d = (x: Float32Array) => distanceTo(x, n, scale);
   return { oneStep, twoStep, euler, nearest: { oneStep: d(oneStep), twoStep: d(twoStep), euler: euler ? d(euler) : null, real: scale.floor, noise: scale.noise } };
+}
+
+/** A run's fixed grid inputs (made once per build): the noise, labels cycling through the data's classes, the distance scale. */
+export interface GridState {
+  z: Float32Array;
+  y: Float32Array | null;
+  scale: DistanceScale;
+}
+
+export function gridState(ds: Dataset, seed: number, model: DiTConfig): GridState {
+  const z = sampleNoise(seed, model);
+  const k = model.numClasses;
+  const y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, ds.numClasses || k)) : null;
+  return { z, y, scale: distanceScale(ds, z, SAMPLE_COUNT) };
+}
+
+/** The grids of the run's current weights as the samples panel shows them ((N, C, H, W) image sets), and the buffers to transfer. */
+export async function gridSamples(t: Trainer, c: Config, st: GridState) {
+  const m = t.model;
+  const { C, H, W } = m.cfg;
+  const step = t.step;
+  const spec = objectiveSpec(c.objective);
+  const opts = { seed: c.seed, y: st.y, meanflow: spec.oneStep === 'meanflow', euler: c.euler, branch: spec.anchor(objectiveOf(c)) };
+  const g = await sampleGrids(m, t.weights(c.sampleWeights), st.z, SAMPLE_COUNT, opts, st.scale);
+  const set = (pixels: Float32Array) => ({ N: SAMPLE_COUNT, C, H, W, pixels });
+  return {
+    samples: { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest },
+    transfer: [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[],
+  };
+}
+
+/** The run's FM-branch Euler sampler for the quality meter (`euler` steps), or undefined for an objective without an anchor. */
+export function eulerSampler(t: Trainer, c: Config): { steps: number; sample: (z: Float32Array, n: number) => Promise<Float32Array> } | undefined {
+  const branch = objectiveSpec(c.objective).anchor(objectiveOf(c));
+  if (!branch || c.euler <= 0) return undefined;
+  const m = t.model;
+  const P = t.weights(c.sampleWeights);
+  const k = m.cfg.numClasses;
+  return { steps: c.euler, sample: (z, n) => sampleEuler(m.be, m, P, z, n, c.euler, { y: k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null, branch }) };
+}
+
+/** The run's consistency sampler (current weights; labels cycle through the classes): `nfe` network calls for n images of noise z. */
+export function consistencySampler(t: Trainer, c: Config): (z: Float32Array, n: number, nfe: number) => Promise<Float32Array> {
+  const m = t.model;
+  const P = t.weights(c.sampleWeights);
+  const k = m.cfg.numClasses;
+  const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
+  return (z, n, nfe) => {
+    const y = k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null;
+    return sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y, meanflow });
+  };
 }

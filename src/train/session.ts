@@ -1,10 +1,11 @@
-// One job: a training run's lifecycle, so that it survives its device. Owns the Gpu and the
-// Trainer, checks the adapter's limits before allocating, keeps the latest checkpoint (safetensors
-// bytes) in memory every N steps and hands it to a CheckpointStore (autosave), loads a user's
-// checkpoint into the run. When the device is lost (driver reset, backgrounded tab,
-// device.destroy()) it acquires a new one, rebuilds the Trainer, restores the latest checkpoint
-// (parameters, EMA, Adam moments, step count, data and noise streams) and goes on. Everything that
-// happens (non-finite steps and collapses included, counted here once) is a SessionEvent.
+// One job: a training run's lifecycle around its Trainer (which only steps). Owns the Gpu, checks the
+// adapter's limits before allocating, applies the non-finite policy to every drained step ('stop':
+// a marked collapse; 'rollback': back to the Trainer's GPU snapshot, at most maxRollbacks times),
+// keeps the latest clean checkpoint (safetensors bytes) in memory, autosaves it to a
+// CheckpointStore every `autosaveEvery` steps and on request, and loads a user's checkpoint. When the
+// device is lost (driver reset, backgrounded tab, device.destroy()) it acquires a new one, rebuilds
+// the Trainer, restores the latest checkpoint (parameters, EMA, Adam moments, step, data and noise
+// streams) and goes on. Everything that happens is a SessionEvent, recorded once in `events`.
 
 import { acquireDevice } from '../gpu/device';
 import { Gpu, GpuLostError, type Tensor } from '../gpu/runtime';
@@ -13,10 +14,10 @@ import type { DiTConfig } from '../model/config';
 import type { Dataset } from '../data/dataset';
 import { configFromMetadata, runMetadata, trainConfigOfCheckpoint } from '../config/metadata';
 import type { Config } from '../config/keys';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
+import { loadCheckpoint, loadTeacher, saveCheckpoint, type CheckpointState, type TeacherSource } from './checkpoint';
 import { assertWithinLimits, limitsOf, machineMemoryBudget } from './limits';
-import type { CheckpointStore } from './store';
-import { Trainer, type NonFiniteEvent, type StepRecord, type TrainConfig } from './trainer';
+import type { Beside, CheckpointStore } from './store';
+import { Trainer, type StepRecord, type TrainConfig } from './trainer';
 
 export type SessionEvent =
   /** An in-memory checkpoint was taken (a read-back of parameters, EMA and Adam state). */
@@ -26,14 +27,35 @@ export type SessionEvent =
   /** The device is gone; `step` is the last step submitted to it. */
   | { type: 'device-lost'; step: number; reason: string; message: string }
   /** Training continues on a new device from the checkpoint of step `restoredFrom` ("device lost at step lostAt, restored from step restoredFrom"). */
-  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number }
-  /** A non-finite loss / gradient, and what the policy did (rolled back or stopped). */
+  | { type: 'restored'; lostAt: number; restoredFrom: number; attempt: number; reason: string }
+  /** A non-finite loss / gradient, and what the policy did: rolled back, or stopped (a collapse: further steps throw CollapseError). */
   | { type: 'non-finite'; event: NonFiniteEvent }
-  /** The run stopped on a non-finite value: further steps throw CollapseError. */
-  | { type: 'collapse'; step: number; quantity: string };
+  /** Too many device losses: the run is over (every later call throws this message). */
+  | { type: 'recovery-failed'; message: string };
 
-/** A distillation teacher: checkpoint bytes, or a key in a store (the session's store by default). */
-export type TeacherSource = { bytes: Uint8Array; name?: string } | { key: string; store?: CheckpointStore };
+/** One non-finite step: what went non-finite first, and what the policy did. */
+export interface NonFiniteEvent {
+  /** The optimizer step (1-based, as StepRecord.step) whose loss or gradient was non-finite. */
+  step: number;
+  /** The first non-finite quantity in computation order (StepRecord.nonFinite). */
+  quantity: string;
+  action: 'stopped' | 'rolled-back';
+  /** Rollback: the step of the snapshot restored (the step count afterwards); null when stopped. */
+  restoredTo: number | null;
+}
+
+export type Collapse = Pick<NonFiniteEvent, 'step' | 'quantity'>;
+
+/** Thrown by `stepOnce` after a collapse under onNonFinite = 'stop' (or rollbacks exhausted). */
+export class CollapseError extends Error {
+  constructor(readonly collapse: Collapse) {
+    super(
+      `training stopped: ${collapse.quantity} became non-finite at step ${collapse.step}. The parameters are those from before that step. ` +
+        `Lower the learning rate, keep the flow-matching anchor on, or set onNonFinite to 'rollback'.`,
+    );
+    this.name = 'CollapseError';
+  }
+}
 
 export interface SessionOptions {
   /** Steps between in-memory checkpoints (each reads back 4 parameter-sized buffers). Default 100. */
@@ -42,8 +64,14 @@ export interface SessionOptions {
   store?: CheckpointStore | null;
   /** This run's key in the store. Default 'autosave'. */
   autosaveKey?: string;
-  /** Steps between autosaves, rounded up to a checkpoint. Default: every checkpoint. */
+  /** Steps between autosaves (a checkpoint is taken when one is due). Default: at every checkpoint. */
   autosaveEvery?: number;
+  /** Autosave the first checkpoint (step 0, or the loaded state) too. Default true; the page's runs start at autosaveEvery. */
+  autosaveFirst?: boolean;
+  /** What the writer keeps beside each autosave (the page's run name, metrics, ...); `undelivered`: records drained by that checkpoint, not yet returned. */
+  autosaveBeside?: (step: number, undelivered: StepRecord[]) => Beside;
+  /** Recover from a device loss as soon as it is known (the worker, even while paused); default: at the next call. */
+  recoverOnLoss?: boolean;
   onEvent?: (e: SessionEvent) => void;
   /** How a device is obtained, first and after a loss. Default: `new Gpu(await acquireDevice())`. */
   acquire?: () => Promise<Gpu>;
@@ -78,65 +106,36 @@ export interface SessionOptions {
   presetName?: string;
 }
 
-/** A teacher checkpoint that is missing or cannot be loaded. */
-export class TeacherError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TeacherError';
-  }
-}
-
-/** Reads a teacher checkpoint (EMA weights when present) with a message naming what is wrong. */
-export async function loadTeacher(src: TeacherSource, fallbackStore?: CheckpointStore | null): Promise<{ cfg: DiTConfig; params: Float32Array }> {
-  let bytes: Uint8Array;
-  let name: string;
-  if ('bytes' in src) {
-    bytes = src.bytes;
-    name = src.name ?? 'teacher';
-  } else {
-    const store = src.store ?? fallbackStore;
-    name = src.key;
-    if (!store) throw new TeacherError(`the run names teacher checkpoint '${src.key}' but has no checkpoint store to load it from`);
-    const b = await store.load(src.key);
-    if (!b) {
-      const have = await store.list().catch(() => [] as string[]);
-      throw new TeacherError(`teacher checkpoint '${src.key}' is not in the store (have: ${have.length ? have.join(', ') : 'nothing'}); train an 'fm' teacher first or pick another`);
-    }
-    bytes = b;
-  }
-  try {
-    const st = loadCheckpoint(bytes);
-    return { cfg: st.model, params: st.ema ?? st.params };
-  } catch (e) {
-    throw new TeacherError(`teacher checkpoint '${name}' cannot be loaded: ${(e as Error).message}`);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class TrainingSession {
   private _gpu!: Gpu;
   private _trainer!: Trainer;
   private latest: { step: number; bytes: Uint8Array } | null = null;
-  private lastAutosave = -1;
-  private seenNonFinite = 0;
-  private collapseReported = false;
-  private recoveries = 0;
+  /** The step of the last autosave (-Infinity: none yet, the first checkpoint is due). */
+  private lastAutosave: number;
+  private _collapse: Collapse | null = null;
+  /** Rollbacks to the Trainer's current snapshot (maxRollbacks). */
+  private rollbacks = 0;
   /** When each loss was recovered from (ms), for `recoveryWindowMs`. */
   private lossTimes: number[] = [];
+  private gaveUp: Error | null = null;
   private disposed = false;
   private ownsGpu = true;
   private lock: Promise<unknown> = Promise.resolve();
+  /** The trainer's state was replaced (a load) since the latest checkpoint. */
   private stale = false;
   private teacher: { cfg: DiTConfig; params: Float32Array } | null = null;
-  /** Every event so far, in order. */
+  /** Every event so far, in order (the one record of non-finite steps, device losses, autosaves). */
   readonly events: SessionEvent[] = [];
 
   private constructor(
     readonly cfg: TrainConfig,
     readonly data: Dataset,
-    readonly opts: SessionOptions,
-  ) {}
+    private opts: SessionOptions,
+  ) {
+    const policy = cfg.onNonFinite ?? 'stop';
+    if (policy !== 'stop' && policy !== 'rollback') throw new Error(`onNonFinite must be 'stop' or 'rollback', got '${String(policy)}'`);
+    this.lastAutosave = opts.autosaveFirst === false ? 0 : -Infinity;
+  }
 
   /**
    * Acquires a device, checks the run against its limits (LimitError, before any allocation),
@@ -147,14 +146,13 @@ export class TrainingSession {
   }
 
   /**
-   * Continues a run from checkpoint bytes (e.g. `store.load(key)`): the config comes from its
+   * Continues a run from checkpoint bytes (e.g. an autosave, `store.load(key)`): the config comes from its
    * metadata unless `cfg` is given; it must be for the same model. The step count, data and
    * noise streams continue where the checkpoint left them.
    */
   static async resume(bytes: Uint8Array, data: Dataset, opts: SessionOptions & { cfg?: TrainConfig } = {}): Promise<TrainingSession> {
     const st = loadCheckpoint(bytes, opts.cfg?.model);
-    const cfg = opts.cfg ?? trainConfigOfCheckpoint(st.run, st.model);
-    return TrainingSession.open(cfg, data, opts, st);
+    return TrainingSession.open(opts.cfg ?? trainConfigOfCheckpoint(st.run, st.model), data, opts, st);
   }
 
   private static async open(cfg: TrainConfig, data: Dataset, opts: SessionOptions, state: CheckpointState | null): Promise<TrainingSession> {
@@ -172,24 +170,14 @@ export class TrainingSession {
       const budget = opts.budgetBytes !== undefined ? { bytes: opts.budgetBytes, why: opts.budgetWhy ?? '' } : await machineMemoryBudget();
       await assertWithinLimits(cfg, limitsOf(s._gpu), { teacher: s.teacher?.cfg, budgetBytes: budget?.bytes, budgetWhy: budget?.why || undefined, presetName: opts.presetName });
       opts.onAllocate?.();
-      s.build(state?.params ?? opts.initParams);
-      if (state) {
-        s._trainer.loadState(state);
-        s.lastAutosave = state.step; // that state is already where it came from
-      }
+      s.build(state ?? { params: opts.initParams });
+      if (state) s.lastAutosave = state.step; // that state is already where it came from
       await s.checkpoint();
     } catch (e) {
       s.dispose();
       throw e;
     }
     return s;
-  }
-
-  /** The autosave under `key` in `store`, resumed; null when there is none. */
-  static async resumeFromStore(store: CheckpointStore, key: string, data: Dataset, opts: SessionOptions & { cfg?: TrainConfig } = {}): Promise<TrainingSession | null> {
-    const bytes = await store.load(key);
-    if (!bytes) return null;
-    return TrainingSession.resume(bytes, data, { ...opts, store, autosaveKey: key });
   }
 
   get gpu(): Gpu {
@@ -202,13 +190,17 @@ export class TrainingSession {
   get step(): number {
     return this._trainer.step;
   }
+  /** Set when the run stopped on a non-finite value; `stepOnce` then throws CollapseError. */
+  get collapse(): Collapse | null {
+    return this._collapse;
+  }
+  /** Every non-finite step so far, in order (read from `events`). */
+  get nonFinite(): NonFiniteEvent[] {
+    return this.events.flatMap((e) => (e.type === 'non-finite' ? [e.event] : []));
+  }
   /** The step of the in-memory checkpoint a device loss would restore. */
   get checkpointStep(): number | null {
     return this.latest?.step ?? null;
-  }
-  /** The latest in-memory checkpoint's bytes (what autosave writes). */
-  get checkpointBytes(): Uint8Array | null {
-    return this.latest?.bytes ?? null;
   }
 
   private emit(e: SessionEvent): void {
@@ -223,11 +215,12 @@ export class TrainingSession {
     return gpu;
   }
 
-  /** Reports a loss the moment it happens (recovery waits for the next call). */
+  /** Reports a loss the moment it happens; recovers then under `recoverOnLoss`, else at the next call. */
   private watch(gpu: Gpu): void {
     gpu.device.lost.then((info) => {
       if (this.disposed || gpu !== this._gpu) return;
       this.emit({ type: 'device-lost', step: this._trainer?.step ?? 0, reason: info.reason ?? 'unknown', message: info.message });
+      if (this.opts.recoverOnLoss) this.exclusive(() => this.recoverNow()).catch(() => {}); // a failure is its own event
     });
   }
 
@@ -241,14 +234,20 @@ export class TrainingSession {
     }
   }
 
-  private build(initParams?: Float32Array): void {
-    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: initParams, teacher: this.teacher ?? undefined, backend: this.opts.backend?.(this._gpu) });
-    this.seenNonFinite = 0;
+  /** A new Trainer on the current device, in `st`'s state (a fresh run when only params or nothing is given). */
+  private build(st: Partial<CheckpointState>): void {
+    this._trainer = new Trainer(this._gpu, this.cfg, this.data, { params: st.params, teacher: this.teacher ?? undefined, backend: this.opts.backend?.(this._gpu) });
+    if (st.step !== undefined) this._trainer.loadState(st as CheckpointState);
+    this._collapse = null;
+    this.rollbacks = 0;
   }
 
   /** Runs `fn` after every earlier session call has finished (steps, drains, recovery never interleave). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+    const run = this.lock.then(() => {
+      this.assertOpen();
+      return fn();
+    });
     this.lock = run.catch(() => {});
     return run;
   }
@@ -257,41 +256,63 @@ export class TrainingSession {
   async isLost(e: unknown): Promise<boolean> {
     if (e instanceof GpuLostError || this._gpu.lost) return true;
     // A failed map can come before the device's lost promise settles.
-    await Promise.race([this._gpu.device.lost, sleep(50)]);
+    await Promise.race([this._gpu.device.lost, new Promise((r) => setTimeout(r, 50))]);
     return this._gpu.lost !== null;
   }
 
-  private report(): void {
+  /**
+   * The non-finite policy over freshly drained records: the first non-finite step (none after a
+   * collapse) is rolled back to the Trainer's snapshot or stops the run; a clean drain with no step
+   * recorded since may become the new snapshot. Returns whether a non-finite step was found.
+   */
+  private judge(recs: StepRecord[]): boolean {
     const tr = this._trainer;
-    for (; this.seenNonFinite < tr.nonFiniteEvents.length; this.seenNonFinite++) this.emit({ type: 'non-finite', event: tr.nonFiniteEvents[this.seenNonFinite] });
-    if (tr.collapse && !this.collapseReported) {
-      this.collapseReported = true;
-      this.emit({ type: 'collapse', ...tr.collapse });
+    const bad = this._collapse ? undefined : recs.find((r) => r.nonFinite);
+    if (!bad) {
+      if (recs.length && !this._collapse && tr.snapshotStep !== null && tr.undrained === 0 && tr.step - tr.snapshotStep >= (this.cfg.snapshotEvery ?? 50)) {
+        tr.takeSnapshot();
+        this.rollbacks = 0;
+      }
+      return false;
     }
+    const at = { step: bad.step, quantity: bad.nonFinite! };
+    const rollback = tr.snapshotStep !== null && this.rollbacks < (this.cfg.maxRollbacks ?? 3);
+    if (rollback) this.rollbacks++;
+    else this._collapse = at;
+    this.emit({ type: 'non-finite', event: { ...at, action: rollback ? 'rolled-back' : 'stopped', restoredTo: rollback ? tr.restoreSnapshot() : null } });
+    return true;
+  }
+
+  /** The trainer's records since its last drain, judged. */
+  private async drained(): Promise<StepRecord[]> {
+    const recs = await this._trainer.drain();
+    this.judge(recs);
+    return recs;
   }
 
   /**
-   * One optimizer step (plus a checkpoint / autosave when due). Returns the metrics read back by
-   * this call (often none). After a device loss it recovers and returns [] with the step count
-   * of the restored checkpoint. Throws CollapseError once the run has stopped on a non-finite value.
+   * One optimizer step (plus a checkpoint / autosave when due; not with `checkpoint: false`, e.g. a
+   * profiled step). Returns the metrics read back by this call (often none). After a device loss it
+   * recovers and returns [] with the step count of the restored checkpoint. Throws CollapseError
+   * once the run has stopped on a non-finite value.
    */
-  stepOnce(): Promise<StepRecord[]> {
+  stepOnce(opts: { checkpoint?: boolean } = {}): Promise<StepRecord[]> {
     return this.guarded(async () => {
-      const recs = await this._trainer.stepOnce();
-      const every = this.opts.checkpointEvery ?? 100;
-      if (this._trainer.step % every === 0 && this._trainer.step !== this.latest?.step) recs.push(...(await this.checkpoint()));
+      if (this._collapse) throw new CollapseError(this._collapse);
+      const tr = this._trainer;
+      const recs = await tr.stepOnce();
+      this.judge(recs);
+      const due = tr.step % (this.opts.checkpointEvery ?? 100) === 0 || (this.opts.autosaveEvery !== undefined && this.autosaveDue(tr.step));
+      if (opts.checkpoint !== false && due && tr.step !== this.latest?.step) recs.push(...(await this.checkpoint()));
       return recs;
     });
   }
 
-  /** Runs `f` exclusively on an open session and reports; a lost device is recovered instead (no records). */
+  /** Runs `f` exclusively on an open session; a lost device is recovered instead (no records). */
   private guarded(f: () => Promise<StepRecord[]>): Promise<StepRecord[]> {
     return this.exclusive(async () => {
-      this.assertOpen();
       try {
-        const recs = await f();
-        this.report();
-        return recs;
+        return await f();
       } catch (e) {
         if (!(await this.isLost(e))) throw e;
         await this.recoverNow();
@@ -303,71 +324,80 @@ export class TrainingSession {
   /** Up to n steps; returns their metrics (drained at the end). Stops early on a collapse. */
   async steps(n: number): Promise<StepRecord[]> {
     const out: StepRecord[] = [];
-    for (let i = 0; i < n && !this._trainer.collapse; i++) out.push(...(await this.stepOnce()));
+    for (let i = 0; i < n && !this._collapse; i++) out.push(...(await this.stepOnce()));
     out.push(...(await this.drain()));
     return out;
   }
 
   /** The metrics of steps not read back yet (see Trainer.drain); recovers from a device loss. */
   drain(): Promise<StepRecord[]> {
-    return this.guarded(() => this._trainer.drain());
+    return this.guarded(() => this.drained());
   }
 
-  /** Re-acquires a device and restores the latest checkpoint now (the UI's "retry"). */
-  recover(): Promise<void> {
-    return this.exclusive(() => this.recoverNow());
-  }
-
+  /** Re-acquires a device and restores the latest checkpoint, if the current device is lost. */
   private async recoverNow(): Promise<void> {
-    this.assertOpen();
-    const lostAt = this._trainer.step;
-    const old = this._gpu;
-    if (!old.lost) this.emit({ type: 'device-lost', step: lostAt, reason: 'unknown', message: 'the device stopped answering' });
-    const now = Date.now();
+    if (this.gaveUp) throw this.gaveUp;
+    if (!this._gpu.lost) return; // recovered already (a call and the loss watcher both asked)
+    const [lostAt, reason, now] = [this._trainer.step, this._gpu.lost.reason, Date.now()];
     const win = this.opts.recoveryWindowMs;
     this.lossTimes = [...this.lossTimes.filter((t) => win === undefined || now - t < win), now];
-    this.recoveries++;
-    if (this.lossTimes.length > (this.opts.maxRecoveries ?? 3))
-      throw new Error(
+    if (this.lossTimes.length > (this.opts.maxRecoveries ?? 3)) {
+      this.gaveUp = new Error(
         `the GPU device was lost ${this.lossTimes.length} times${win === undefined ? '' : ` within ${Math.round(win / 1000)} s`}; giving up. ` +
           `The last checkpoint (step ${this.latest?.step ?? 0}) is in the autosave store, if one is set`,
       );
+      this.emit({ type: 'recovery-failed', message: this.gaveUp.message });
+      throw this.gaveUp;
+    }
     this.releaseGpu();
     this._gpu = await this.acquire();
-    const ck = this.latest;
-    if (!ck) throw new Error('no checkpoint to restore from');
-    const st = loadCheckpoint(ck.bytes, this.cfg.model);
-    this.build(st.params);
-    this._trainer.loadState(st);
-    this.collapseReported = false;
-    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.recoveries });
+    const st = loadCheckpoint(this.latest!.bytes, this.cfg.model);
+    this.build(st);
+    this.emit({ type: 'restored', lostAt, restoredFrom: st.step, attempt: this.events.filter((e) => e.type === 'restored').length + 1, reason });
+  }
+
+  /** Changes where and how often autosaves go (e.g. the page changed autosaveEvery, or named the run's slot after the build). */
+  setAutosave(o: Pick<SessionOptions, 'store' | 'autosaveKey' | 'autosaveEvery' | 'autosaveBeside'>): void {
+    this.opts = { ...this.opts, ...o };
+  }
+
+  /** An autosave is due: `autosaveEvery` steps since the last (unset: at every checkpoint). */
+  private autosaveDue(step: number): boolean {
+    return !!this.opts.store && step - this.lastAutosave >= Math.max(this.opts.autosaveEvery ?? 1, 1);
   }
 
   /**
    * Takes a checkpoint now: drains the metrics first (a checkpoint is only taken of a state whose
-   * steps all drained clean), reads back the state, keeps the bytes, autosaves when due.
-   * Returns the drained records.
+   * steps all drained clean), reads back the state, keeps the bytes, autosaves when due (or when
+   * `autosave` asks and the latest autosave is of another step). Returns the drained records.
    */
-  private async checkpoint(): Promise<StepRecord[]> {
+  private async checkpoint(autosave = false): Promise<StepRecord[]> {
     const tr = this._trainer;
     const recs = await tr.drain();
-    if (tr.collapse || tr.nonFiniteEvents.length > this.seenNonFinite) return recs; // not a state to return to
-    const bytes = await this.encode();
-    this.latest = { step: tr.step, bytes };
-    this.emit({ type: 'checkpoint', step: tr.step, bytes: bytes.length });
-    const store = this.opts.store;
-    const every = Math.max(this.opts.autosaveEvery ?? 1, 1);
-    if (store && (this.lastAutosave < 0 || tr.step - this.lastAutosave >= every)) {
-      const key = this.opts.autosaveKey ?? 'autosave';
-      try {
-        await store.save(key, bytes);
-        this.lastAutosave = tr.step;
-        this.emit({ type: 'autosave', step: tr.step, key, bytes: bytes.length });
-      } catch (e) {
-        this.emit({ type: 'autosave-failed', step: tr.step, key, message: (e as Error).message });
-      }
+    if (this.judge(recs) || this._collapse) return recs; // not a state to return to
+    if (!this.latest || this.latest.step !== tr.step || this.stale) {
+      const bytes = await this.encode();
+      this.latest = { step: tr.step, bytes };
+      this.stale = false;
+      this.emit({ type: 'checkpoint', step: tr.step, bytes: bytes.length });
     }
+    if (this.autosaveDue(tr.step) || (autosave && this.lastAutosave !== tr.step)) await this.autosave(recs);
     return recs;
+  }
+
+  /** Writes the latest checkpoint (and the writer's records beside it) to the store. */
+  private async autosave(undelivered: StepRecord[] = []): Promise<void> {
+    const { store } = this.opts;
+    const ck = this.latest;
+    if (!store || !ck) return;
+    const key = this.opts.autosaveKey ?? 'autosave';
+    try {
+      await store.save(key, ck.bytes, this.opts.autosaveBeside?.(ck.step, undelivered));
+      this.lastAutosave = ck.step;
+      this.emit({ type: 'autosave', step: ck.step, key, bytes: ck.bytes.length });
+    } catch (e) {
+      this.emit({ type: 'autosave-failed', step: ck.step, key, message: (e as Error).message });
+    }
   }
 
   /** The trainer's current state as checkpoint bytes (parameters, EMA, Adam moments, step, streams). */
@@ -386,19 +416,9 @@ export class TrainingSession {
     });
   }
 
-  /**
-   * Takes an in-memory checkpoint now unless the latest is of this step (e.g. on a pause, or after
-   * the trainer's state was replaced by a loaded one). Returns the drained records and the step a
-   * device loss would now restore.
-   */
-  checkpointNow(): Promise<{ records: StepRecord[]; step: number | null }> {
-    return this.exclusive(async () => {
-      this.assertOpen();
-      const records = this.latestIsCurrent() ? [] : await this.checkpoint();
-      this.stale = false;
-      this.report();
-      return { records, step: this.checkpointStep };
-    });
+  /** Makes the current state the restore point (a pause, a Step, a run's end) and autosaves it, unless both are of this step already. Returns the drained records. */
+  checkpointNow(): Promise<StepRecord[]> {
+    return this.exclusive(() => this.checkpoint(true));
   }
 
   /**
@@ -408,51 +428,32 @@ export class TrainingSession {
    */
   loadState(st: CheckpointState): Promise<string | null> {
     return this.exclusive(async () => {
-      this.assertOpen();
+      await this.drained(); // records of the steps before the load belong to another history
       const tr = this._trainer;
-      await tr.drain(); // records of the steps before the load belong to another history
-      this.report();
-      const s = { params: st.params, ema: st.ema, m: st.m, v: st.v, step: st.step };
       let note: string | null = null;
       try {
-        tr.loadState({ ...s, resume: st.resume });
+        tr.loadState(st);
       } catch (e) {
         if (!st.resume) throw e;
-        tr.loadState(s);
+        tr.loadState({ ...st, resume: null });
         note = `batches continue from a fresh data order (${(e as Error).message})`;
       }
-      this.seenNonFinite = tr.nonFiniteEvents.length;
-      this.collapseReported = false;
+      this._collapse = null;
+      this.rollbacks = 0;
       this.stale = true;
       await this.checkpoint(); // the loaded state is what a device loss restores
-      this.stale = false;
       return note;
     });
   }
 
-  /** The latest checkpoint holds the trainer's current state (same step, state not replaced since). */
-  private latestIsCurrent(): boolean {
-    return this.latest?.step === this._trainer.step && !this.stale;
-  }
-
-  /** The current state as checkpoint bytes, clean or not (e.g. a download after a collapse); not a restore point. */
-  snapshot(): Promise<Uint8Array> {
-    return this.exclusive(async () => {
-      this.assertOpen();
-      return this.encode();
-    });
-  }
-
-  /** A checkpoint of the current state (bytes), e.g. for a download; also becomes the restore point. */
+  /**
+   * The current state as checkpoint bytes (e.g. a download): a clean one also becomes the restore
+   * point; after a collapse it is the state as it is (AdamW skipped the bad step), not a restore point.
+   */
   save(): Promise<Uint8Array> {
     return this.exclusive(async () => {
-      this.assertOpen();
-      // A pause already took this step's checkpoint (and the page's autosave asks right after): reuse it.
-      if (!this.latestIsCurrent()) await this.checkpoint();
-      this.stale = false;
-      this.report();
-      if (!this.latest || this.latest.step !== this._trainer.step) throw new Error(`no clean state to save at step ${this._trainer.step} (a non-finite step is pending)`);
-      return this.latest.bytes;
+      await this.checkpoint(); // reuses the latest when it is of this step
+      return this.latest?.step === this._trainer.step ? this.latest.bytes : this.encode();
     });
   }
 

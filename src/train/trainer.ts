@@ -1,11 +1,10 @@
-// One job: the optimizer step. A GPU-resident run (parameters, gradients, AdamW state, EMA) stepping
-// an objective over a dataset; checkpoints, device loss and autosave are the session's (session.ts). A step is recorded into one command buffer with no read-back; per-step
-// metrics land in a GPU history ring that `drain()` reads asynchronously, a few times a second at most.
-//
-// Non-finite values are caught on the GPU (the grad-norm kernel flags them and AdamW skips that
-// step); `drain()` names the first quantity that went non-finite and applies `onNonFinite`: 'stop'
-// marks the collapse and refuses further steps, 'rollback' restores a GPU-side snapshot of
-// params / EMA / Adam state taken after every `snapshotEvery` steps that drained clean.
+// One job: the optimizer step. A GPU-resident run (parameters, gradients, AdamW state, EMA) steps an
+// objective over a dataset, each step recorded into one command buffer with no read-back; per-step
+// metrics land in a GPU history ring that `drain()` reads a few times a second at most, and each
+// drained record names the first quantity that went non-finite (the grad-norm kernel flags it and
+// AdamW skips that step on the GPU). What to do about it, checkpoints, device loss and autosave are
+// the session's (session.ts); this file keeps only the GPU primitives a policy needs: a snapshot of
+// params / EMA / Adam state into spare buffers, and its restore.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { ResumeState } from './checkpoint';
@@ -41,56 +40,31 @@ export interface TrainConfig {
   flip: number;
   /** Class-conditional models: label dropout and the teacher's guidance (absent: neither). */
   labels?: LabelConfig;
-  /** A non-finite loss or gradient: 'stop' (default) ends the run as a marked collapse; 'rollback' restores the last good snapshot. */
-  onNonFinite?: NonFinitePolicy;
-  /** Rollback: snapshot the state once a drain confirms at least this many new clean steps (default 50: a GPU copy of 4 parameter-sized buffers, cheap but not every step). */
+  /** The session's non-finite policy (session.ts); 'rollback' also gives the trainer its snapshot buffers. */
+  onNonFinite?: 'stop' | 'rollback';
+  /** Rollback: snapshot once a drain confirms at least this many new clean steps (default 50). */
   snapshotEvery?: number;
-  /** Rollback: after this many rollbacks to the same snapshot the run stops as a collapse (default 3: diverging again from the same state is a collapse, not bad luck). */
+  /** Rollback: this many rollbacks to the same snapshot stop the run as a collapse (default 3). */
   maxRollbacks?: number;
 }
-
-export type NonFinitePolicy = 'stop' | 'rollback';
-
 
 export interface StepRecord extends StepMetrics {
   step: number;
   gradNorm: number;
-  nonFinite: boolean;
+  /** The first quantity of this step that went non-finite, in computation order ('L_FM', 'dF/dt', 'residual g', 'L_CM', 'grad norm'); null: a clean step. */
+  nonFinite: string | null;
   /** t of each sample (for t-binned views) and the per-sample clamp fraction / residual RMS. */
   t: Float32Array;
   clampByT: Float32Array | null;
   rmsGByT: Float32Array | null;
 }
 
-export interface Collapse {
-  step: number;
-  quantity: string;
-}
-
-/** One non-finite step as the UI lists it: what went non-finite first, and what the policy did. */
-export interface NonFiniteEvent {
-  /** The optimizer step (1-based, as StepRecord.step) whose loss or gradient was non-finite. */
-  step: number;
-  /** The first non-finite quantity in computation order: 'L_FM', 'dF/dt', 'residual g', 'L_CM' or 'grad norm'. */
-  quantity: string;
-  action: 'stopped' | 'rolled-back';
-  /** Rollback: the step of the snapshot restored (the trainer's step count afterwards); null when stopped. */
-  restoredTo: number | null;
-}
-
-/** Thrown by `stepOnce` after a collapse under onNonFinite = 'stop' (or rollbacks exhausted). */
-export class CollapseError extends Error {
-  constructor(readonly collapse: Collapse) {
-    super(
-      `training stopped: ${collapse.quantity} became non-finite at step ${collapse.step}. The parameters are those from before that step. ` +
-        `Lower the learning rate, keep the flow-matching anchor on, or set onNonFinite to 'rollback'.`,
-    );
-    this.name = 'CollapseError';
-  }
-}
-
 const HISTORY = 64; // steps between forced drains
 const ROW = 64; // floats per history row (256-byte aligned views)
+/** The buffers a snapshot copies. */
+const STATE = ['params', 'ema', 'm', 'v'] as const;
+/** Where one branch's stats sit in a history row. */
+type RowPiece = { kind: 'fm' | 'residual'; scale: number; w: Float32Array | null; off: number };
 
 export class Trainer {
   readonly table: ParamTable;
@@ -109,19 +83,14 @@ export class Trainer {
   private readonly batcher: Batcher;
   private readonly rng: Rng;
   private readonly teacher: (Teacher<Tensor> & { buffer: Tensor }) | null;
-  private pending: { step: number; t: Float32Array; optOff: number; layout: { kind: 'fm' | 'residual'; scale: number; w: Float32Array | null; off: number }[] }[] = [];
+  private pending: { step: number; t: Float32Array; optOff: number; layout: RowPiece[] }[] = [];
   /** Optimizer steps taken. */
   step = 0;
-  /** Set when the run stopped on a non-finite value; `stepOnce` then throws CollapseError. */
-  collapse: Collapse | null = null;
-  /** Every non-finite step seen, in order (stops and rollbacks). */
-  readonly nonFiniteEvents: NonFiniteEvent[] = [];
   readonly rowFloats: number;
-  readonly policy: NonFinitePolicy;
-  /** Rollback: GPU copies of params, EMA, m, v as of step `snapshotStep`. */
+  /** GPU copies of params, EMA, m, v as of step `snapshotStep` (allocated under onNonFinite = 'rollback'). */
   private readonly snap: { params: Tensor; ema: Tensor; m: Tensor; v: Tensor } | null = null;
-  private snapStep = 0;
-  private rollbacksFromSnap = 0;
+  /** The step of the snapshot `restoreSnapshot()` returns to (null: no snapshot buffers). */
+  snapshotStep: number | null = null;
   private readonly owned: GPUBuffer[] = [];
 
   constructor(
@@ -148,8 +117,6 @@ export class Trainer {
     const pad = (n: number) => Math.ceil(n / ROW) * ROW;
     this.rowFloats = pad(2 * B) + pad(8 * B) + ROW;
 
-    this.policy = cfg.onNonFinite ?? 'stop';
-    if (this.policy !== 'stop' && this.policy !== 'rollback') throw new Error(`onNonFinite must be 'stop' or 'rollback', got '${String(this.policy)}'`);
     let teacherTable: ParamTable | null = null;
     if (init?.teacher) {
       const tc = init.teacher.cfg;
@@ -182,7 +149,7 @@ export class Trainer {
     this.m = buf('adam.m');
     this.v = buf('adam.v');
     this.mask = buf('decay-mask');
-    if (this.policy === 'rollback') this.snap = { params: buf('snapshot.params'), ema: buf('snapshot.ema'), m: buf('snapshot.m'), v: buf('snapshot.v') };
+    if (cfg.onNonFinite === 'rollback') this.snap = { params: buf('snapshot.params'), ema: buf('snapshot.ema'), m: buf('snapshot.m'), v: buf('snapshot.v') };
     this.optStats = gpu.view(own(64, 'optim-stats'), 0, [4]);
     this.history = gpu.view(own(HISTORY * this.rowFloats, 'metrics-history'), 0, [HISTORY * this.rowFloats]);
     gpu.write(this.params, flat);
@@ -212,12 +179,11 @@ export class Trainer {
 
   /**
    * Records and submits one optimizer step. Awaits only when the metrics ring is full.
-   * Throws the runtime's GpuLostError once the device is gone, and CollapseError after a collapse.
+   * Throws the runtime's GpuLostError once the device is gone.
    */
   async stepOnce(): Promise<StepRecord[]> {
     const { gpu, cfg } = this;
     if (gpu.lost) throw gpu.lost;
-    if (this.collapse) throw new CollapseError(this.collapse);
     const B = cfg.batch;
     const batch = this.batcher.next();
     const { numClasses } = cfg.model;
@@ -236,7 +202,7 @@ export class Trainer {
     const row = this.pending.length;
     const base = row * this.rowFloats;
     let off = 0;
-    const layout: { kind: 'fm' | 'residual'; scale: number; w: Float32Array | null; off: number }[] = [];
+    const layout: RowPiece[] = [];
     for (const r of results) {
       gpu.copy(r.stats, gpu.view(this.history.buffer, base + off, [r.stats.size]));
       layout.push({ kind: r.kind, scale: r.scale, w: r.w, off });
@@ -250,10 +216,14 @@ export class Trainer {
     return [];
   }
 
+  /** Steps recorded since the last drain (0 right after one: the GPU state is the one just read back). */
+  get undrained(): number {
+    return this.pending.length;
+  }
+
   /**
-   * Reads back the metrics of all steps since the last drain (one map of one buffer) and applies the
-   * non-finite policy to them. Safe to call while steps are being recorded: the rows are copied out
-   * before the first await.
+   * Reads back the metrics of all steps since the last drain (one map of one buffer). Safe to call
+   * while steps are being recorded: the rows are copied out before the first await.
    */
   async drain(): Promise<StepRecord[]> {
     if (this.pending.length === 0) return [];
@@ -261,75 +231,44 @@ export class Trainer {
     this.pending = [];
     const all = await this.gpu.read(this.gpu.view(this.history.buffer, 0, [pending.length * this.rowFloats]));
     const B = this.cfg.batch;
-    const out: StepRecord[] = [];
-    let bad: [string, number] | null = null;
-    for (let i = 0; i < pending.length; i++) {
-      const p = pending[i];
+    return pending.map((p, i) => {
       const row = all.subarray(i * this.rowFloats, (i + 1) * this.rowFloats);
-      const optOff = p.optOff;
       const res = p.layout.map((l) => ({ kind: l.kind, stats: row.subarray(l.off, l.off + (l.kind === 'fm' ? 2 : 8) * B), scale: l.scale, w: l.w }));
       const m = summarise(res, B);
       const cm = res.find((r) => r.kind === 'residual');
-      const rec: StepRecord = {
+      // The first non-finite quantity, in the order they are computed: the FM loss; the JVP's dF/dt,
+      // the residual g and L_CM (the clamp in L_CM can hide a NaN g); then the gradient.
+      const checks: [string, number][] = [];
+      if (res.some((r) => r.kind === 'fm')) checks.push(['L_FM', m.lossFM]);
+      if (cm) checks.push(['dF/dt', m.rmsDFdt], ['residual g', m.rmsG], ['L_CM', m.lossCM]);
+      checks.push(['grad norm', row[p.optOff + 2] !== 0 ? NaN : row[p.optOff]]);
+      return {
         ...m,
         step: p.step,
-        gradNorm: row[optOff],
-        nonFinite: row[optOff + 2] !== 0,
+        gradNorm: row[p.optOff],
+        nonFinite: checks.find(([, x]) => !Number.isFinite(x))?.[0] ?? null,
         t: p.t,
         clampByT: cm ? Float32Array.from({ length: B }, (_, b) => cm.stats[8 * b + 4]) : null,
         rmsGByT: cm ? Float32Array.from({ length: B }, (_, b) => Math.sqrt(cm.stats[8 * b + 3])) : null,
       };
-      out.push(rec);
-      if (!bad && !this.collapse) {
-        // The first non-finite quantity, in the order they are computed: the FM loss; the JVP's
-        // dF/dt, the residual g and L_CM (the clamp in L_CM can hide a NaN g); then the gradient.
-        const checks: [string, number][] = [];
-        if (res.some((r) => r.kind === 'fm')) checks.push(['L_FM', m.lossFM]);
-        if (cm) checks.push(['dF/dt', m.rmsDFdt], ['residual g', m.rmsG], ['L_CM', m.lossCM]);
-        checks.push(['grad norm', rec.nonFinite ? NaN : rec.gradNorm]);
-        const q = checks.find(([, x]) => !Number.isFinite(x));
-        if (q) bad = [q[0], p.step];
-      }
-    }
-    if (bad) this.onNonFiniteStep(bad[1], bad[0]);
-    else if (
-      this.snap &&
-      !this.collapse &&
-      this.pending.length === 0 && // no step recorded during the read: the GPU state is the one just verified
-      this.step === pending[pending.length - 1].step &&
-      this.step - this.snapStep >= (this.cfg.snapshotEvery ?? 50)
-    )
-      this.takeSnapshot();
-    return out;
+    });
   }
 
-  private onNonFiniteStep(step: number, quantity: string): void {
-    if (this.snap && this.rollbacksFromSnap < (this.cfg.maxRollbacks ?? 3)) {
-      this.rollbacksFromSnap++;
-      const { snap } = this;
-      // Steps recorded after the bad one (during the read) are overwritten by the restore: drop their rows.
-      this.pending = [];
-      for (const k of ['params', 'ema', 'm', 'v'] as const) this.gpu.copy(snap[k], this[k]);
-      this.gpu.flush();
-      this.step = this.snapStep;
-      this.nonFiniteEvents.push({ step, quantity, action: 'rolled-back', restoredTo: this.snapStep });
-      return;
-    }
-    this.collapse = { step, quantity };
-    this.nonFiniteEvents.push({ step, quantity, action: 'stopped', restoredTo: null });
-  }
-
-  /** Rollback: record a GPU copy of the current state as the last good one (no read-back). */
-  private takeSnapshot(): void {
+  /** Records a GPU copy of the current state as the snapshot (no read-back; a no-op without snapshot buffers). */
+  takeSnapshot(): void {
     if (!this.snap) return;
-    for (const k of ['params', 'ema', 'm', 'v'] as const) this.gpu.copy(this[k], this.snap[k]);
-    this.snapStep = this.step;
-    this.rollbacksFromSnap = 0;
+    for (const k of STATE) this.gpu.copy(this[k], this.snap[k]);
+    this.snapshotStep = this.step;
   }
 
-  /** Rollback: the step of the snapshot a collapse would restore (null under 'stop'). */
-  get snapshotStep(): number | null {
-    return this.snap ? this.snapStep : null;
+  /** Puts the snapshot back (steps recorded since are dropped with their rows); returns its step. */
+  restoreSnapshot(): number {
+    const { snap } = this;
+    if (!snap || this.snapshotStep === null) throw new Error('restoreSnapshot: this trainer keeps no snapshot (onNonFinite is not rollback)');
+    this.pending = [];
+    for (const k of STATE) this.gpu.copy(snap[k], this[k]);
+    this.gpu.flush();
+    return (this.step = this.snapshotStep);
   }
 
   /** Where the data and noise streams stand (for checkpoints). */
@@ -347,7 +286,7 @@ export class Trainer {
 
   /**
    * Restores optimizer state and step count (checkpoint resume), and the data / noise streams when
-   * `resume` is given. Clears a collapse; under 'rollback' the loaded state becomes the snapshot.
+   * `resume` is given. The loaded state becomes the snapshot.
    */
   loadState(s: { params: Float32Array; ema?: Float32Array; m?: Float32Array; v?: Float32Array; step: number; resume?: ResumeState | null }): void {
     if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`loadState: step ${s.step} is not a non-negative integer`);
@@ -361,7 +300,6 @@ export class Trainer {
     if (s.v) this.gpu.write(this.v, s.v);
     if (s.resume) this.rng.setState(s.resume.rng);
     this.step = s.step;
-    this.collapse = null;
     this.takeSnapshot();
   }
 
@@ -373,8 +311,8 @@ export class Trainer {
     for (const b of this.owned.splice(0)) this.gpu.destroyBuffer(b);
   }
 
-  /** Parameter views for sampling with the online or EMA weights. */
-  weights(which: 'params' | 'ema'): Params<Tensor> {
+  /** Parameter views for sampling with the online ('params' or 'online') or EMA weights. */
+  weights(which: 'params' | 'online' | 'ema'): Params<Tensor> {
     return which === 'ema' ? this.E : this.P;
   }
 }

@@ -1,9 +1,11 @@
 // Datasets for a run: the built-ins (drawn from the run's seed) and the user's files (CIFAR-10
-// archives / batches, IDX), read with progress and fitted to the model's image shape.
+// archives / batches, IDX), read with progress and fitted to the model's image shape; RunData keeps
+// a run's dataset across rebuilds that ask for the same one.
 
 import { BUILTIN, loadDatasetFromFiles, resizeDataset, type Dataset, type NamedBytes } from '../data/index';
 import { SHIPPED, fetchAsset, loadShipped } from '../data/shipped';
 import type { DiTConfig } from '../model/config';
+import { CUSTOM_DATASET, toTrainConfig, type Config } from '../config';
 import type { DatasetInfo, ImageSet } from './protocol';
 
 export type Progress = (stage: string, fraction: number | null) => void;
@@ -79,4 +81,27 @@ export function previewImages(ds: Dataset, N: number): ImageSet {
     pixels.set(ds.images.subarray(j * per, (j + 1) * per), i * per);
   }
   return { N: n, C: ds.C, H: ds.H, W: ds.W, pixels };
+}
+
+/** A run's dataset, kept while the next build asks for the same one (name, files or seed, image shape). */
+export class RunData {
+  current: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
+
+  async get(config: Config, files: File[], progress: Progress): Promise<{ ds: Dataset; info: DatasetInfo }> {
+    const model = toTrainConfig(config).model;
+    const custom = config.dataset === CUSTOM_DATASET;
+    if (custom && files.length === 0) throw new Error('the custom dataset has no files: drop CIFAR-10 or IDX files on the page (or pick them) first');
+    const key = JSON.stringify([config.dataset, custom ? files.map((f) => [f.name, f.size, f.lastModified]) : config.seed, model.C, model.H, model.W]);
+    if (this.current?.key === key) return this.current;
+    this.current = null; // free the old images before making new ones
+    let raw: Dataset;
+    if (custom) raw = await userDataset(files, progress);
+    else {
+      progress(`drawing ${config.dataset}`, null);
+      raw = await builtinDataset(config.dataset, config.seed);
+    }
+    const { ds, resizedFrom } = fitToModel(raw, model, progress);
+    this.current = { key, ds, info: describeDataset(ds, resizedFrom) };
+    return this.current;
+  }
 }

@@ -64,7 +64,7 @@ export function probeKind(c: Config): ProbeKind {
 /** Samples, distances and the probes of the panels; `transfer` lists the buffers to move to the page. */
 export async function pointSamples(t: Trainer, c: Config, st: PointState): Promise<{ samples: SampleSet; transfer: ArrayBuffer[] }> {
   const m = t.model;
-  const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
+  const P = t.weights(c.sampleWeights);
   const n = POINT_SAMPLES;
   const kind = probeKind(c);
   const meanflow = kind === 'meanflow';

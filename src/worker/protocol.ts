@@ -30,8 +30,16 @@ export type ToWorker =
   | { type: 'samples' }
   | { type: 'save'; req: number }
   /** Restores a checkpoint, adopting the config in its metadata (rebuilding the trainer if that differs).
-   *  hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user. */
-  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints }
+   *  hints: what a PyTorch DiT checkpoint's shapes do not tell (heads, image size), as the page asked the user;
+   *  metrics: the series saved with it (a checkpoint saved in the browser), kept for the run's autosaves. */
+  | { type: 'load'; req: number; bytes: Uint8Array; name: string; hints?: ForeignHints; metrics?: MetricsChunk | null }
+  /**
+   * The run's autosave slot in this browser's IndexedDB and the page's records kept beside it (name,
+   * order, focus, configs, address); sent before each build and when they change. `now`: save now.
+   */
+  | { type: 'autosave'; key: string; meta: Record<string, unknown>; now?: boolean }
+  /** Loads the autosave in `key` (checkpoint and metric series), as 'load' does; answered by 'loaded' with the metrics. */
+  | { type: 'restore'; req: number; key: string; name: string }
   /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
   | { type: 'profile'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
@@ -173,7 +181,9 @@ export type FromWorker =
   /** onNonFinite = 'rollback': step `step` went non-finite and the run went back to `restoredTo` (metrics after it are void). */
   | { type: 'rollback'; step: number; quantity: string; restoredTo: number }
   | { type: 'saved'; req: number; bytes: Uint8Array; step: number }
-  | { type: 'loaded'; req: number; step: number; config: Config; notes: string[] }
+  | { type: 'loaded'; req: number; step: number; config: Config; notes: string[]; metrics?: MetricsChunk | null }
+  /** The session autosaved step `step` (or failed to: `error`). */
+  | { type: 'autosaved'; step: number; error?: string }
   | { type: 'probed'; info: DatasetInfo; preview: ImageSet }
   /**
    * The device was lost at step `lostAt` (`reason`: 'destroyed', 'unknown'); training goes on on a

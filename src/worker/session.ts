@@ -1,26 +1,18 @@
 // One job: drive one run's TrainingSession from the page's messages, and map what happens to it
-// (metrics, samples, rollbacks, collapses, device losses) to messages back. The run's lifecycle
-// (checkpoints, device loss, the non-finite policy) is the session's (src/train/session.ts); sample
-// grids and distances are src/train/samples.ts's, metric binning src/train/metrics.ts's.
+// (metrics, samples, rollbacks, collapses, device losses, autosaves) to messages back. The run's
+// lifecycle (checkpoints, device loss, the non-finite policy, autosave) is the session's
+// (src/train/session.ts); sample grids and distances are src/train/samples.ts's, metric binning
+// src/train/metrics.ts's, quality figures ./quality.ts's, 2-D panels ./points2d.ts's, the
+// autosave slot and its records ./autosave.ts's.
 //
-// Why one worker (and one device) per run, not one worker round-robining several runs: a run is
-// then isolated: a collapse, a validation error or a lost device in one ablation run cannot stall
-// or corrupt the others; Pause / Step / Save answer within one step of that run, not one step of
-// every run; and the code has no scheduler and no shared mutable runtime state (the Gpu's open
-// encoder, pool and arenas belong to one trainer). The cost, each worker compiling its own
-// pipelines and the driver time-slicing the GPU between devices, is small next to a training run.
-//
-// The loop is an actor: commands queue in an inbox and run between steps, except Pause and Start,
-// which only flip a flag (so the step counter stops the moment a Pause arrives). While running it
-// keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains metrics every DRAIN_MS and
-// refreshes the samples every `sampleEvery` steps.
-//
-// The session keeps an in-memory checkpoint every CHECKPOINT_EVERY steps (and on a pause, a Step,
-// a save and a load). When the device is lost (driver reset, backgrounded tab, device.destroy())
-// the session acquires a new one through host.openGpu() and restores that checkpoint; this loop
-// asks it to as soon as the loss is known, and goes on (training again if it was); the page gets a
-// 'recovered' message naming both steps. MAX_LOSSES losses within LOSS_WINDOW_MS end the run with
-// a fatal error instead.
+// One worker (and one device) per run: a collapse, a validation error or a lost device in one run
+// cannot stall or corrupt the others, Pause / Step / Save answer within one step of that run, and
+// there is no scheduler or shared runtime state; each worker compiling its own pipelines costs
+// little next to a training run. The loop is an actor: commands queue in an inbox and run between
+// steps, except Pause and Start, which only flip a flag (the step counter stops the moment a Pause
+// arrives). While running it keeps at most IN_FLIGHT steps submitted ahead of the GPU, drains
+// metrics every DRAIN_MS and refreshes the samples every `sampleEvery` steps. A pause or a Step
+// makes that step the restore point and autosaves it.
 
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { Backend } from '../ops/backend';
@@ -28,20 +20,19 @@ import { GpuLostError } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { forwardFlops, PRESETS } from '../model/config';
 import { openCheckpoint, type ForeignHints } from '../train/foreign';
-import { TrainingSession, type SessionEvent } from '../train/session';
+import { TrainingSession, type SessionEvent, type SessionOptions } from '../train/session';
 import type { Trainer, StepRecord } from '../train/trainer';
-import type { Dataset } from '../data/index';
-import { distanceScale, sampleGrids, sampleNoise, SAMPLE_COUNT, RENOISE_SEED, type DistanceScale } from '../train/samples';
-import { builtinDataset, describeDataset, fitToModel, previewImages, shippedPart, userDataset } from './data';
-import { chunkBuffers, toChunk } from '../train/metrics';
-import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { Rng } from '../util/rng';
+import type { CheckpointStore } from '../train/store';
+import { consistencySampler, eulerSampler, gridSamples, gridState, SAMPLE_COUNT, type GridState } from '../train/samples';
+import { describeDataset, previewImages, RunData, shippedPart, userDataset } from './data';
+import { chunkBuffers, Series, toChunk, type MetricsChunk } from '../train/metrics';
 import { QualityMeter } from './quality';
-import type { DatasetInfo, FromWorker, ImageSet, RunState, ToWorker } from './protocol';
+import type { FromWorker, RunState, ToWorker } from './protocol';
 import { isPointShape } from '../data/points2d';
 import { pointSamples, pointState, type PointState } from './points2d';
-import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, type Config } from '../config';
+import { configFromMetadata, CUSTOM_DATASET, defaultDatasetFor, defaults, objectiveOf, sameRun, toTrainConfig, VIEW_KEYS, type Config } from '../config';
 import { objectiveSpec } from '../objectives/table';
+import { RunAutosave } from './autosave';
 import { resolveTeacher, TeacherPanel } from './teacher';
 import { studentParams } from '../train/distill';
 import { NO_TEACHER, UPLOADED_TEACHER } from '../config';
@@ -51,6 +42,8 @@ export interface Host {
   openGpu(): Promise<Gpu>;
   /** The op backend on a device (default gpuBackend; a test build wraps it to inject faults). */
   backend?(gpu: Gpu): Backend<Tensor>;
+  /** Where autosaves go (default this browser's IndexedDB; Node tests: memory). */
+  store?: CheckpointStore;
 }
 
 const DRAIN_MS = 250; // metrics reach the page four times a second at most
@@ -58,9 +51,7 @@ const IN_FLIGHT = 2; // steps submitted ahead of the GPU: keeps it busy while th
 const CHECKPOINT_EVERY = 50; // steps between in-memory checkpoints (a read-back of 4 parameter-sized buffers)
 const MAX_LOSSES = 3; // device losses within LOSS_WINDOW_MS before the run gives up
 const LOSS_WINDOW_MS = 5 * 60_000;
-
-/** Does the run's objective train an FM anchor, and through which condition does Euler integrate it? */
-const anchorOf = (c: Config) => objectiveSpec(c.objective).anchor(objectiveOf(c));
+const NO_TRAINER = 'this run has no trainer (it failed to build): fix the config and press Reset';
 
 export class RunSession {
   /** The device the next build starts on (kept across rebuilds of one shape, so pipelines stay compiled). */
@@ -69,7 +60,7 @@ export class RunSession {
   /** The run: its Trainer, in-memory checkpoints and device-loss recovery. */
   private session: TrainingSession | null = null;
   private config: Config | null = null;
-  private dataset: { key: string; ds: Dataset; info: DatasetInfo } | null = null;
+  private readonly data = new RunData();
   private files: File[] = [];
   private running = false;
   private building = false;
@@ -85,29 +76,36 @@ export class RunSession {
   /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
   private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
   private lastQualityStep = 0;
+  /** The fixed inputs of the samples: image grids (src/train/samples.ts) or, on a 2-D point set, the 2-D panels' (./points2d.ts). */
+  private grids: { points: PointState } | { images: GridState } | null = null;
   /** Distillation: the user's uploaded teacher (for config.teacher 'uploaded'), and the teacher side of the teacher-vs-student panel. */
   private teacherUpload: { bytes: Uint8Array; name: string } | null = null;
   private measureTeacher = true;
   private teacherPanel: TeacherPanel | null = null;
-  /** Runs on a 2-D point set: the fixed noise and reference figures of the 2-D panels. */
-  private points: PointState | null = null;
   private rateWindow: { t: number; step: number }[] = [];
   private sps = 0;
   private collapseSent = false;
-  private lostReason = 'unknown';
+  private readonly saves: RunAutosave;
   /** The session's rollback / collapse events, posted after the metrics of the steps they concern. */
   private verdicts: FromWorker[] = [];
-  private z: Float32Array = new Float32Array(0);
-  private y: Float32Array | null = null;
-  /** The dataset images the samples are measured against, and the reference figures (held-out real, noise). */
-  private near: DistanceScale | null = null;
 
   constructor(private readonly host: Host) {
+    this.saves = new RunAutosave(host.store);
     void this.loop();
   }
 
   private get trainer(): Trainer | null {
     return this.session?.trainer ?? null;
+  }
+
+  /** The session's autosave options for the current config and slot. */
+  private autosave(): SessionOptions {
+    return this.saves.options(this.config?.autosaveEvery ?? 0, (recs) => this.chunk([...this.pending, ...recs]));
+  }
+
+  /** Records as metric columns (L_FM absent when the objective trains no FM anchor). */
+  private chunk(recs: StepRecord[]): MetricsChunk {
+    return toChunk(recs, objectiveSpec(this.config!.objective).anchor(objectiveOf(this.config!)) !== null);
   }
 
   receive(msg: ToWorker): void {
@@ -133,22 +131,20 @@ export class RunSession {
   }
 
   private begin(): void {
-    if (!this.trainer) {
-      // A Train queued behind a build that failed: the build's own message stays the one shown.
-      this.host.post({ type: 'error', message: this.failed ?? 'this run has no trainer (it failed to build): fix the config and press Reset', fatal: false });
-      return;
+    const s = this.session;
+    const collapse = s?.collapse;
+    const refusal = !s
+      ? (this.failed ?? NO_TRAINER) // a Train queued behind a build that failed: the build's own message stays the one shown
+      : collapse && this.collapseSent
+        ? `this run collapsed at step ${collapse.step}: Reset it or load a checkpoint`
+        : this.capped()
+          ? `this run is at step ${s.step}, the step cap (${this.config!.stopAt}): raise “train to step” to go on`
+          : null;
+    if (refusal) this.host.post({ type: 'error', message: refusal, fatal: false });
+    else {
+      this.running = true;
+      this.rateWindow = [];
     }
-    if (this.trainer.collapse && this.collapseSent) {
-      this.host.post({ type: 'error', message: `this run collapsed at step ${this.trainer.collapse.step}: Reset it or load a checkpoint`, fatal: false });
-      return;
-    }
-    if (this.capped()) {
-      this.host.post({ type: 'error', message: `this run is at step ${this.trainer.step}, the step cap (${this.config!.stopAt}): raise “train to step” to go on`, fatal: false });
-      this.postStatus();
-      return;
-    }
-    this.running = true;
-    this.rateWindow = [];
     this.postStatus();
   }
 
@@ -168,11 +164,9 @@ export class RunSession {
 
   private async loop(): Promise<void> {
     for (;;) {
-      const lost = !!this.session && !this.failed && !!this.session.gpu.lost; // the session's to recover from
-      const cmd = lost ? undefined : this.inbox.shift();
+      const cmd = this.inbox.shift();
       try {
-        if (lost) await this.recover();
-        else if (cmd) await this.handle(cmd);
+        if (cmd) await this.handle(cmd);
         else if (this.running && this.trainer && !this.failed) await this.trainOne();
         else if (!this.settled) await this.settle();
         else {
@@ -180,9 +174,9 @@ export class RunSession {
           this.wake = null;
         }
       } catch (e) {
-        const req = cmd && (cmd.type === 'save' || cmd.type === 'load' || cmd.type === 'profile') ? cmd.req : undefined;
-        // A read-back on a lost device (a sample grid, a save): the request is answered with the error, and the loop recovers.
-        if (!lost && this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
+        const req = cmd && 'req' in cmd ? cmd.req : undefined;
+        // A read-back on a lost device (a sample grid, a save): the request is answered with the error; the session recovers.
+        if (this.session && !this.failed && (await this.session.isLost(e).catch(() => false))) {
           if (req !== undefined) this.host.post({ type: 'error', message: (e as Error).message, req, fatal: false });
           continue;
         }
@@ -200,6 +194,8 @@ export class RunSession {
         if (cmd.files) this.files = cmd.files;
         if (cmd.teacher !== undefined) this.teacherUpload = cmd.teacher;
         this.measureTeacher = cmd.measureTeacher ?? true;
+        // A Reset: the slot's autosave is of what was reset (the page forgets it too; this closes the race with a save on its way).
+        if (this.session && this.saves.key) await this.saves.store.delete?.(this.saves.key);
         await this.rebuild({ ...cmd.config }, true);
         return;
       case 'step': {
@@ -213,8 +209,9 @@ export class RunSession {
       case 'view': {
         const c = this.config;
         if (!c) return;
-        const changed = c.sampleWeights !== cmd.config.sampleWeights || c.euler !== cmd.config.euler || c.fieldT !== cmd.config.fieldT;
-        this.config = { ...c, sampleEvery: cmd.config.sampleEvery, sampleWeights: cmd.config.sampleWeights, euler: cmd.config.euler, stopAt: cmd.config.stopAt, fieldT: cmd.config.fieldT };
+        const changed = (['sampleWeights', 'euler', 'fieldT'] as const).some((k) => c[k] !== cmd.config[k]);
+        this.config = { ...c, ...Object.fromEntries(VIEW_KEYS.map((k) => [k, cmd.config[k]])) };
+        this.session?.setAutosave(this.autosave());
         if (this.running && this.capped()) this.stopAtCap();
         if (changed && this.trainer && !this.running) await this.refreshSamples();
         return;
@@ -225,7 +222,17 @@ export class RunSession {
       case 'save':
         return this.save(cmd.req);
       case 'load':
-        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints);
+        return this.load(cmd.req, cmd.bytes, cmd.name, cmd.hints, cmd.metrics);
+      case 'restore': {
+        const { bytes, metrics } = await this.saves.read(cmd.key);
+        return this.load(cmd.req, bytes, cmd.name, undefined, metrics);
+      }
+      case 'autosave':
+        this.saves.key = cmd.key;
+        this.saves.meta = cmd.meta;
+        this.session?.setAutosave(this.autosave());
+        if (cmd.now && this.session) this.pending.push(...(await this.session.checkpointNow()));
+        return;
       case 'probe':
         return this.probe(cmd.files);
       case 'profile':
@@ -236,34 +243,36 @@ export class RunSession {
   }
 
   private needSession(): TrainingSession {
-    if (!this.session) throw new Error('this run has no trainer (it failed to build): fix the config and press Reset');
+    if (!this.session) throw new Error(NO_TRAINER);
     return this.session;
   }
 
-  /** Gets a new device and the latest checkpoint back after a loss (TrainingSession.recover); `restored` reports it. */
-  private async recover(): Promise<void> {
-    await this.session!.recover();
+  /** A new history of records, samples and verdicts (a build, a load, a restore after a device loss), with this metric series. */
+  private newHistory(series: Series): void {
+    this.pending = [];
+    this.inflight = [];
+    this.verdicts = [];
+    this.collapseSent = false;
+    this.lastSampleStep = -1;
+    this.rateWindow = [];
+    this.saves.series = series;
   }
 
   /** Maps the session's events to messages. */
   private onSessionEvent(s: TrainingSession, e: SessionEvent): void {
     if (s !== this.session) return;
-    if (e.type === 'non-finite' && e.event.action === 'rolled-back' && e.event.restoredTo !== null)
-      this.verdicts.push({ type: 'rollback', step: e.event.step, quantity: e.event.quantity, restoredTo: e.event.restoredTo });
-    else if (e.type === 'collapse') this.verdicts.push({ type: 'collapse', step: e.step, quantity: e.quantity });
-    else if (e.type === 'device-lost') {
-      this.lostReason = e.reason;
-      this.wake?.(); // the loop recovers, even while paused
-    } else if (e.type === 'restored') {
+    if (e.type === 'non-finite') {
+      const { step, quantity, restoredTo } = e.event;
+      this.verdicts.push(restoredTo !== null ? { type: 'rollback', step, quantity, restoredTo } : { type: 'collapse', step, quantity });
+    } else if (e.type === 'recovery-failed') this.fail(new Error(e.message));
+    else if (e.type === 'autosave' || e.type === 'autosave-failed') this.host.post({ type: 'autosaved', step: e.step, error: e.type === 'autosave-failed' ? e.message : undefined });
+    else if (e.type === 'restored') {
       // The new device is the session's (dispose() destroys it); this.gpu is the lost one, so the next build takes a fresh one.
-      this.pending = []; // the records of steps after the checkpoint belong to a history that is gone
-      this.inflight = [];
-      this.verdicts = [];
-      this.lastSampleStep = -1;
-      this.rateWindow = [];
+      this.newHistory(this.saves.series.upTo(e.restoredFrom)); // the steps after the checkpoint are gone
       this.settled = false;
-      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: this.lostReason, attempt: e.attempt, adapter: s.gpu.report });
+      this.host.post({ type: 'recovered', lostAt: e.lostAt, restoredFrom: e.restoredFrom, reason: e.reason, attempt: e.attempt, adapter: s.gpu.report });
       this.postStatus();
+      this.wake?.(); // settle: samples of the restored step
     }
   }
 
@@ -271,22 +280,20 @@ export class RunSession {
   private async profile(req: number): Promise<void> {
     const s = this.needSession();
     const gpu = s.gpu;
-    const t = s.trainer;
-    if (t.collapse) throw new Error(`this run collapsed at step ${t.collapse.step}: nothing to profile; Reset it or load a checkpoint`);
+    if (s.collapse) throw new Error(`this run collapsed at step ${s.collapse.step}: nothing to profile; Reset it or load a checkpoint`);
     const wasRunning = this.running;
     if (!gpu.startProfile()) {
-      this.host.post({ type: 'profiled', req, step: t.step, profile: null, features: gpu.report.features });
+      this.host.post({ type: 'profiled', req, step: s.step, profile: null, features: gpu.report.features });
       return;
     }
     let entries;
     try {
       await Promise.all(this.inflight.splice(0)); // earlier steps are not in the profile (queue order), but wait for them anyway
-      this.pending.push(...(await t.stepOnce())); // the Trainer, not the session: no checkpoint read-back in the profile
+      this.pending.push(...(await s.stepOnce({ checkpoint: false }))); // no checkpoint read-back in the profile
     } finally {
       entries = await gpu.stopProfile();
     }
-    const step = t.step;
-    this.host.post({ type: 'profiled', req, step, profile: summarizeProfile(entries), features: gpu.report.features });
+    this.host.post({ type: 'profiled', req, step: s.step, profile: summarizeProfile(entries), features: gpu.report.features });
     if (!wasRunning) {
       this.settled = false;
       await this.settle();
@@ -296,7 +303,7 @@ export class RunSession {
   private async trainOne(): Promise<void> {
     const s = this.session!;
     const t = s.trainer;
-    if (t.collapse) {
+    if (s.collapse) {
       // Found by a drain inside stepOnce (or a Train after a collapse): report it once, and stop.
       await this.flushMetrics();
       this.running = false;
@@ -319,8 +326,8 @@ export class RunSession {
   /** After a pause, a step or a collapse: every metric out, samples for the last step, final status. */
   private async settle(): Promise<void> {
     if (this.session) {
-      // A pause or a Step is where a user expects to come back to: make it the restore point.
-      this.pending.push(...(await this.session.checkpointNow()).records);
+      // A pause or a Step is where a user expects to come back to: make it the restore point, and autosave it.
+      this.pending.push(...(await this.session.checkpointNow()));
       await this.flushMetrics();
       if (this.session.step !== this.lastSampleStep) await this.refreshSamples();
     }
@@ -336,12 +343,14 @@ export class RunSession {
     this.pending.push(...drained);
     this.lastDrain = performance.now();
     if (this.pending.length) {
-      const chunk = toChunk(this.pending, anchorOf(this.config!) !== null);
+      const chunk = this.chunk(this.pending);
       this.pending = [];
+      this.saves.series.append(chunk); // before the transfer empties its arrays
       this.host.post({ type: 'metrics', chunk }, chunkBuffers(chunk));
     }
     for (const v of this.verdicts.splice(0)) {
       this.host.post(v);
+      if (v.type === 'rollback') this.saves.series = this.saves.series.upTo(v.restoredTo);
       if (v.type === 'collapse') {
         this.collapseSent = true;
         if (this.running) this.settled = false;
@@ -359,24 +368,11 @@ export class RunSession {
   }
 
   private async refreshSamples(): Promise<void> {
-    const t = this.trainer!;
-    const c = this.config!;
-    const m = t.model;
-    const { C, H, W } = m.cfg;
-    if (this.points) {
-      const { samples, transfer } = await pointSamples(t, c, this.points);
-      this.lastSampleStep = samples.step;
-      this.host.post({ type: 'samples', samples }, transfer);
-      return;
-    }
-    const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-    const set = (pixels: Float32Array): ImageSet => ({ N: SAMPLE_COUNT, C, H, W, pixels });
-    const step = t.step;
-    const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
-    this.lastSampleStep = step;
-    const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
-    this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
-    await this.refreshQuality(step);
+    const g = this.grids!;
+    const { samples, transfer } = 'points' in g ? await pointSamples(this.trainer!, this.config!, g.points) : await gridSamples(this.trainer!, this.config!, g.images);
+    this.lastSampleStep = samples.step;
+    this.host.post({ type: 'samples', samples }, transfer);
+    if ('images' in g) await this.refreshQuality(samples.step);
   }
 
   /** Every `qualityEvery` steps (at the first sample refresh after), the one- and two-step samples' FD / precision / recall. */
@@ -385,21 +381,9 @@ export class RunSession {
     if (c.qualityEvery <= 0 || step < this.lastQualityStep + c.qualityEvery) return;
     this.lastQualityStep = step;
     const s = this.needSession();
-    const t = s.trainer;
-    const m = t.model;
     try {
       const meter = await this.meter();
-      const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
-      const k = m.cfg.numClasses;
-      const meanflow = objectiveSpec(c.objective).oneStep === 'meanflow';
-      const labels = (n: number) => (k > 0 ? Float32Array.from({ length: n }, (_, i) => i % k) : null);
-      const branch = anchorOf(c);
-      const quality = await meter.measure(
-        step,
-        (z, n, nfe) => sampleConsistency(m.be, m, P, z, n, nfe, new Rng(c.seed ^ RENOISE_SEED), { y: labels(n), meanflow }),
-        branch ? { steps: c.euler, sample: (z, n) => sampleEuler(m.be, m, P, z, n, c.euler, { y: labels(n), branch }) } : undefined,
-      );
-      this.host.post({ type: 'quality', quality });
+      this.host.post({ type: 'quality', quality: await meter.measure(step, consistencySampler(s.trainer, c), eulerSampler(s.trainer, c)) });
     } catch (e) {
       if (s.gpu.lost) throw e;
       this.host.post({ type: 'error', message: `quality metrics at step ${step}: ${(e as Error).message}`, fatal: false });
@@ -412,7 +396,7 @@ export class RunSession {
     const s = this.needSession();
     if (!this.quality || this.quality.gpu !== s.gpu || this.quality.meter.n !== c.qualitySamples) {
       this.progress('fitting the quality metrics\' feature space', null);
-      const meter = await QualityMeter.create(s.gpu, c.dataset, this.dataset!.ds, s.trainer.model.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
+      const meter = await QualityMeter.create(s.gpu, c.dataset, this.data.current!.ds, s.trainer.model.cfg, c.qualitySamples, (name) => shippedPart(name, 'heldOut'));
       this.quality = { meter, gpu: s.gpu };
       this.progress('', 1);
     }
@@ -449,11 +433,10 @@ export class RunSession {
         // A new shape: a fresh device, so pooled buffers of the old shapes do not linger.
         this.gpu?.destroy();
         this.gpu = null;
-        this.progress('requesting a WebGPU device', null);
-        this.gpu = await this.host.openGpu();
+        this.gpu = await this.openGpu('requesting a WebGPU device');
         this.gpuKey = key;
       }
-      const data = await this.loadData(config);
+      const data = await this.data.get(config, this.files, (stage, fraction) => this.progress(stage, fraction));
       if (config.teacher !== NO_TEACHER) this.progress('loading the teacher', null);
       const teacher = await resolveTeacher(config, this.teacherUpload);
       this.config = config;
@@ -466,14 +449,7 @@ export class RunSession {
         presetName: config.preset,
         ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `the page's memory budget setting` }),
         onAllocate: () => this.progress(`allocating the buffers and the step-0 checkpoint`, null),
-        acquire: async () => {
-          this.progress('the GPU device was lost: requesting a new one', null);
-          try {
-            return await this.host.openGpu();
-          } finally {
-            this.progress('', 1);
-          }
-        },
+        acquire: () => this.openGpu('the GPU device was lost: requesting a new one'),
         // Distillation: v from the frozen teacher; the student starts from its weights; checkpoints name its file.
         ...(teacher && {
           teacher: { bytes: teacher.bytes, name: teacher.name },
@@ -483,26 +459,21 @@ export class RunSession {
         checkpointEvery: CHECKPOINT_EVERY,
         maxRecoveries: MAX_LOSSES,
         recoveryWindowMs: LOSS_WINDOW_MS,
+        recoverOnLoss: true,
+        autosaveFirst: false, // a run at step 0 is its link
+        ...this.autosave(),
         config,
         onEvent: (e) => made && this.onSessionEvent(made, e),
       });
       made = session;
       this.session = session;
-      this.pending = [];
-      this.inflight = [];
-      this.collapseSent = false;
-      this.verdicts = [];
-      this.lastSampleStep = -1;
+      this.newHistory(new Series());
       this.quality = null;
       this.lastQualityStep = 0;
       this.sps = 0;
-      this.z = sampleNoise(config.seed, train.model);
-      this.near = distanceScale(data.ds, this.z, SAMPLE_COUNT);
-      this.points = isPointShape(train.model) ? pointState(data.ds, config.seed) : null;
+      this.grids = isPointShape(train.model) ? { points: pointState(data.ds, config.seed) } : { images: gridState(data.ds, config.seed, train.model) };
       this.teacherPanel?.dispose();
-      this.teacherPanel = teacher && !this.points ? new TeacherPanel(teacher, config, this.measureTeacher) : null;
-      const k = train.model.numClasses;
-      this.y = k > 0 ? Float32Array.from({ length: SAMPLE_COUNT }, (_, i) => i % Math.min(k, data.ds.numClasses || k)) : null;
+      this.teacherPanel = teacher && 'images' in this.grids ? new TeacherPanel(teacher, config, this.measureTeacher) : null;
       this.host.post({
         type: 'ready',
         info: {
@@ -514,9 +485,9 @@ export class RunSession {
           config,
         },
       });
-      if (this.teacherPanel) {
+      if (this.teacherPanel && 'images' in this.grids) {
         this.progress(`the teacher's Euler samples (${this.teacherPanel.view.steps.join(', ')} steps)`, null);
-        await this.teacherPanel.drawGrids(session.gpu, this.z, SAMPLE_COUNT);
+        await this.teacherPanel.drawGrids(session.gpu, this.grids.images.z, SAMPLE_COUNT);
         this.host.post({ type: 'teacher', teacher: this.teacherPanel.view });
       }
       this.progress('', 1);
@@ -546,49 +517,23 @@ export class RunSession {
     s.dispose();
   }
 
-  private async loadData(config: Config): Promise<{ ds: Dataset; info: DatasetInfo }> {
-    const model = toTrainConfig(config).model;
-    const custom = config.dataset === CUSTOM_DATASET;
-    if (custom && this.files.length === 0) throw new Error('the custom dataset has no files: drop CIFAR-10 or IDX files on the page (or pick them) first');
-    const key = JSON.stringify([config.dataset, custom ? this.files.map((f) => [f.name, f.size, f.lastModified]) : config.seed, model.C, model.H, model.W]);
-    if (this.dataset?.key === key) return this.dataset;
-    this.dataset = null; // free the old images before making new ones
-    const progress = (stage: string, fraction: number | null) => this.progress(stage, fraction);
-    let raw: Dataset;
-    if (custom) raw = await userDataset(this.files, progress);
-    else {
-      progress(`drawing ${config.dataset}`, null);
-      raw = await builtinDataset(config.dataset, config.seed);
-    }
-    const { ds, resizedFrom } = fitToModel(raw, model, progress);
-    this.dataset = { key, ds, info: describeDataset(ds, resizedFrom) };
-    return this.dataset;
-  }
-
   private async save(req: number): Promise<void> {
     const s = this.needSession();
     await this.flushMetrics(); // the page then has every step up to the checkpoint's
     // Parameters, EMA, Adam moments, step, and where the data and noise streams stand (a resumed
     // run draws the same batches). A clean state also becomes the restore point after a device loss.
-    let bytes: Uint8Array;
-    try {
-      bytes = await s.save();
-    } catch (e) {
-      if (await s.isLost(e)) throw e;
-      bytes = await s.snapshot(); // after a collapse: the state as it is
-    }
-    bytes = bytes.slice(); // the session keeps its copy; this one is transferred
+    const bytes = (await s.save()).slice(); // the session keeps its copy; this one is transferred
     this.host.post({ type: 'saved', req, bytes, step: s.step }, [bytes.buffer as ArrayBuffer]);
   }
 
-  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints): Promise<void> {
+  /** Loads a checkpoint (and the metric series saved with it: an autosave, a checkpoint saved in the browser). */
+  private async load(req: number, bytes: Uint8Array, name: string, hints?: ForeignHints, metrics?: MetricsChunk | null): Promise<void> {
     // This project's checkpoints, or a PyTorch DiT state_dict (its notices say what was inferred).
     const { state: st, notices } = openCheckpoint(bytes, hints, undefined, name);
     const base = this.config ?? defaults();
     const { config, notes, presetMatches } = configFromMetadata(st.run, st.model, base);
     if (!presetMatches) throw new Error(`${name}: the checkpoint's model (${JSON.stringify(st.model)}) matches none of the presets (${Object.keys(PRESETS).join(', ')})`);
-    notes.unshift(...notices);
-    for (const k of ['sampleEvery', 'sampleWeights', 'euler', 'stopAt', 'memoryBudget'] as const) (config as Record<string, unknown>)[k] = base[k];
+    notes.unshift(...notices); // the view keys stay this run's (base)
     if (config.teacher === UPLOADED_TEACHER && !this.teacherUpload) {
       config.teacher = NO_TEACHER;
       notes.push('distilled from a teacher checkpoint uploaded by its author; continuing without a teacher (upload it under Distillation and Reset to distil)');
@@ -599,12 +544,12 @@ export class RunSession {
     }
     this.running = false;
     if (!this.trainer || !this.config || !sameRun(config, this.config)) await this.rebuild(config, false);
-    const note = await this.needSession().loadState(st);
+    const s = this.needSession();
+    const note = await s.loadState(st);
     if (note) notes.push(note);
-    this.pending = [];
-    this.verdicts = [];
-    this.collapseSent = false;
-    this.host.post({ type: 'loaded', req, step: st.step, config, notes });
+    this.newHistory(Series.of(metrics));
+    this.host.post({ type: 'loaded', req, step: st.step, config, notes, metrics });
+    await s.checkpointNow(); // autosaved in this page's slot, with this page's records
     await this.refreshSamples();
     this.postStatus();
   }
@@ -618,6 +563,16 @@ export class RunSession {
 
   private progress(stage: string, fraction: number | null): void {
     this.host.post({ type: 'progress', stage, fraction });
+  }
+
+  /** A device from the host, with a progress line while it comes. */
+  private async openGpu(stage: string): Promise<Gpu> {
+    this.progress(stage, null);
+    try {
+      return await this.host.openGpu();
+    } finally {
+      this.progress('', 1);
+    }
   }
 
   private state(): RunState {
@@ -650,7 +605,7 @@ export class RunSession {
     const fatal = err instanceof GpuLostError || !!(this.session?.gpu ?? this.gpu)?.lost;
     this.running = false;
     this.building = false;
-    if (!fatal && req === undefined && this.trainer?.collapse && !this.collapseSent) {
+    if (!fatal && req === undefined && this.session?.collapse && !this.collapseSent) {
       // A step refused after a collapse (found inside stepOnce): the collapse is the report, not the error.
       this.settled = false;
       return;

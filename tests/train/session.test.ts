@@ -10,11 +10,11 @@ import { BUILTIN } from '../../src/data/procedural';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
 import { initParams, paramTable } from '../../src/model/params';
 import { objectiveConfig } from '../..//src/config/keys';
-import { CollapseError, Trainer, type TrainConfig } from '../..//src/train/trainer';
+import { Trainer, type TrainConfig } from '../..//src/train/trainer';
 import { trainDefaults } from '../..//src/config/keys';
-import { saveCheckpoint } from '../../src/train/checkpoint';
+import { loadCheckpoint, saveCheckpoint, TeacherError } from '../../src/train/checkpoint';
 import { MemoryCheckpointStore } from '../../src/train/store';
-import { TeacherError, TrainingSession, type SessionEvent } from '../../src/train/session';
+import { CollapseError, TrainingSession, type SessionEvent } from '../../src/train/session';
 import { Faults } from '../helpers/faults';
 import { gpuForFile } from '../helpers/gpu';
 
@@ -44,7 +44,7 @@ async function reference(g: Gpu, steps: number, c = cfg()): Promise<Trainer> {
   return tr;
 }
 
-test('session: autosave to a store, then resumeFromStore continues the run exactly where the autosave left it', async () => {
+test('session: autosave to a store, then resume continues the run exactly where the autosave left it', async () => {
   const g = await shared();
   const store = new MemoryCheckpointStore();
   const events: SessionEvent[] = [];
@@ -59,8 +59,7 @@ test('session: autosave to a store, then resumeFromStore continues the run exact
   a.dispose(); // a reload of the tab: the in-memory run is gone, the device (kept by its owner) stays
   assert.equal(g.lost, null);
 
-  const b = await TrainingSession.resumeFromStore(store, 'run-1', data, { gpu: g, checkpointEvery: 2 });
-  assert.ok(b);
+  const b = await TrainingSession.resume((await store.load('run-1'))!, data, { gpu: g, checkpointEvery: 2, store, autosaveKey: 'run-1' });
   assert.equal(b.step, 4);
   await b.steps(2);
   assert.equal(b.step, 6);
@@ -68,7 +67,39 @@ test('session: autosave to a store, then resumeFromStore continues the run exact
   await sameState('resumed run vs uninterrupted run at step 6', b.trainer, ref);
   ref.dispose();
   b.dispose();
-  assert.equal(await TrainingSession.resumeFromStore(store, 'nothing-here', data, { gpu: g }), null);
+});
+
+test('session: the page\'s autosave cadence: every autosaveEvery steps (not step 0), on request at an unsaved step, with the writer\'s records beside it, never after a collapse', async () => {
+  const g = await shared();
+  const store = new MemoryCheckpointStore();
+  const faults = new Faults();
+  const saved: number[] = [];
+  const s = await TrainingSession.create(cfg(), data, {
+    gpu: g,
+    backend: faults.backend,
+    checkpointEvery: 100,
+    store,
+    autosaveKey: 'slot-a',
+    autosaveEvery: 3,
+    autosaveFirst: false,
+    autosaveBeside: (step, recs) => ({ meta: { name: 'run a', step }, data: { drained: recs.map((r) => r.step) } }),
+    onEvent: (e) => e.type === 'autosave' && saved.push(e.step),
+  });
+  assert.deepEqual(saved, [], 'step 0 is not autosaved');
+  for (let i = 0; i < 4; i++) await s.stepOnce();
+  assert.deepEqual(saved, [3], 'a checkpoint is taken when an autosave is due');
+  assert.deepEqual(await store.entries(), [{ name: 'run a', step: 3, slot: 'slot-a', saved: (await store.entries())[0].saved, bytes: (await store.load('slot-a'))!.length }]);
+  assert.deepEqual((await store.loadWith('slot-a'))!.drained, [1, 2, 3], 'the records drained by that checkpoint reach the writer');
+  await s.checkpointNow(); // a pause at step 4
+  await s.checkpointNow(); // nothing new: no second write
+  assert.deepEqual(saved, [3, 4]);
+  assert.equal(loadCheckpoint((await store.load('slot-a'))!).step, 4);
+  faults.poisonNextStep(s.trainer, { name: 'blocks.0.attn.qkv', index: 1 });
+  await s.stepOnce();
+  await s.checkpointNow(); // the collapse is found here: no checkpoint, no autosave of it
+  assert.deepEqual(s.collapse, { step: 5, quantity: 'L_FM' });
+  assert.deepEqual(saved, [3, 4]);
+  s.dispose();
 });
 
 test('session: non-finite events reach onEvent; a stop is a collapse event and a CollapseError, and no checkpoint of it is kept', async () => {
@@ -90,7 +121,8 @@ test('session: non-finite events reach onEvent; a stop is a collapse event and a
   faults.poisonNextStep(t.trainer, { name: 'blocks.0.mlp.fc2', index: 0 });
   await t.stepOnce(); // step 2: the checkpoint's drain finds the collapse and takes no checkpoint
   assert.equal(t.checkpointStep, 0);
-  assert.deepEqual(stop.filter((e) => e.type === 'collapse'), [{ type: 'collapse', step: 2, quantity: 'L_FM' }]);
+  assert.deepEqual(stop.filter((e) => e.type === 'non-finite'), [{ type: 'non-finite', event: { step: 2, quantity: 'L_FM', action: 'stopped', restoredTo: null } }]);
+  assert.deepEqual(t.collapse, { step: 2, quantity: 'L_FM' });
   await assert.rejects(t.stepOnce(), CollapseError);
   t.dispose();
 });
@@ -118,7 +150,7 @@ test('session: a destroyed device is noticed; training continues on a new device
   const lost = events.filter((e) => e.type === 'device-lost' || e.type === 'restored');
   assert.deepEqual(lost, [
     { type: 'device-lost', step: 3, reason: 'destroyed', message: lost[0].type === 'device-lost' ? lost[0].message : '' },
-    { type: 'restored', lostAt: 3, restoredFrom: 2, attempt: 1 },
+    { type: 'restored', lostAt: 3, restoredFrom: 2, attempt: 1, reason: 'destroyed' },
   ]);
 
   // Steps 3–5 again on the new device: the data and noise streams were restored with the state.
@@ -182,5 +214,5 @@ test('session: resuming a checkpoint of another model, or one without a training
   const store = new MemoryCheckpointStore();
   const cut = bare.slice(0, bare.length - 8);
   await store.save('autosave', cut);
-  await assert.rejects(TrainingSession.resumeFromStore(store, 'autosave', data), /truncated|out of range/);
+  await assert.rejects(TrainingSession.resume((await store.load('autosave'))!, data), /truncated|out of range/);
 });

@@ -1,26 +1,11 @@
-// The playground's autosave decisions (src/ui/persistence/autosavePolicy.ts): when a run is saved, which saved
-// set a page load looks at, when it is applied rather than offered, and the thinned metric series.
+// The playground's autosave decisions (src/ui/persistence/autosavePolicy.ts): which saved set a page load
+// looks at, when it is applied rather than offered, and the thinned metric series (src/train/metrics.ts).
+// When a run is saved is the session's: tests/train/session.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { autosaveDue, pickSet, restoreDecision, restoredText, thinChunk, type SavedRun } from '../../src/ui/persistence/autosavePolicy';
+import { pickSet, restoreDecision, restoredText, type SavedRun } from '../../src/ui/persistence/autosavePolicy';
+import { thinChunk } from '../../src/train/metrics';
 import { METRIC_FIELDS, T_BINS, type MetricsChunk } from '../../src/worker/protocol';
-
-const base = { every: 200, step: 0, state: 'running', lastSaved: -1, inFlight: false, collapsed: false };
-
-test('autosave is due every N steps while training, and on pause at an unsaved step', () => {
-  assert.equal(autosaveDue({ ...base, step: 199 }), false);
-  assert.equal(autosaveDue({ ...base, step: 200 }), true);
-  assert.equal(autosaveDue({ ...base, step: 399, lastSaved: 200 }), false);
-  assert.equal(autosaveDue({ ...base, step: 400, lastSaved: 200 }), true);
-  assert.equal(autosaveDue({ ...base, step: 400, lastSaved: 200, inFlight: true }), false, 'one save at a time');
-  assert.equal(autosaveDue({ ...base, step: 57, state: 'paused' }), true, 'a pause saves');
-  assert.equal(autosaveDue({ ...base, step: 57, state: 'paused', lastSaved: 57 }), false, 'already saved');
-  assert.equal(autosaveDue({ ...base, step: 58, state: 'paused', lastSaved: 57 }), true, 'a Step while paused');
-  assert.equal(autosaveDue({ ...base, step: 400, every: 0 }), false, '0 is off');
-  assert.equal(autosaveDue({ ...base, step: 400, collapsed: true }), false, 'a collapse keeps the earlier save');
-  assert.equal(autosaveDue({ ...base, step: 0, state: 'paused' }), false);
-  assert.equal(autosaveDue({ ...base, step: 300, state: 'starting' }), false);
-});
 
 const saved = (page: string, order: number, at: number, extra: Partial<SavedRun> = {}): SavedRun => ({ slot: `${page}:run${order}`, page, order, focused: order === 0, step: 100, saved: at, search: '?preset=tiny', ...extra });
 

@@ -14,6 +14,19 @@ import type { ForeignHints } from '../../train/foreign';
 const workers = new Map<string, Worker>();
 const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
 let nextReq = 1;
+/** The run's autosave message (slot and the page's records; persistence/autosave.ts), sent after each build. */
+let autosaveOf: (id: string) => Extract<ToWorker, { type: 'autosave' }> | null = () => null;
+let lastAutosaveError = '';
+
+export function setAutosaveSource(f: typeof autosaveOf): void {
+  autosaveOf = f;
+}
+
+/** Gives the run's worker its autosave slot and records (`now`: and save its current step). */
+export function sendAutosave(id: string, now = false): void {
+  const m = autosaveOf(id);
+  if (m) post(id, { ...m, now });
+}
 
 /** A worker named for what it serves ('facm-run <run id>' or 'facm-probe'), as devtools list it. */
 function spawn(name: string): Worker {
@@ -74,6 +87,7 @@ function ensure(id: string): { fresh: boolean } {
   patchRun(id, { state: 'starting', error: null, fatal: false, applied: run.config, step: 0, recoveries: [], profile: null });
   clearMetrics(id);
   post(id, initMessage(id, run.config));
+  sendAutosave(id);
   return { fresh: true };
 }
 
@@ -156,6 +170,12 @@ function onMessage(id: string, m: FromWorker): void {
       patchRun(id, (r) => ({ error: m.message, fatal: m.fatal || r.fatal }));
       return;
     }
+    case 'autosaved': {
+      if (m.error === undefined) useStore.setState((x) => ({ autosaved: { ...x.autosaved, [id]: m.step } }));
+      else if (m.error !== lastAutosaveError) say('warn', `autosave failed: ${m.error}`);
+      lastAutosaveError = m.error ?? '';
+      return;
+    }
     case 'saved':
     case 'loaded':
     case 'profiled': {
@@ -202,6 +222,7 @@ function rebuild(id: string): void {
   patchRun(id, { applied: run.config, step: 0, collapse: null, error: null, loadedFrom: null, samples: null, sampleHistory: [], qualityHistory: [], recoveries: [], profile: null });
   clearMetrics(id);
   post(id, initMessage(id, run.config));
+  sendAutosave(id);
 }
 
 /** Back to step 0 with the controls' config (a fresh worker if the old one lost its device). */
@@ -231,15 +252,25 @@ export async function save(id: string): Promise<{ bytes: Uint8Array; step: numbe
   return { bytes: m.bytes, step: m.step, metrics };
 }
 
-/** Loads a checkpoint into a run; the run adopts the config in the checkpoint's metadata. */
-export async function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null, hints?: ForeignHints): Promise<void> {
+/** Loads a checkpoint into a run (with the metric series saved with it, if any); the run adopts the config in the checkpoint's metadata. */
+export function load(id: string, bytes: Uint8Array, name: string, metrics: MetricsChunk | null, hints?: ForeignHints): Promise<void> {
   ensure(id);
-  const m = await request<Extract<FromWorker, { type: 'loaded' }>>(id, (req) => ({ type: 'load', req, bytes, name, hints }), [bytes.buffer as ArrayBuffer]);
+  return loaded(id, name, request(id, (req) => ({ type: 'load', req, bytes, name, hints, metrics }), [bytes.buffer as ArrayBuffer]));
+}
+
+/** Loads the autosave in `slot` into a run (its worker reads checkpoint and metrics from IndexedDB). */
+export function restore(id: string, slot: string, name: string): Promise<void> {
+  ensure(id);
+  return loaded(id, name, request(id, (req) => ({ type: 'restore', req, key: slot, name })));
+}
+
+async function loaded(id: string, name: string, answer: Promise<Extract<FromWorker, { type: 'loaded' }>>): Promise<void> {
+  const m = await answer;
   // The page's view keys stay (the worker's copy of them may be older than the page's).
   const view = Object.fromEntries(KEY_NAMES.filter((k) => KEYS[k].group === 'view').map((k) => [k, getRun(id)?.config[k] ?? m.config[k]]));
   patchRun(id, { config: { ...m.config, ...view }, applied: m.config, step: m.step, collapse: null, error: null, loadedFrom: name });
   // The metrics saved with it (IndexedDB) up to its step; an uploaded file starts a fresh plot.
-  restoreMetrics(id, metrics);
+  restoreMetrics(id, m.metrics ?? null);
   for (const n of m.notes) say('warn', `${name}: ${n}`);
 }
 
