@@ -79,6 +79,8 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** Wall-clock time spent in training steps since the run was built (ms), stamped on each sample set. */
+  private trainMs = 0;
   /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
   private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
   private lastQualityStep = 0;
@@ -294,6 +296,7 @@ export class RunSession {
       this.postStatus();
       return;
     }
+    const t0 = performance.now();
     this.pending.push(...(await s.stepOnce()));
     if (s.trainer !== t) return; // recovered from a device loss inside the step: the loop goes on from the checkpoint
     const done = s.gpu.device.queue.onSubmittedWorkDone();
@@ -301,6 +304,7 @@ export class RunSession {
     this.inflight.push(done);
     if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
     if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
+    this.trainMs += performance.now() - t0;
     // Samples at multiples of sampleEvery: every run of a comparison has grids at the same steps.
     if (this.running && t.step % this.config!.sampleEvery === 0 && t.step !== this.lastSampleStep) await this.refreshSamples();
     if (this.running && this.capped()) this.stopAtCap();
@@ -356,7 +360,7 @@ export class RunSession {
     if (this.points) {
       const { samples, transfer } = await pointSamples(t, c, this.points);
       this.lastSampleStep = samples.step;
-      this.host.post({ type: 'samples', samples }, transfer);
+      this.host.post({ type: 'samples', samples: { ...samples, trainMs: this.trainMs } }, transfer);
       return;
     }
     const P = t.weights(c.sampleWeights === 'ema' ? 'ema' : 'params');
@@ -364,7 +368,7 @@ export class RunSession {
     const step = t.step;
     const g = await sampleGrids(m, P, this.z, SAMPLE_COUNT, { seed: c.seed, y: this.y, meanflow: objectiveSpec(c.objective).oneStep === 'meanflow', euler: c.euler, branch: anchorOf(c) }, this.near!);
     this.lastSampleStep = step;
-    const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest };
+    const samples = { step, weights: c.sampleWeights, oneStep: set(g.oneStep), twoStep: set(g.twoStep), euler: g.euler ? { ...set(g.euler), steps: c.euler } : null, nearest: g.nearest, trainMs: this.trainMs };
     this.host.post({ type: 'samples', samples }, [g.oneStep.buffer, g.twoStep.buffer, ...(g.euler ? [g.euler.buffer] : [])] as ArrayBuffer[]);
     await this.refreshQuality(step);
   }
@@ -449,6 +453,7 @@ export class RunSession {
       this.collapseSent = false;
       this.verdicts = [];
       this.lastSampleStep = -1;
+      this.trainMs = 0;
       this.quality = null;
       this.lastQualityStep = 0;
       this.sps = 0;

@@ -8,6 +8,7 @@ import type { ProfileSummary } from '../../gpu/profile';
 import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet } from '../../worker/protocol';
 import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
+import type { CompareBy } from './compare';
 
 export interface RunView {
   id: string;
@@ -102,6 +103,8 @@ export interface PlaygroundState {
   autosave: AutosaveNotice | null;
   /** Per run id: the step of its latest autosave in this browser. */
   autosaved: Record<string, number>;
+  /** The runs table and strips: runs read at the same step, or at the same wall-clock training time (./compare.ts). */
+  compareBy: CompareBy;
 }
 
 /** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
@@ -154,6 +157,7 @@ export const useStore = create<PlaygroundState>(() => ({
   show: { total: true, fm: true, cm: true },
   autosave: null,
   autosaved: {},
+  compareBy: 'step',
 }));
 
 export const getRun = (id: string): RunView | undefined => useStore.getState().runs.find((r) => r.id === id);
