@@ -81,6 +81,8 @@ export interface SampleSet {
   nearest: SampleDistances;
   /** Point sets (C 2, H = W = 1): the 2-D panels' data; the ImageSets above then hold (N, 2) points. */
   points2d?: Points2d;
+  /** Wall-clock time the run had spent training when the grid was taken (ms; pauses and sampling excluded), for the "same wall-clock" comparison. */
+  trainMs?: number;
 }
 
 /** The 2-D panels of a run on a point set (src/worker/points2d.ts). */

@@ -73,6 +73,8 @@ export class RunSession {
   private pending: StepRecord[] = [];
   private lastDrain = 0;
   private lastSampleStep = -1;
+  /** Wall-clock time spent in training steps since the run was built (ms), stamped on each sample set. */
+  private trainMs = 0;
   /** FD / precision / recall (./quality.ts): made at the first measurement of a build, on the device it measured on. */
   private quality: { meter: QualityMeter; gpu: Gpu } | null = null;
   private lastQualityStep = 0;
@@ -254,6 +256,7 @@ export class RunSession {
     this.verdicts = [];
     this.collapseSent = false;
     this.lastSampleStep = -1;
+    this.trainMs = 0;
     this.rateWindow = [];
     this.saves.series = series;
   }
@@ -310,6 +313,7 @@ export class RunSession {
       this.postStatus();
       return;
     }
+    const t0 = performance.now();
     this.pending.push(...(await s.stepOnce()));
     if (s.trainer !== t) return; // recovered from a device loss inside the step: the loop goes on from the checkpoint
     const done = s.gpu.device.queue.onSubmittedWorkDone();
@@ -317,6 +321,7 @@ export class RunSession {
     this.inflight.push(done);
     if (this.inflight.length >= IN_FLIGHT) await this.inflight.shift();
     if (performance.now() - this.lastDrain >= DRAIN_MS) await this.flushMetrics();
+    this.trainMs += performance.now() - t0;
     // Samples at multiples of sampleEvery: every run of a comparison has grids at the same steps.
     if (this.running && t.step % this.config!.sampleEvery === 0 && t.step !== this.lastSampleStep) await this.refreshSamples();
     else if (this.running && this.teacherPanel?.pending) await this.measureTeacherStep();
@@ -371,7 +376,7 @@ export class RunSession {
     const g = this.grids!;
     const { samples, transfer } = 'points' in g ? await pointSamples(this.trainer!, this.config!, g.points) : await gridSamples(this.trainer!, this.config!, g.images);
     this.lastSampleStep = samples.step;
-    this.host.post({ type: 'samples', samples }, transfer);
+    this.host.post({ type: 'samples', samples: { ...samples, trainMs: this.trainMs } }, transfer);
     if ('images' in g) await this.refreshQuality(samples.step);
   }
 

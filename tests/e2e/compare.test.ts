@@ -32,6 +32,15 @@ describe('comparisons and starting runs (headless chromium)', { skip, timeout: 3
     assert.deepEqual(nearestSteps, ['8', '8', '8']);
     assert.match((await page.getByTestId('strip-step').textContent()) ?? '', /all at step 8/);
     assert.match((await page.getByTestId('runs-table').locator('thead').textContent()) ?? '', /loss @8.*NFE 1 → data @8/);
+    // The same wall-clock view, labelled as such: each run at its last samples within the training time all have reached.
+    await page.getByTestId('compare-by').selectOption('time');
+    assert.match((await page.getByTestId('compare-step').textContent()) ?? '', /same wall-clock: .* within \d+ s of training .* each at its own step/);
+    assert.match((await page.getByTestId('strip-step').textContent()) ?? '', /same wall-clock: each after at most \d+ s of training/);
+    assert.match((await page.getByTestId('runs-table').locator('thead').textContent()) ?? '', /loss @\d+ s.*NFE 1 → data @\d+ s/);
+    const timedSteps = await page.getByTestId('run-nearest').evaluateAll((els) => els.map((e) => e.getAttribute('data-step')));
+    assert.ok(timedSteps.every((x) => x !== '' && Number(x) <= 8) && timedSteps.includes('8'), `steps at the common time: ${timedSteps}`);
+    await page.getByTestId('compare-by').selectOption('step');
+    assert.match((await page.getByTestId('compare-step').textContent()) ?? '', /at step 8/);
 
     // A collapse on the focused run (one more step, poisoned): its mark is a legend entry no run colour shares.
     await injectFault(page, 'poison');

@@ -8,7 +8,7 @@ import { metricsStore, seriesOf } from '../state/metrics';
 import { RUNS_NOTE } from '../widgets/teach';
 import { focused, useStore, type RunView } from '../state/store';
 import { diffConfigs, formatKey, specOf } from '../../config';
-import { commonSampleStep, meanUpTo, sampleAt } from '../state/compare';
+import { comparedSamples, meanUpTo, trainTimeText, type CompareBy } from '../state/compare';
 import { NumberField } from '../widgets/fields';
 import { addRun, applyAblation, removeRun, setFocus, togglePlay, updateConfig } from '../state/actions';
 import { pause, recoveryText, train } from '../state/runner';
@@ -32,8 +32,11 @@ export function RunsPanel() {
   const ref = runs[0];
   const active = findAblation(ablation);
   const [fromTeacher, setFromTeacher] = useState(!!active?.variantOf);
-  // Several runs: figures at the largest step every run has samples at, not each run's latest.
-  const common = runs.length > 1 ? commonSampleStep(runs.map((r) => r.sampleHistory), true) : null;
+  const compareBy = useStore((s) => s.compareBy);
+  // Several runs: figures at the largest step every run has samples at (or the same training time), not each run's latest.
+  const cmp = runs.length > 1 ? comparedSamples(runs.map((r) => r.sampleHistory), compareBy) : null;
+  const point = cmp && (cmp.step !== null || cmp.ms !== null) ? cmp : null;
+  const atHead = cmp?.step != null ? ` @${cmp.step}` : cmp?.ms != null ? ` @${trainTimeText(cmp.ms)}` : '';
   const stopAt = ref?.config.stopAt ?? 0;
   return (
     <section className="panel" data-testid="runs-panel">
@@ -53,9 +56,17 @@ export function RunsPanel() {
         </header>
         {runs.length > 1 && (
           <p className="muted compare-note" data-testid="compare-step">
-            {common !== null
-              ? `loss, L_CM, clamped and NFE 1 → data at step ${common}, the last step every run has samples for (loss figures: mean of the 10 steps up to it)`
-              : 'loss, L_CM and clamped: each run at its own latest step, until every run has samples at a common step'}
+            <select value={compareBy} data-testid="compare-by" onChange={(e) => useStore.setState({ compareBy: e.target.value as CompareBy })} title="Compare the runs at the same step (the objectives' merit per step) or after the same wall-clock training time (what a step costs counts too)">
+              <option value="step">same step</option>
+              <option value="time">same wall-clock</option>
+            </select>{' '}
+            {cmp?.step != null
+              ? `loss, L_CM, clamped and NFE 1 → data at step ${cmp.step}, the last step every run has samples for (loss figures: mean of the 10 steps up to it)`
+              : cmp?.ms != null
+                ? `same wall-clock: loss, L_CM, clamped and NFE 1 → data from each run's last samples within ${trainTimeText(cmp.ms)} of training (pauses excluded), each at its own step (after the figure); not a per-step comparison`
+                : compareBy === 'time'
+                  ? 'loss, L_CM and clamped: each run at its own latest step, until every run has timed samples'
+                  : 'loss, L_CM and clamped: each run at its own latest step, until every run has samples at a common step'}
           </p>
         )}
         <table className="runs" data-testid="runs-table">
@@ -65,11 +76,11 @@ export function RunsPanel() {
               <th>objective</th>
               <th>state</th>
               <th className="num">step</th>
-              <th className="num">loss{common !== null ? ` @${common}` : ''}</th>
-              <th className="num">L_CM{common !== null ? ` @${common}` : ''}</th>
-              <th className="num">clamped{common !== null ? ` @${common}` : ''}</th>
+              <th className="num">loss{atHead}</th>
+              <th className="num">L_CM{atHead}</th>
+              <th className="num">clamped{atHead}</th>
               <th className="num" title="one-step samples' distance to the nearest real image (RMS per pixel); the noise's own distance after the slash">
-                NFE 1 → data{common !== null ? ` @${common}` : ''}
+                NFE 1 → data{atHead}
               </th>
               <th className="num" title="Fréchet distance of the one-step samples to the data in its feature space (PCA of the training images; src/metrics), every 'quality every' steps; held-out real images and the input noise after the slash. Hover a figure for precision / recall and NFE 2.">
                 FD NFE 1
@@ -80,11 +91,11 @@ export function RunsPanel() {
             </tr>
           </thead>
           <tbody>
-            {runs.map((r) => {
+            {runs.map((r, i) => {
               const s = seriesOf(r.id);
               const st = s.steps();
-              const at = common !== null ? sampleAt(r.sampleHistory, common) : r.samples;
-              const fig = (k: 'loss' | 'lossCM' | 'clampFrac') => (common !== null ? meanUpTo(st, s.get(k), common) : s.last(k));
+              const at = point ? point.at[i] : r.samples;
+              const fig = (k: 'loss' | 'lossCM' | 'clampFrac') => (point ? (at ? meanUpTo(st, s.get(k), at.step) : NaN) : s.last(k));
               const diff = ref && r !== ref ? diffConfigs(ref.config, r.config) : [];
               return (
                 <tr key={r.id} className={r.id === focusId ? 'focus' : ''} onClick={() => setFocus(r.id)} data-testid={`run-row-${r.id}`}>
@@ -119,6 +130,7 @@ export function RunsPanel() {
                       <>
                         {dist(at.nearest.oneStep)}
                         <span className="muted"> / {dist(at.nearest.noise)}</span>
+                        {point?.ms != null && <span className="muted"> (step {at.step})</span>}
                       </>
                     ) : (
                       '—'

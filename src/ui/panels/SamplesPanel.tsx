@@ -3,7 +3,7 @@
 
 import { download, gridsPng, scaleFor } from '../persistence/exporters';
 import { GridCanvas } from '../widgets/GridCanvas';
-import { commonSampleStep, sampleAt } from '../state/compare';
+import { comparedSamples, trainTimeText } from '../state/compare';
 import { SAMPLES_NOTE } from '../widgets/teach';
 import { focused, say, useStore } from '../state/store';
 import { updateConfig } from '../state/actions';
@@ -19,7 +19,9 @@ export function SamplesPanel() {
   const runs = useStore((s) => s.runs);
   if (!run) return null;
   const s = run.samples;
-  const common = runs.length > 1 ? commonSampleStep(runs.map((r) => r.sampleHistory), true) : null;
+  const compareBy = useStore((st) => st.compareBy);
+  const cmp = runs.length > 1 ? comparedSamples(runs.map((r) => r.sampleHistory), compareBy) : null;
+  const point = cmp && (cmp.step !== null || cmp.ms !== null) ? cmp : null;
   const sets: [string, ImageSet | null, string][] = [
     ['NFE 1 (one step)', s?.oneStep ?? null, 'samples-grid'],
     ['NFE 2', s?.twoStep ?? null, 'samples-grid-2'],
@@ -75,11 +77,16 @@ export function SamplesPanel() {
         {runs.length > 1 && (
           <>
             <h5 className="sub" data-testid="strip-step">
-              One-step samples of every run (same noise){common !== null ? `, all at step ${common}` : ', each at its latest step (no step in common yet)'}
+              One-step samples of every run (same noise)
+              {cmp?.step != null
+                ? `, all at step ${cmp.step}`
+                : cmp?.ms != null
+                  ? `, same wall-clock: each after at most ${trainTimeText(cmp.ms)} of training, at its own step`
+                  : `, each at its latest step (no ${compareBy === 'time' ? 'timed samples' : 'step in common'} yet)`}
             </h5>
             <div className="grids small">
-              {runs.map((r) => {
-                const at = common !== null ? sampleAt(r.sampleHistory, common) : r.samples;
+              {runs.map((r, i) => {
+                const at = point ? point.at[i] : r.samples;
                 return <GridCanvas key={r.id} label={`${r.name}${at ? ` · ${at.step}` : ''}`} set={at?.oneStep ?? null} size={104} />;
               })}
             </div>

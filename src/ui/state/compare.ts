@@ -47,3 +47,44 @@ export function meanUpTo(steps: ArrayLike<number>, values: ArrayLike<number>, st
   }
   return n ? sum / n : NaN;
 }
+
+/**
+ * How runs are compared: at the same step (the default, a fair test of the objectives), or at the
+ * same wall-clock training time (what a step costs counts: a FACM step costs about two CM steps).
+ */
+export type CompareBy = 'step' | 'time';
+
+/**
+ * The "same wall-clock" point: the largest training time (ms) every run with samples has reached,
+ * i.e. the least of their latest sample sets' times; null when a run has none or no time stamp.
+ */
+export function commonTrainMs(histories: SampleSet[][]): number | null {
+  const hs = histories.filter((h) => h.length > 0);
+  if (hs.length === 0) return null;
+  const latest = hs.map((h) => h[h.length - 1].trainMs);
+  return latest.every((t): t is number => t !== undefined) ? Math.min(...latest) : null;
+}
+
+/** A run's last sample set taken at or before `ms` of training (null when it has none that early). */
+export function sampleAtTime(history: SampleSet[], ms: number | null): SampleSet | null {
+  if (ms === null) return null;
+  let found: SampleSet | null = null;
+  for (const s of history) if (s.trainMs !== undefined && s.trainMs <= ms) found = s;
+  return found;
+}
+
+/** Each run's sample set at the comparison point (the common step, or the common training time), and what that point is. */
+export function comparedSamples(histories: SampleSet[][], by: CompareBy): { at: (SampleSet | null)[]; step: number | null; ms: number | null } {
+  if (by === 'time') {
+    const ms = commonTrainMs(histories);
+    return { at: histories.map((h) => sampleAtTime(h, ms)), step: null, ms };
+  }
+  const step = commonSampleStep(histories, true);
+  return { at: histories.map((h) => sampleAt(h, step)), step, ms: null };
+}
+
+/** A training time for labels: "42 s", "3 min 05 s". */
+export function trainTimeText(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}

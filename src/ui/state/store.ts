@@ -8,6 +8,7 @@ import type { ProfileSummary } from '../../gpu/profile';
 import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet, TeacherView } from '../../worker/protocol';
 import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
+import type { CompareBy } from './compare';
 
 export interface RunView {
   id: string;
@@ -118,6 +119,8 @@ export interface PlaygroundState {
   /** Per run id: the step of its latest autosave in this browser. */
   autosaved: Record<string, number>;
   teacherUpload: UploadedTeacher | null;
+  /** The runs table and strips: runs read at the same step, or at the same wall-clock training time (./compare.ts). */
+  compareBy: CompareBy;
 }
 
 /** Run colours. No red, and nothing near black: those mark collapses (panels/LossPanel.tsx, MARKS). */
@@ -173,6 +176,7 @@ export const useStore = create<PlaygroundState>(() => ({
   autosave: null,
   autosaved: {},
   teacherUpload: null,
+  compareBy: 'step',
 }));
 
 export const getRun = (id: string): RunView | undefined => useStore.getState().runs.find((r) => r.id === id);
