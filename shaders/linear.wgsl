@@ -9,8 +9,8 @@
 //   backward dX = dY · W            matmul                 (overwrites dX)
 //            dW += dYᵀ · x          matmul TRANS_A, ACC    (accumulates)
 //            db += colsum(dY)       colsum, ACC            (accumulates)
-// Kernels for C: `matmul` (workgroup tiles, TT override) and `matmul_reg` (registers only); the
-// same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
+// Kernels for C: `matmul` (workgroup tiles, TT override), `matmul_reg` (registers only) and
+// `matmul_el` (one thread per element, for the thinnest shapes); the same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
 // GELU epilogues (override EPI; gelu and gelu_grad come from shaders/gelu.wgsl, prepended):
 //   EPI 0  plain                        Aux unused (a dummy is bound)
 //   EPI 1  C = v [+ bias], Aux = gelu(C) linearGelu forward: fc1's pre-activation and activation
@@ -218,6 +218,22 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   store4(m0 + 1u, n0, c1);
   store4(m0 + 2u, n0, c2);
   store4(m0 + 3u, n0, c3);
+}
+
+// ------------------------------------------------------------------ matmul_el (one thread per element)
+// For shapes too thin or odd for the other two (a K or N of 2: the 2-D mode's patch embed and final
+// layer), where a tile kernel's barriers cost more than its arithmetic: one thread per element of
+// C, a plain loop over K through loadA / loadB (any transposition, any size), no workgroup memory.
+// Threads are numbered flat (columns fastest) in workgroups of RWG.
+@compute @workgroup_size(RWG)
+fn matmul_el(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = gid.y * nwg.x * RWG + gid.x;
+  let m = id / dims.N;
+  let n = id % dims.N;
+  if (m >= dims.M) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < dims.K; k++) { s = fma(loadA(m, k), loadB(k, n), s); }
+  store(m, n, s);
 }
 
 // colsum: out[n] (+)= Σ_m X[m, n].  X (M, N), out (N). flags bit 1: accumulate.

@@ -44,6 +44,7 @@ const pinned = (label: string, v: MatmulVariant) => opTests({ ...spec, name: `li
 pinned('64×64 tile', { kind: 'tile', tt: 16 });
 pinned('32×32 tile', { kind: 'tile', tt: 8 });
 pinned('register, 16-thread groups', { kind: 'reg', wg: 16 });
+pinned('one thread per element', { kind: 'el' });
 
 // ---------------------------------------------------------------- GELU epilogues
 // linearGelu: y = gelu(x·Wᵀ + b) (forward: one matmul writing pre and y; JVP tangent: one matmul
