@@ -12,7 +12,7 @@ import { acquireDevice, describeAdapter } from '../src/gpu/device';
 import { Gpu } from '../src/gpu/runtime';
 import { PRESETS } from '../src/model/config';
 import { objectiveConfig, trainDefaults } from '../src/config/keys';
-import { BUILTIN, isPointShape } from '../src/data/index';
+import { median, timingData } from '../src/cli/benchUtil';
 import { Trainer } from '../src/train/trainer';
 
 const { values: opt } = parseArgs({
@@ -24,11 +24,6 @@ const { values: opt } = parseArgs({
   },
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -41,7 +36,7 @@ async function main(): Promise<void> {
   const steps = Number(opt.steps);
   const gpu = new Gpu(await acquireDevice());
   const cfg = { ...preset.config, numClasses: 0, useR: false };
-  const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 1024);
+  const data = timingData(cfg, 1024);
   console.log(`# step cost: ${opt.preset}, batch ${B}, ${steps} steps; ${describeAdapter(gpu.report)}; ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   for (const name of opt.objective.split(',')) {
     const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(name as 'fm'), batch: B }, data);

@@ -28,7 +28,7 @@ import { paramViews } from '../model/gpu';
 import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
 import { objectiveConfig, trainDefaults } from '../config/keys';
-import { BUILTIN, isPointShape } from '../data/index';
+import { median, timingData } from './benchUtil';
 import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
@@ -63,11 +63,6 @@ const { values: opt } = parseArgs({
   },
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const t00 = performance.now();
 /** Progress on stderr, so stdout is the report. */
@@ -172,7 +167,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   }, reps, 1, 'JVP + backward');
 
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
-  const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
+  const data = timingData(cfg, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
     const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];
