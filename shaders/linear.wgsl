@@ -9,8 +9,8 @@
 //   backward dX = dY · W            matmul                 (overwrites dX)
 //            dW += dYᵀ · x          matmul TRANS_A, ACC    (accumulates)
 //            db += colsum(dY)       colsum, ACC            (accumulates)
-// Kernels for C: `matmul` (workgroup tiles, TT override) and `matmul_reg` (registers only); the
-// same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
+// Kernels for C: `matmul` (workgroup tiles, TT override), `matmul_reg` / `matmul_reg8` (registers
+// only, 4×4 or 8×8 per thread) and `matmul_el` (one thread per element, for the thinnest shapes); the same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
 // GELU epilogues (override EPI; gelu and gelu_grad come from shaders/gelu.wgsl, prepended):
 //   EPI 0  plain                        Aux unused (a dummy is bound)
 //   EPI 1  C = v [+ bias], Aux = gelu(C) linearGelu forward: fc1's pre-activation and activation
@@ -218,6 +218,180 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   store4(m0 + 1u, n0, c1);
   store4(m0 + 2u, n0, c2);
   store4(m0 + 3u, n0, c3);
+}
+
+// ------------------------------------------------------------------ matmul_reg8 (registers, 8×8 blocks)
+// matmul_reg with an 8×8 block of C per thread: twice the multiply-adds per value loaded (16 vec4
+// loads per 256 multiply-adds), which is what bounds a CPU-emulated adapter (SwiftShader: 1.5–2.2×
+// the 4×4 kernel's speed on the DiT's shapes). Same operand conditions as matmul_reg (vec4-indexed
+// dimensions multiples of 4); rows and columns past M, N are read clamped or from the next row (in
+// bounds or robustly zero) and never stored. Accumulators c<row><half>: columns n0..n0+3, n0+4..n0+7.
+fn store8(m: u32, n0: u32, lo: vec4f, hi: vec4f) {
+  store4(m, n0, lo);
+  store4(m, n0 + 4u, hi);
+}
+
+@compute @workgroup_size(RWG)
+fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let nbN = (dims.N + 7u) / 8u;
+  let id = gid.y * nwg.x * RWG + gid.x;
+  let m0 = (id / nbN) * 8u;
+  let n0 = (id % nbN) * 8u;
+  if (m0 >= dims.M) { return; }
+  var c00 = vec4f(0.0); var c01 = vec4f(0.0);
+  var c10 = vec4f(0.0); var c11 = vec4f(0.0);
+  var c20 = vec4f(0.0); var c21 = vec4f(0.0);
+  var c30 = vec4f(0.0); var c31 = vec4f(0.0);
+  var c40 = vec4f(0.0); var c41 = vec4f(0.0);
+  var c50 = vec4f(0.0); var c51 = vec4f(0.0);
+  var c60 = vec4f(0.0); var c61 = vec4f(0.0);
+  var c70 = vec4f(0.0); var c71 = vec4f(0.0);
+  let K4 = dims.K / 4u;
+  if (TRANS_B) {
+    // C[m, n] = Σ_k A[m, k]·B[n, k]: eight rows of each, contiguous in k.
+    let ra0 = min(m0 + 0u, dims.M - 1u) * K4;
+    let ra1 = min(m0 + 1u, dims.M - 1u) * K4;
+    let ra2 = min(m0 + 2u, dims.M - 1u) * K4;
+    let ra3 = min(m0 + 3u, dims.M - 1u) * K4;
+    let ra4 = min(m0 + 4u, dims.M - 1u) * K4;
+    let ra5 = min(m0 + 5u, dims.M - 1u) * K4;
+    let ra6 = min(m0 + 6u, dims.M - 1u) * K4;
+    let ra7 = min(m0 + 7u, dims.M - 1u) * K4;
+    let rb0 = min(n0 + 0u, dims.N - 1u) * K4;
+    let rb1 = min(n0 + 1u, dims.N - 1u) * K4;
+    let rb2 = min(n0 + 2u, dims.N - 1u) * K4;
+    let rb3 = min(n0 + 3u, dims.N - 1u) * K4;
+    let rb4 = min(n0 + 4u, dims.N - 1u) * K4;
+    let rb5 = min(n0 + 5u, dims.N - 1u) * K4;
+    let rb6 = min(n0 + 6u, dims.N - 1u) * K4;
+    let rb7 = min(n0 + 7u, dims.N - 1u) * K4;
+    for (var k = 0u; k < K4; k++) {
+      let x0 = B4[rb0 + k];
+      let x1 = B4[rb1 + k];
+      let x2 = B4[rb2 + k];
+      let x3 = B4[rb3 + k];
+      let x4 = B4[rb4 + k];
+      let x5 = B4[rb5 + k];
+      let x6 = B4[rb6 + k];
+      let x7 = B4[rb7 + k];
+      { let a = A4[ra0 + k];
+        c00 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c01 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra1 + k];
+        c10 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c11 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra2 + k];
+        c20 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c21 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra3 + k];
+        c30 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c31 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra4 + k];
+        c40 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c41 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra5 + k];
+        c50 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c51 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra6 + k];
+        c60 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c61 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+      { let a = A4[ra7 + k];
+        c70 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+        c71 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+    }
+  } else if (TRANS_A) {
+    // C[m, n] = Σ_k A[k, m]·B[k, n]: two vec4 of each per k, an 8×8 outer product.
+    let M4 = dims.M / 4u;
+    let N4 = dims.N / 4u;
+    for (var k = 0u; k < dims.K; k++) {
+      let a0 = A4[k * M4 + m0 / 4u];
+      let a1 = A4[k * M4 + m0 / 4u + 1u];
+      let b0 = B4[k * N4 + n0 / 4u];
+      let b1 = B4[k * N4 + n0 / 4u + 1u];
+      c00 = fma(vec4f(a0.x), b0, c00); c01 = fma(vec4f(a0.x), b1, c01);
+      c10 = fma(vec4f(a0.y), b0, c10); c11 = fma(vec4f(a0.y), b1, c11);
+      c20 = fma(vec4f(a0.z), b0, c20); c21 = fma(vec4f(a0.z), b1, c21);
+      c30 = fma(vec4f(a0.w), b0, c30); c31 = fma(vec4f(a0.w), b1, c31);
+      c40 = fma(vec4f(a1.x), b0, c40); c41 = fma(vec4f(a1.x), b1, c41);
+      c50 = fma(vec4f(a1.y), b0, c50); c51 = fma(vec4f(a1.y), b1, c51);
+      c60 = fma(vec4f(a1.z), b0, c60); c61 = fma(vec4f(a1.z), b1, c61);
+      c70 = fma(vec4f(a1.w), b0, c70); c71 = fma(vec4f(a1.w), b1, c71);
+    }
+  } else {
+    // C[m, n] = Σ_k A[m, k]·B[k, n]: four k at a time, A as a vec4 per row, B as two vec4 per k row.
+    let N4 = dims.N / 4u;
+    let ra0 = min(m0 + 0u, dims.M - 1u) * K4;
+    let ra1 = min(m0 + 1u, dims.M - 1u) * K4;
+    let ra2 = min(m0 + 2u, dims.M - 1u) * K4;
+    let ra3 = min(m0 + 3u, dims.M - 1u) * K4;
+    let ra4 = min(m0 + 4u, dims.M - 1u) * K4;
+    let ra5 = min(m0 + 5u, dims.M - 1u) * K4;
+    let ra6 = min(m0 + 6u, dims.M - 1u) * K4;
+    let ra7 = min(m0 + 7u, dims.M - 1u) * K4;
+    for (var k = 0u; k < K4; k++) {
+      let kb = 4u * k * N4 + n0 / 4u;
+      let y00 = B4[kb + 0u * N4]; let y01 = B4[kb + 0u * N4 + 1u];
+      let y10 = B4[kb + 1u * N4]; let y11 = B4[kb + 1u * N4 + 1u];
+      let y20 = B4[kb + 2u * N4]; let y21 = B4[kb + 2u * N4 + 1u];
+      let y30 = B4[kb + 3u * N4]; let y31 = B4[kb + 3u * N4 + 1u];
+      { let a = A4[ra0 + k];
+        c00 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c00))));
+        c01 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c01))));
+      }
+      { let a = A4[ra1 + k];
+        c10 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c10))));
+        c11 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c11))));
+      }
+      { let a = A4[ra2 + k];
+        c20 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c20))));
+        c21 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c21))));
+      }
+      { let a = A4[ra3 + k];
+        c30 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c30))));
+        c31 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c31))));
+      }
+      { let a = A4[ra4 + k];
+        c40 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c40))));
+        c41 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c41))));
+      }
+      { let a = A4[ra5 + k];
+        c50 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c50))));
+        c51 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c51))));
+      }
+      { let a = A4[ra6 + k];
+        c60 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c60))));
+        c61 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c61))));
+      }
+      { let a = A4[ra7 + k];
+        c70 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c70))));
+        c71 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c71))));
+      }
+    }
+  }
+  store8(m0 + 0u, n0, c00, c01);
+  store8(m0 + 1u, n0, c10, c11);
+  store8(m0 + 2u, n0, c20, c21);
+  store8(m0 + 3u, n0, c30, c31);
+  store8(m0 + 4u, n0, c40, c41);
+  store8(m0 + 5u, n0, c50, c51);
+  store8(m0 + 6u, n0, c60, c61);
+  store8(m0 + 7u, n0, c70, c71);
+}
+
+// ------------------------------------------------------------------ matmul_el (one thread per element)
+// For shapes too thin or odd for the other two (a K or N of 2: the 2-D mode's patch embed and final
+// layer), where a tile kernel's barriers cost more than its arithmetic: one thread per element of
+// C, a plain loop over K through loadA / loadB (any transposition, any size), no workgroup memory.
+// Threads are numbered flat (columns fastest) in workgroups of RWG.
+@compute @workgroup_size(RWG)
+fn matmul_el(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let id = gid.y * nwg.x * RWG + gid.x;
+  let m = id / dims.N;
+  let n = id % dims.N;
+  if (m >= dims.M) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < dims.K; k++) { s = fma(loadA(m, k), loadB(k, n), s); }
+  store(m, n, s);
 }
 
 // colsum: out[n] (+)= Σ_m X[m, n].  X (M, N), out (N). flags bit 1: accumulate.

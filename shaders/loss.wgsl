@@ -19,7 +19,7 @@ struct Dims {
   N: u32,
   C: u32,
   HW: u32,
-  flags: u32,  // res: bit 0 clamp, bit 1 normalise
+  flags: u32,  // res: bit 0 clamp, bit 1 normalise, bit 2 res_row writes dF
   p: f32,      // res: power of the adaptive denominator
   scale: f32,  // gradient multiplier (e.g. 1/B · λ_FM)
   _pad: u32,
@@ -100,6 +100,33 @@ fn fm_grad(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
+// fm_stats and fm_grad in one pass, one thread per sample: for small N (the 2-D mode's N = 2),
+// where a workgroup per sample spends its time in the reduction's barriers. Same formulas.
+@compute @workgroup_size(64)
+fn fm_row(@builtin(global_invocation_id) gid: vec3u) {
+  let b = gid.x;
+  if (b >= dims.B) { return; }
+  let w = dims.scale * W[b];
+  var sq = 0.0; var cl = 0.0;
+  for (var px = 0u; px < dims.HW; px++) {
+    let s = pixel_cos(b, px);
+    cl += 1.0 - cosine(s);
+    let na = sqrt(s.y);
+    let naC = max(na, COS_EPS); let nbC = max(sqrt(s.z), COS_EPS);
+    var k = 0.0;
+    if (na > 0.0) { k = s.x / (naC * na); }
+    for (var ch = 0u; ch < dims.C; ch++) {
+      let i = b * dims.N + ch * dims.HW + px;
+      let e = F[i] - V[i];
+      sq += e * e;
+      let dcos = (V[i] - k * F[i]) / (naC * nbC);
+      dF[i] = w * (2.0 * e / f32(dims.N) - dcos / f32(dims.HW));
+    }
+  }
+  stats[b * 2u] = sq / f32(dims.N);
+  stats[b * 2u + 1u] = cl / f32(dims.HW);
+}
+
 // ---------------------------------------------------------------- consistency residual
 
 @group(0) @binding(8) var<storage, read> TF: array<f32>;            // (B, N) tangent dF/dt
@@ -161,4 +188,46 @@ fn res_grad(@builtin(global_invocation_id) gid: vec3u) {
   }
   let e = rs[b * 8u];
   dFr[j] = dims.scale * lam * 2.0 * delta / (f32(dims.N) * pow(e + 1e-3, dims.p));
+}
+
+// res_stats and res_grad in one pass, one thread per sample (small N, as fm_row). Same formulas;
+// dFr is written only when flags bit 2 is set (the caller wants the gradient).
+@compute @workgroup_size(64)
+fn res_row(@builtin(global_invocation_id) gid: vec3u) {
+  let b = gid.x;
+  if (b >= dims.B) { return; }
+  let k = S[b * 4u]; let a = S[b * 4u + 1u]; let lam = S[b * 4u + 2u]; let c = S[b * 4u + 3u];
+  var sphi = 0.0; var sg = 0.0; var nclamp = 0.0; var stf = 0.0; var sv = 0.0;
+  for (var i = 0u; i < dims.N; i++) {
+    let j = b * dims.N + i;
+    let g = residual(b, j);
+    let ph = phi(g);
+    sphi += ph * ph;
+    sg += g * g;
+    if (abs(g) > 1.0) { nclamp += 1.0; }
+    stf += TF[j] * TF[j];
+    sv += V[j] * V[j];
+  }
+  let n = f32(dims.N);
+  var e = a * a * sphi / n;
+  let rms = abs(c) * sqrt(sg / n);
+  let normalise = (dims.flags & 2u) != 0u;
+  if (normalise) { e = c * c * (sg / n) / ((rms + 0.1) * (rms + 0.1)); }
+  let den = pow(e + 1e-3, dims.p);
+  rstats[b * 8u] = e;
+  rstats[b * 8u + 1u] = lam * e / den;
+  rstats[b * 8u + 2u] = sphi / n;
+  rstats[b * 8u + 3u] = sg / n;
+  rstats[b * 8u + 4u] = nclamp / n;
+  rstats[b * 8u + 5u] = stf / n;
+  rstats[b * 8u + 6u] = sv / n;
+  rstats[b * 8u + 7u] = k * k * stf / n;
+  if ((dims.flags & 4u) == 0u) { return; }
+  for (var i = 0u; i < dims.N; i++) {
+    let j = b * dims.N + i;
+    let g = residual(b, j);
+    var delta = a * phi(g);
+    if (normalise) { delta = c * g / (rms + 0.1); }
+    dFr[j] = dims.scale * lam * 2.0 * delta / (n * den);
+  }
 }

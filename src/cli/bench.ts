@@ -7,9 +7,12 @@
 // steps (Trainer: data, plan, step, grad norm, AdamW, EMA), images/s, effective GFLOP/s
 // (forwardFlops: matmuls + attention), the JavaScript time to record a step and its dispatch count;
 // with --full also JVP + backward and matmul GFLOP/s on the DiT's own shapes. Every figure is the
-// median of --reps timed repetitions after one untimed warm-up; each repetition ends with the GPU
+// median of --reps timed repetitions (default 2, 5 with --full) after one untimed warm-up (a peer call
+// its correctness check has just run is not warmed again); each repetition ends with the GPU
 // idle (queue.onSubmittedWorkDone, or a 1-element read-back for the peers). The run ends with one
-// summary table of ratios. --profile prints per-kernel GPU time of one FACM step.
+// summary table of ratios. --profile prints per-kernel GPU time of one FACM step. The peers' waits
+// go through Gpu.settle as ours do (on a CPU adapter: Dawn polls on a timer, not in a spin that would
+// take a core from the kernels), so all three wait for the GPU the same way.
 
 import { parseArgs } from 'node:util';
 import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
@@ -25,7 +28,7 @@ import { paramViews } from '../model/gpu';
 import { DiT } from '../model/dit';
 import { initParams, paramTable } from '../model/params';
 import { objectiveConfig, trainDefaults } from '../config/keys';
-import { BUILTIN, isPointShape } from '../data/index';
+import { median, timingData } from './benchUtil';
 import { Trainer } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { loadTfjs, tfDiT, tfMatmul, type Tf } from './bench-tfjs';
@@ -35,7 +38,7 @@ import { gpuLoss } from '../ops/loss';
 import { planStep } from '../objectives/objectives';
 
 const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--full] [--all] [--batch 32] [--reps 3] [--profile] [--no-tfjs] [--no-jax] [--json out.json]
-  default     preset tiny, 3 repetitions, both peers: a few minutes on a 2-core CPU adapter
+  default     preset tiny, 2 repetitions, both peers: under 5 minutes on a loaded 2-core CPU adapter
   --full      the sweep: presets tiny and tiny-16, JVP + backward, matmul on every DiT shape, 5 repetitions
   --all       also the presets too large for a quick CPU run (cifar-s)
   --profile   per-kernel GPU time of one FACM step (timestamp queries)
@@ -60,11 +63,6 @@ const { values: opt } = parseArgs({
   },
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const t00 = performance.now();
 /** Progress on stderr, so stdout is the report. */
@@ -106,7 +104,7 @@ function profileSummary(entries: ProfileEntry[]): string {
 export interface PresetSummary {
   preset: string;
   batch: number;
-  ours: { forward: number; forwardBackward: number; jvp: number; fmStep: number; facmStep: number; recordFacmMs: number; recordFmMs: number; dispatchesFacm: number; dispatchesFm: number };
+  ours: { forward: number; forwardBackward: number; jvp: number; fmStep: number; facmStep: number; recordFacmMs: number; recordFmMs: number; recordFacmCpuMs: number; recordFmCpuMs: number; dispatchesFacm: number; dispatchesFm: number };
   tfjs: { forward: number; forwardBackward: number; check: string } | null;
   jax: { forward: number; forwardBackward: number; facmStep: number; compileMs: number; check: string } | string | null;
   matmulGflops?: { ours: number; tfjs: number };
@@ -169,14 +167,18 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   }, reps, 1, 'JVP + backward');
 
   // Whole training steps through the Trainer (one command buffer per step, no read-back inside).
-  const data = BUILTIN[isPointShape(cfg) ? 'eight-gaussians' : cfg.H <= 8 ? 'shapes8' : cfg.H <= 16 ? 'shapes16' : 'shapes32'].make(0, 512);
+  const data = timingData(cfg, 512);
   const stepTime = async (objective: 'fm' | 'facm') => {
     const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(objective), batch: B }, data, { params: flat });
     const record: number[] = [];
+    const recordCpu: number[] = [];
     const stepOnce = async () => {
+      const u0 = process.cpuUsage();
       const t0 = performance.now();
-      await trainer.stepOnce(); // records and submits; the GPU runs behind
+      await trainer.stepOnce(); // records and submits (the queue is idle here); the GPU runs behind
       record.push(performance.now() - t0);
+      const u = process.cpuUsage(u0);
+      recordCpu.push((u.user + u.system) / 1000);
       await gpu.sync();
     };
     await stepOnce();
@@ -187,7 +189,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
     const ms = await timeIt(stepOnce, reps, 1, `${objective} step`);
     const mem1 = gpu.memory();
     await trainer.drain();
-    return { ms, trainer, grew: mem1.buffers - mem0.buffers, recordMs: median(record.slice(3)), per };
+    return { ms, trainer, grew: mem1.buffers - mem0.buffers, recordMs: median(record.slice(3)), recordCpuMs: median(recordCpu.slice(3)), per };
   };
   const fm = await stepTime('fm');
   const facm = await stepTime('facm');
@@ -212,7 +214,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
     let peer = NaN;
     if (tf) {
       const m = tfMatmul(tf, s.M, s.N, s.K, s.transA, s.transB);
-      peer = (await timeIt(() => m.run(PER), reps, 1, 'tfjs matmul')) / PER;
+      peer = (await timeIt(() => gpu.settle(m.run(PER)), reps, 1, 'tfjs matmul')) / PER;
       m.dispose();
     }
     const flops = 2 * s.M * s.N * s.K;
@@ -236,7 +238,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   if (tf) {
     const pos = Float32Array.from(posEmbed2d(cfg.D, cfg.H / cfg.patch));
     const peer = tfDiT(tf, cfg, table_, flat, pos, B, xs, cs, vs);
-    const theirs = await peer.forward(xs, cs);
+    const theirs = await gpu.settle(peer.forward(xs, cs));
     const F = model.forward(P, inp, B);
     const ours = await gpu.read(F);
     gpu.release(F);
@@ -248,8 +250,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
     }
     peerCheck = `tfjs DiT computes the same F: max |ours − tfjs| = ${maxDiff.toExponential(2)} (max |F| = ${maxAbs.toFixed(3)})`;
     if (!(maxDiff <= 1e-3 * Math.max(1, maxAbs))) throw new Error(`tfjs peer disagrees with our DiT: ${peerCheck}`);
-    tfFwd = await timeIt(() => peer.forwardOnly(), reps, 1, 'tfjs forward');
-    tfFwdBwd = await timeIt(() => peer.forwardBackward(), reps, 1, 'tfjs forward + backward');
+    tfFwd = await timeIt(() => gpu.settle(peer.forwardOnly()), reps, 0, 'tfjs forward'); // warm: the check just ran its forward
+    tfFwdBwd = await timeIt(() => gpu.settle(peer.forwardBackward()), reps, 1, 'tfjs forward + backward');
     peer.dispose();
   }
 
@@ -263,7 +265,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
     note('jax-js: compiling and checking F, dF/dt and the FACM gradients');
     const peer = jaxDiT(jax, cfg, table_, flat, pos, B, plan.xt, plan.t, plan.v);
     try {
-      const theirs = await peer.jvp();
+      const theirs = await gpu.settle(peer.jvp());
       const xt = gpu.upload(plan.xt, shape);
       const t = gpu.upload(plan.t, [B]);
       const tv = gpu.upload(plan.v, shape);
@@ -274,7 +276,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
       gpu.clear(gbuf);
       for (const r of runStep(be, gpuLoss(gpu), model, P, G, plan)) gpu.release(r.stats);
       const ourG = await gpu.read(gbuf);
-      const theirG = await peer.facmGrads();
+      const theirG = await gpu.settle(peer.facmGrads());
       const worst: [string, number][] = [['F', relErr(theirs.F, ourF)], ['dF/dt', relErr(theirs.tF, ourTF)]];
       let gWorst: [string, number] = ['', 0];
       for (const sp of table_.specs) {
@@ -286,9 +288,9 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
       const bad = worst.find(([, e]) => !(e <= 1e-4));
       if (bad) throw new Error(`jax-js peer disagrees with ours beyond 1e-4 relative: ${check}`);
       const compileMs = performance.now() - tc;
-      const jFacm = await timeIt(() => peer.facmStep(), reps, 1, 'jax-js FACM step (jvp + grad, jit)');
-      const jFwdBwd = await timeIt(() => peer.forwardBackward(), reps, 1, 'jax-js forward + backward (grad, jit)');
-      const jFwd = await timeIt(() => peer.forwardOnly(), reps, 1, 'jax-js forward (jit)');
+      const jFacm = await timeIt(() => gpu.settle(peer.facmStep()), reps, 0, 'jax-js FACM step (jvp + grad, jit)'); // warm: the check compiled and ran its jvp and grad
+      const jFwdBwd = await timeIt(() => gpu.settle(peer.forwardBackward()), reps, 1, 'jax-js forward + backward (grad, jit)');
+      const jFwd = await timeIt(() => gpu.settle(peer.forwardOnly()), reps, 1, 'jax-js forward (jit)');
       jaxOut = { forward: jFwd, forwardBackward: jFwdBwd, facmStep: jFacm, compileMs, check };
     } finally {
       peer.dispose();
@@ -310,7 +312,10 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   console.log(`FACM step / FM step = ${fmt(facm.ms / fm.ms)}; our forward + backward vs tfjs: ${fmt(tfFwdBwd / fwdBwd)}× faster${full ? `; matmul GFLOP/s ours / tfjs: ${fmt(tfMs / oursMs)}` : ''}`);
   if (jx) console.log(`${jx.check}\njax-js's first calls (compiling its jit kernels, then the check) took ${(jx.compileMs / 1000).toFixed(0)} s; its FACM step is gradients only (no optimizer), ours includes AdamW and EMA`);
   console.log(`GPU buffers allocated during the timed steps: FM ${fm.grew}, FACM ${facm.grew} (0 = every step served from the pool)`);
-  console.log(`CPU time to record + submit one step (JS, bind groups, encoding): FM ${fmt(fm.recordMs, 1)} ms, FACM ${fmt(facm.recordMs, 1)} ms`);
+  console.log(
+    `time to record + submit one step (JS, bind groups, encoding; queue idle): wall FM ${fmt(fm.recordMs, 1)} ms, FACM ${fmt(facm.recordMs, 1)} ms; ` +
+      `process CPU time (robust to other jobs on the machine) FM ${fmt(fm.recordCpuMs, 1)} ms, FACM ${fmt(facm.recordCpuMs, 1)} ms`,
+  );
   console.log(`per step: FM ${fm.per[0]} dispatches in ${fm.per[1]} compute passes, ${fm.per[2]} submit(s); FACM ${facm.per[0]} dispatches in ${facm.per[1]} passes, ${facm.per[2]} submit(s)`);
   if (peerCheck) console.log(peerCheck);
   if (full) {
@@ -345,7 +350,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   return {
     preset: name,
     batch: B,
-    ours: { forward: fwd, forwardBackward: fwdBwd, jvp, fmStep: fm.ms, facmStep: facm.ms, recordFacmMs: facm.recordMs, recordFmMs: fm.recordMs, dispatchesFacm: facm.per[0], dispatchesFm: fm.per[0] },
+    ours: { forward: fwd, forwardBackward: fwdBwd, jvp, fmStep: fm.ms, facmStep: facm.ms, recordFacmMs: facm.recordMs, recordFmMs: fm.recordMs, recordFacmCpuMs: facm.recordCpuMs, recordFmCpuMs: fm.recordCpuMs, dispatchesFacm: facm.per[0], dispatchesFm: fm.per[0] },
     tfjs: tf ? { forward: tfFwd, forwardBackward: tfFwdBwd, check: peerCheck } : null,
     jax: jaxOut,
     ...(full ? { matmulGflops: { ours: GF(flopsAll, oursMs), tfjs: GF(flopsAll, tfMs) } } : {}),
@@ -369,7 +374,7 @@ export function summaryTable(rows: PresetSummary[]): string {
   const r = (peer: number, ours: number) => (Number.isFinite(peer) ? `${fmt(peer / ours, 1)}×` : '—');
   const jaxOf = (s: PresetSummary) => (s.jax && typeof s.jax === 'object' ? s.jax : null);
   return table([
-    ['preset (batch)', 'ours fwd ms', 'fwd+bwd ms', 'FACM step ms', 'tfjs fwd', 'tfjs fwd+bwd', 'jax-js fwd', 'jax-js fwd+bwd', 'jax-js FACM step', 'record FACM ms', 'dispatches FACM'],
+    ['preset (batch)', 'ours fwd ms', 'fwd+bwd ms', 'FACM step ms', 'tfjs fwd', 'tfjs fwd+bwd', 'jax-js fwd', 'jax-js fwd+bwd', 'jax-js FACM step', 'record FACM ms wall / CPU', 'dispatches FM / FACM'],
     ...rows.map((s) => [
       `${s.preset} (${s.batch})`,
       fmt(s.ours.forward, 1),
@@ -380,8 +385,8 @@ export function summaryTable(rows: PresetSummary[]): string {
       r(jaxOf(s)?.forward ?? NaN, s.ours.forward),
       r(jaxOf(s)?.forwardBackward ?? NaN, s.ours.forwardBackward),
       r(jaxOf(s)?.facmStep ?? NaN, s.ours.facmStep),
-      fmt(s.ours.recordFacmMs, 1),
-      String(s.ours.dispatchesFacm),
+      `${fmt(s.ours.recordFacmMs, 1)} / ${fmt(s.ours.recordFacmCpuMs, 1)}`,
+      `${s.ours.dispatchesFm} / ${s.ours.dispatchesFacm}`,
     ]),
   ]);
 }
@@ -395,7 +400,7 @@ async function main(): Promise<void> {
   const names = opt.preset ? opt.preset.split(',') : opt.all ? ['tiny', 'tiny-16', 'cifar-s'] : full ? ['tiny', 'tiny-16'] : ['tiny'];
   for (const n of names) if (!PRESETS[n]) throw new Error(`unknown preset '${n}' (have ${Object.keys(PRESETS).join(', ')})`);
   const B = Number(opt.batch);
-  const reps = Number(opt.reps ?? (full ? 5 : 3));
+  const reps = Number(opt.reps ?? (full ? 5 : 2));
   if (!Number.isInteger(B) || B < 1) throw new Error('--batch must be a positive integer');
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
   process.env.XDG_RUNTIME_DIR ??= '/tmp'; // Dawn's Vulkan loader warns without one (as scripts/test.mjs)
@@ -405,10 +410,13 @@ async function main(): Promise<void> {
   console.log(`# npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
   const peers = [tf ? `TensorFlow.js ${tf.version_core} (webgpu backend)` : 'no tfjs (--no-tfjs)', jax ? 'jax-js (webgpu backend, jit)' : 'no jax-js (--no-jax)'];
   console.log(`adapter: ${describeAdapter(gpu.report)}${gpu.cpuLike ? ' (a CPU-emulated adapter: figures for correctness and ratios, not GPU speed)' : ''}; peers: ${peers.join(', ')}, in the same Node process on the same adapter`);
-  console.log(`medians of ${reps} repetitions after one warm-up`);
+  console.log(`medians of ${reps} repetitions after one warm-up (none for a peer's call its correctness check has just run)`);
   const summary: PresetSummary[] = [];
   for (const n of names) summary.push(await benchPreset(gpu, tf, jax, n, B, reps, full));
-  console.log(`\n## Summary (peer time / our time: above 1× ours is faster; record = JavaScript to record + submit one FACM step)\n`);
+  console.log(
+    `\n## Summary (peer time / our time: above 1× ours is faster; record = time to record + submit one FACM step with the queue idle, ` +
+      `wall / the process's CPU time, the second robust to other jobs on the machine)\n`,
+  );
   console.log(summaryTable(summary));
   console.log(`\n${((performance.now() - t00) / 1000).toFixed(0)} s in all`);
   if (opt.json) {

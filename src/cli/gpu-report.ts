@@ -131,7 +131,7 @@ async function main(): Promise<void> {
     ...bench.presets.map((p) => {
       const jx = p.jax && typeof p.jax === 'object' ? p.jax : null;
       const ratio = (peer: number | undefined, ours: number) => (peer && Number.isFinite(peer) ? `${(peer / ours).toFixed(1)}×` : '—');
-      return `${p.preset} (batch ${p.batch}): FACM step ${p.ours.facmStep.toFixed(1)} ms (record ${p.ours.recordFacmMs.toFixed(1)} ms, ${p.ours.dispatchesFacm} dispatches); vs tfjs fwd+bwd ${ratio(p.tfjs?.forwardBackward, p.ours.forwardBackward)}, vs jax-js fwd+bwd ${ratio(jx?.forwardBackward, p.ours.forwardBackward)}, FACM step ${ratio(jx?.facmStep, p.ours.facmStep)}`;
+      return `${p.preset} (batch ${p.batch}): FACM step ${p.ours.facmStep.toFixed(1)} ms (record ${p.ours.recordFacmMs.toFixed(1)} ms wall / ${p.ours.recordFacmCpuMs.toFixed(1)} ms process CPU, ${p.ours.dispatchesFacm} dispatches); vs tfjs fwd+bwd ${ratio(p.tfjs?.forwardBackward, p.ours.forwardBackward)}, vs jax-js fwd+bwd ${ratio(jx?.forwardBackward, p.ours.forwardBackward)}, FACM step ${ratio(jx?.facmStep, p.ours.facmStep)}`;
     }),
     ...matmul.map((m) => `${m.preset} matmul: ${m.oursGflops.toPrecision(3)} GFLOP/s (tfjs ${m.tfjsGflops.toPrecision(3)})${m.fractionOfPeak !== null ? `, ${(100 * m.fractionOfPeak).toFixed(2)} % of ${peakT!.name}'s ${peakT!.tflops} TFLOP/s f32` : ' (peak unknown: pass --peak TFLOPS)'}`),
     `FACM training ${training.preset}, batch ${B}: ${training.imgPerS.toFixed(1)} img/s (${training.steps} steps in ${training.seconds.toFixed(0)} s)`,

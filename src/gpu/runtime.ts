@@ -119,6 +119,12 @@ export class Gpu {
   submitCount = 0;
   /** A 64-element tensor bound where a layout needs a buffer the dispatch does not read. */
   readonly dummy: Tensor;
+  /**
+   * Wait for the GPU with a timer, not a spin (see `settle`): on by default for a CPU-like adapter
+   * in Node, where Dawn's busy polling takes a core from the threads that run the kernels.
+   * FACM_GENTLE_WAIT=0|1 overrides.
+   */
+  readonly gentleWait: boolean;
 
   constructor(acq: AcquiredDevice) {
     this.device = acq.device;
@@ -128,6 +134,8 @@ export class Gpu {
     this.hasTimestamps = this.device.features.has('timestamp-query');
     const force = typeof process !== 'undefined' ? process.env?.FACM_CPU_LIKE : undefined;
     this.cpuLike = force === '1' || (force !== '0' && (this.report.isFallback || /swiftshader|llvmpipe|lavapipe/i.test(`${this.report.architecture} ${this.report.description}`)));
+    const gentle = typeof process !== 'undefined' ? process.env?.FACM_GENTLE_WAIT : undefined;
+    this.gentleWait = this.report.backend === 'node' && (gentle === '1' || (gentle !== '0' && this.cpuLike));
     this.arena = this.device.createBuffer({
       label: 'uniform-arena',
       size: ARENA_SLOTS * UNIFORM_SLOT,
@@ -299,7 +307,7 @@ export class Gpu {
     if (bytes > 0) this.enc().copyBufferToBuffer(t.buffer, t.offset, staging, 0, bytes);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.settle(staging.mapAsync(GPUMapMode.READ));
     } catch (e) {
       this.checkErrors();
       throw e;
@@ -587,9 +595,40 @@ export class Gpu {
   /** Resolves when the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.settle(this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
   }
+
+  /**
+   * Awaits a promise of the device. Dawn in Node resolves them by polling itself through
+   * `setImmediate` for as long as one is pending: a busy loop that holds a CPU core for the whole
+   * wait. On a CPU-like adapter the kernels run on those same cores (SwiftShader's threads), so
+   * with `gentleWait` the global setImmediate is routed through a 1 ms timer while our waits are
+   * pending: Dawn then polls about a thousand times a second instead of spinning. Waits may overlap
+   * (a drain during a sync); the last one to finish puts setImmediate back.
+   */
+  async settle<T>(p: Promise<T>): Promise<T> {
+    if (!this.gentleWait) return p;
+    const g = globalThis as { setImmediate?: unknown; clearImmediate?: unknown };
+    if (Gpu.gentleDepth++ === 0) {
+      const realClear = g.clearImmediate as (h: unknown) => void;
+      Gpu.real = { set: g.setImmediate, clear: realClear };
+      g.setImmediate = (fn: (...a: unknown[]) => void, ...args: unknown[]) => setTimeout(fn, 1, ...args);
+      // A handle from the timer above is a Timeout: clear it as one.
+      g.clearImmediate = (h: unknown) => (h && typeof h === 'object' && '_onTimeout' in h ? clearTimeout(h as ReturnType<typeof setTimeout>) : realClear(h));
+    }
+    try {
+      return await p;
+    } finally {
+      if (--Gpu.gentleDepth === 0) {
+        g.setImmediate = Gpu.real.set;
+        g.clearImmediate = Gpu.real.clear;
+      }
+    }
+  }
+
+  private static gentleDepth = 0;
+  private static real: { set: unknown; clear: unknown } = { set: undefined, clear: undefined };
 
   // ------------------------------------------------------------- profiling
 
@@ -620,7 +659,7 @@ export class Gpu {
     const labels = prof.labels.splice(0);
     this.flush();
     this.pendingProfiles.push(
-      readBuf.mapAsync(GPUMapMode.READ).then(() => {
+      this.settle(readBuf.mapAsync(GPUMapMode.READ)).then(() => {
         const ts = new BigInt64Array(readBuf.getMappedRange());
         for (let i = 0; i < labels.length; i++) prof.results.push({ label: labels[i], ms: Number(ts[2 * i + 1] - ts[2 * i]) / 1e6 });
         readBuf.unmap();

@@ -77,6 +77,14 @@ export interface DiTOutput<T> {
 export class DiT<T> {
   readonly T: number;
   private readonly pos: T;
+  /**
+   * One token (the 2-D mode's points): softmax over a single key is exactly 1, so attention returns
+   * v and q, k have no effect (their gradients are exactly 0). The block then computes only the v
+   * third of attn.qkv and skips the attention kernels: the same function, a third of qkv's FLOPs.
+   * Where the slice would break the GPU's binding alignment the full path runs; tests switch it off
+   * to compare the two.
+   */
+  oneTokenShortcut: boolean;
 
   constructor(
     readonly be: Backend<T>,
@@ -86,6 +94,7 @@ export class DiT<T> {
     validateConfig(cfg);
     this.T = tokens(cfg);
     this.pos = be.fromArray(posEmbed2d(cfg.D, cfg.H / cfg.patch), [this.T, cfg.D]);
+    this.oneTokenShortcut = this.T === 1 && be.canSlice(2 * cfg.D * cfg.D) && be.canSlice(2 * cfg.D);
   }
 
   private dims(B: number) {
@@ -163,8 +172,9 @@ export class DiT<T> {
     const mod = f.keep(f.linear(sc, `${L}.adaLN_modulation.1`, B, D, 6 * D)); // (B, 6D)
 
     const m1 = f.keep(f.normModulate(x, mod, MSA)); // (R, D)
-    const qkv = f.keep(f.linear(m1, `${L}.attn.qkv`, R, D, 3 * D)); // (R, 3D)
-    const att = f.keep(f.attention(qkv, attn)); // (R, D)
+    // One token: attention is v (see oneTokenShortcut); qkv and att are then both v (R, D).
+    const qkv = this.oneTokenShortcut ? f.keep(f.linear(m1, `${L}.attn.qkv`, R, D, D, 2 * D)) : f.keep(f.linear(m1, `${L}.attn.qkv`, R, D, 3 * D)); // (R, 3D)
+    const att = this.oneTokenShortcut ? qkv : f.keep(f.attention(qkv, attn)); // (R, D)
     const pr = f.keep(f.linear(att, `${L}.attn.proj`, R, D, D)); // (R, D)
     const x1 = f.keep(f.gatedResidual(x, pr, mod, MSA)); // (R, D)
 
@@ -259,11 +269,13 @@ export class DiT<T> {
     // x1 = x + gate_msa ⊙ pr,  pr = proj(attn(qkv(m1)))
     const dpr = gr.gatedResidual(k.pr, k.mod, dx1, MSA, dmod);
     const datt = gr.linear(k.att, `${L}.attn.proj`, dpr, R, D, D);
-    const dqkv = ops.attention.backward(k.qkv, datt, attn);
-    const dm1 = gr.linear(k.m1, `${L}.attn.qkv`, dqkv, R, D, 3 * D);
+    // One token: d(v) = d(att); q and k's gradients stay 0 (as the attention backward would give).
+    const dqkv = this.oneTokenShortcut ? null : ops.attention.backward(k.qkv, datt, attn);
+    const dm1 = dqkv ? gr.linear(k.m1, `${L}.attn.qkv`, dqkv, R, D, 3 * D) : gr.linear(k.m1, `${L}.attn.qkv`, datt, R, D, D, 2 * D);
     const dln1 = gr.normModulate(k.x, k.mod, dm1, MSA, dmod);
     const dx = ops.add.forward(dx1, dln1, R * D);
-    gr.release(dpr, datt, dqkv, dm1, dln1, dx1);
+    gr.release(dpr, datt, dm1, dln1, dx1);
+    if (dqkv) gr.release(dqkv);
 
     const dsc = gr.linear(sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
     gr.release(dmod);

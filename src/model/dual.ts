@@ -70,11 +70,14 @@ export class DualRun<T> {
     return x[1]!;
   }
 
-  /** y = x·Wᵀ + b with the parameters of layer `name`. */
-  linear(x: Dual<T>, name: string, rows: number, inF: number, outF: number): Dual<T> {
+  /**
+   * y = x·Wᵀ + b with the parameters of layer `name`; with `from`, only the layer's outputs
+   * [from, from + outF) (rows of W, entries of b), e.g. the v third of attn.qkv.
+   */
+  linear(x: Dual<T>, name: string, rows: number, inF: number, outF: number, from = 0): Dual<T> {
     const { ops } = this.be;
     const d = { rows, inF, outF };
-    const [w, b] = [this.P(`${name}.weight`), this.P(`${name}.bias`)];
+    const [w, b] = layerSlice(this.be, this.P, name, inF, outF, from);
     return this.dual ? ops.linear.jvp(x[0], this.tangent(x), w, b, d) : [ops.linear.forward(x[0], w, b, d), null];
   }
 
@@ -137,6 +140,14 @@ export class DualRun<T> {
   }
 }
 
+/** [W, b] of layer `name`, or of its outputs [from, from + outF) (views sharing the storage). */
+function layerSlice<T>(be: Backend<T>, P: Params<T>, name: string, inF: number, outF: number, from: number): [T, T] {
+  const w = P(`${name}.weight`);
+  const b = P(`${name}.bias`);
+  if (from === 0) return [w, b];
+  return [be.slice(w, from * inF, [outF, inF]), be.slice(b, from, [outF])];
+}
+
 export class GradRun<T> {
   constructor(
     readonly be: Backend<T>,
@@ -149,9 +160,11 @@ export class GradRun<T> {
     this.be.release(...ts);
   }
 
-  /** dX of y = x·Wᵀ + b (new); dW, db += into G(name). */
-  linear(x: T, name: string, dY: T, rows: number, inF: number, outF: number): T {
-    return this.be.ops.linear.backward(x, this.P(`${name}.weight`), dY, { rows, inF, outF }, this.G(`${name}.weight`), this.G(`${name}.bias`), null);
+  /** dX of y = x·Wᵀ + b (new); dW, db += into G(name). `from` as DualRun.linear (the other outputs' gradients are left as they are). */
+  linear(x: T, name: string, dY: T, rows: number, inF: number, outF: number, from = 0): T {
+    const [w] = layerSlice(this.be, this.P, name, inF, outF, from);
+    const [dW, db] = layerSlice(this.be, this.G, name, inF, outF, from);
+    return this.be.ops.linear.backward(x, w, dY, { rows, inF, outF }, dW, db, null);
   }
 
   /**

@@ -11,6 +11,13 @@ export interface Backend<T> {
   fromArray(data: ArrayLike<number>, shape: readonly number[]): T;
   zeros(shape: readonly number[]): T;
   toArray(t: T): Promise<Float64Array>;
+  /**
+   * Elements [offset, offset + size of shape) of `t` as a tensor sharing its storage (writes through
+   * it land in `t`). GPU: the offset must keep the 256-byte binding alignment (`canSlice`).
+   */
+  slice(t: T, offset: number, shape: readonly number[]): T;
+  /** Whether `slice` can start at `offset` elements into a tensor that starts aligned. */
+  canSlice(offset: number): boolean;
   /** Marks the end of a temporary's life (GPU: back to the pool; CPU: nothing). */
   release(...ts: (T | null | undefined)[]): void;
 }
@@ -22,6 +29,8 @@ export function cpuBackend(): Backend<Float64Array> {
     fromArray: (data) => Float64Array.from(data),
     zeros: (shape) => new Float64Array(shape.reduce((a, b) => a * b, 1)),
     toArray: async (t) => t,
+    slice: (t, offset, shape) => t.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)),
+    canSlice: () => true,
     release: () => {},
   };
 }
@@ -33,6 +42,8 @@ export function gpuBackend(gpu: Gpu): Backend<Tensor> {
     fromArray: (data, shape) => gpu.upload(data, shape),
     zeros: (shape) => gpu.zeros(shape),
     toArray: async (t) => Float64Array.from(await gpu.read(t)),
+    slice: (t, offset, shape) => gpu.view(t.buffer, t.offset / 4 + offset, shape),
+    canSlice: (offset) => offset % 64 === 0,
     release: (...ts) => gpu.release(...ts),
   };
 }

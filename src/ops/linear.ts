@@ -91,12 +91,14 @@ export const linearGeluCpu: LinearGeluOps<Float64Array> = {
 
 // ------------------------------------------------------------------ GPU
 
-export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
+export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'matmul_reg8' | 'matmul_el' | 'colsum'> = {
   name: 'linear',
   code: `${geluCode}\n${linearCode}`,
   entries: {
     matmul: ['dims', 'A', 'B', 'bias', 'C', 'Aux'],
     matmul_reg: ['dims', 'A4', 'B4', 'bias', 'C', 'Aux'],
+    matmul_reg8: ['dims', 'A4', 'B4', 'bias', 'C', 'Aux'],
+    matmul_el: ['dims', 'A', 'B', 'bias', 'C', 'Aux'],
     colsum: ['dims', 'X', 'colOut'],
   },
 };
@@ -104,13 +106,16 @@ export const linearKernel: KernelModule<'matmul' | 'matmul_reg' | 'colsum'> = {
 const BIAS = 1;
 const ACC = 2;
 const MAX_GRID = 65535;
+const EL_WG = 64;
 
 /**
  * The matmul kernels (shaders/linear.wgsl): `tile` with a (4·tt)² tile of C per workgroup of tt²
  * threads through workgroup memory, or `reg`: one thread per 4×4 block of C straight from storage
- * (vec4 loads, no workgroup memory, no barrier) in workgroups of `wg` threads.
+ * (vec4 loads, no workgroup memory, no barrier) in workgroups of `wg` threads; `reg8`: the same with
+ * an 8×8 block per thread (twice the multiply-adds per load); or `el`: one thread per element of C,
+ * a plain loop over K (any shape; for the thinnest ones, e.g. K or N = 2).
  */
-export type MatmulVariant = { kind: 'tile'; tt: 16 | 8 } | { kind: 'reg'; wg: number };
+export type MatmulVariant = { kind: 'tile'; tt: 16 | 8 } | { kind: 'reg'; wg: number } | { kind: 'reg8'; wg: number } | { kind: 'el' };
 
 export interface MatmulOpts {
   transA?: boolean;
@@ -126,8 +131,11 @@ export interface MatmulOpts {
   variant?: MatmulVariant;
 }
 
-/** A variant's short name: tile64, tile32, reg16, reg32, reg64. */
-export const variantKey = (v: MatmulVariant): string => (v.kind === 'tile' ? `tile${4 * v.tt}` : `reg${v.wg}`);
+/** A variant's short name: tile64, tile32, reg16, reg32, reg64, reg8w16, reg8w64, el. */
+export const variantKey = (v: MatmulVariant): string => (v.kind === 'tile' ? `tile${4 * v.tt}` : v.kind === 'reg' ? `reg${v.wg}` : v.kind === 'reg8' ? `reg8w${v.wg}` : 'el');
+
+/** Thin enough for the one-thread-per-element kernel: a dimension under 8 (the 2-D mode's K or N of 2). */
+export const elFits = (M: number, N: number, K: number): boolean => Math.min(M, N, K) < 8;
 
 /** Can `reg` serve this shape? Its vec4-indexed dimensions must be multiples of 4. */
 export function regFits(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
@@ -137,9 +145,9 @@ export function regFits(M: number, N: number, K: number, transA: boolean, transB
   return K % 4 === 0 && N % 4 === 0;
 }
 
-/** Workgroup size for `reg`: 64 threads, halved (to 16) until there are ≥ 8 workgroups to spread over cores. */
-function regWorkgroup(M: number, N: number): number {
-  const threads = Math.ceil(M / 4) * Math.ceil(N / 4);
+/** Workgroup size for `reg` (block 4) or `reg8` (block 8): 64 threads, halved (to 16) until there are ≥ 8 workgroups to spread over cores. */
+function regWorkgroup(M: number, N: number, block = 4): number {
+  const threads = Math.ceil(M / block) * Math.ceil(N / block);
   let wg = 64;
   while (wg > 16 && Math.ceil(threads / wg) < 8) wg /= 2;
   return wg;
@@ -163,19 +171,24 @@ export const matShapeKey = (M: number, N: number, K: number, transA: boolean, tr
  * Per shape and adapter: the autotuned choice where there is one (src/ops/tune.ts), else a rule.
  * On a CPU-like adapter (SwiftShader) the register kernel wins on every
  * shape it fits (measured with `npm run bench`: barriers and workgroup memory cost more than they
- * save there). On a GPU the 64×64 tile for shapes with enough 64×64 tiles to fill it, the register
+ * save there), and the per-element kernel on the thin shapes it does not (the 2-D mode's K or N of
+ * 2: a 64×64 tile spent 30× the time of the per-element kernel on 128×64×2). On a GPU the 64×64 tile for shapes with enough 64×64 tiles to fill it, the register
  * kernel for thin ones (few rows or columns, e.g. a dW of a small layer), the 32×32 tile otherwise.
  */
 export function chooseMatmul(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
   const tuned = matmulChoices.get(gpu)?.get(matShapeKey(M, N, K, transA, transB));
-  if (tuned && (tuned.kind === 'tile' || regFits(M, N, K, transA, transB))) return tuned;
+  if (tuned && ((tuned.kind !== 'reg' && tuned.kind !== 'reg8') || regFits(M, N, K, transA, transB))) return tuned;
   return ruleOfThumb(gpu, M, N, K, transA, transB);
 }
 
 /** The untuned rule (see chooseMatmul). */
 export function ruleOfThumb(gpu: Gpu, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
   const reg = regFits(M, N, K, transA, transB);
-  if (gpu.cpuLike) return reg ? { kind: 'reg', wg: regWorkgroup(M, N) } : { kind: 'tile', tt: M <= 32 || N <= 32 ? 8 : 16 };
+  if (!reg && elFits(M, N, K)) return { kind: 'el' };
+  if (gpu.cpuLike) {
+    if (!reg) return { kind: 'tile', tt: M <= 32 || N <= 32 ? 8 : 16 };
+    return M >= 8 && N >= 8 ? { kind: 'reg8', wg: regWorkgroup(M, N, 8) } : { kind: 'reg', wg: regWorkgroup(M, N) };
+  }
   if (M >= 64 && N >= 64 && Math.ceil(M / 64) * Math.ceil(N / 64) >= 16) return { kind: 'tile', tt: 16 };
   if (reg && (M <= 32 || N <= 32)) return { kind: 'reg', wg: regWorkgroup(M, N) };
   return { kind: 'tile', tt: 8 };
@@ -199,10 +212,14 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
   // In a profile, each matmul is labelled with its variant and shape (the profile panel and bench --profile show them).
   const detail = gpu.profilingOn ? `${variantKey(v)} ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}` : undefined;
-  if (v.kind === 'reg') {
+  if (v.kind === 'reg' || v.kind === 'reg8') {
     if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
-    const groups = Math.ceil((Math.ceil(M / 4) * Math.ceil(N / 4)) / v.wg);
-    gpu.dispatch(linearKernel, 'matmul_reg', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg }, detail);
+    const block = v.kind === 'reg' ? 4 : 8;
+    const groups = Math.ceil((Math.ceil(M / block) * Math.ceil(N / block)) / v.wg);
+    gpu.dispatch(linearKernel, v.kind === 'reg' ? 'matmul_reg' : 'matmul_reg8', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg }, detail);
+  } else if (v.kind === 'el') {
+    const groups = Math.ceil((M * N) / EL_WG);
+    gpu.dispatch(linearKernel, 'matmul_el', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: EL_WG }, detail);
   } else {
     const tile = 4 * v.tt;
     gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt }, detail);
@@ -227,7 +244,7 @@ export function colsum(gpu: Gpu, X: Tensor, out: Tensor, M: number, N: number, a
  */
 export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
   const mm = (A: Tensor, B: Tensor, C: Tensor, M: number, N: number, K: number, o: MatmulOpts) => {
-    const fits = force && (force.kind === 'tile' || regFits(M, N, K, !!o.transA, !!o.transB));
+    const fits = force && ((force.kind !== 'reg' && force.kind !== 'reg8') || regFits(M, N, K, !!o.transA, !!o.transB));
     matmul(gpu, A, B, C, M, N, K, fits ? { ...o, variant: force } : o);
   };
   const fwd = (x: Tensor, w: Tensor, b: Tensor | null, { rows, inF, outF }: LinearDims, label: string) => {
@@ -251,7 +268,7 @@ export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
 /** linearGelu on the GPU; `force` pins the matmul kernel as for linearGpu. */
 export function linearGeluGpu(gpu: Gpu, force?: MatmulVariant): LinearGeluOps<Tensor> {
   const mm = (A: Tensor, B: Tensor, C: Tensor, M: number, N: number, K: number, o: MatmulOpts) => {
-    const fits = force && (force.kind === 'tile' || regFits(M, N, K, !!o.transA, !!o.transB));
+    const fits = force && ((force.kind !== 'reg' && force.kind !== 'reg8') || regFits(M, N, K, !!o.transA, !!o.transB));
     matmul(gpu, A, B, C, M, N, K, fits ? { ...o, variant: force } : o);
   };
   const lin = linearGpu(gpu, force);

@@ -7,7 +7,7 @@
 import type { AdapterReport } from '../gpu/device';
 import type { Gpu } from '../gpu/runtime';
 import { TIME_DIM } from './embed';
-import { matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
+import { elFits, matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
 
 export { variantKey };
 import { tokens, type DiTConfig } from '../model/config';
@@ -63,10 +63,17 @@ export function ditMatmuls(cfg: DiTConfig, B: number, all = false): DiTMatShape[
 
 export const shapeKey = (s: MatShape): string => matShapeKey(s.M, s.N, s.K, s.transA, s.transB);
 
-/** Every kernel variant that can serve `s`: the two workgroup tiles, and the register kernel at three workgroup sizes where it fits. */
+/**
+ * Every kernel variant that can serve `s`: the two workgroup tiles, the register kernel at three
+ * workgroup sizes and its 8×8 form at two where it fits, and the per-element kernel on thin shapes (a dimension under 8)
+ * or where the register kernel does not fit.
+ */
 export function matmulCandidates(s: MatShape): MatmulVariant[] {
   const out: MatmulVariant[] = [{ kind: 'tile', tt: 16 }, { kind: 'tile', tt: 8 }];
-  if (regFits(s.M, s.N, s.K, s.transA, s.transB)) for (const wg of [16, 32, 64]) out.push({ kind: 'reg', wg });
+  const reg = regFits(s.M, s.N, s.K, s.transA, s.transB);
+  if (reg) for (const wg of [16, 32, 64]) out.push({ kind: 'reg', wg });
+  if (reg) for (const wg of [16, 64]) out.push({ kind: 'reg8', wg });
+  if (!reg || elFits(s.M, s.N, s.K)) out.push({ kind: 'el' });
   return out;
 }
 
@@ -76,7 +83,7 @@ export function adapterKey(r: AdapterReport): string {
 }
 
 /** Bump when the kernels change: a stored choice from other kernels is timed again. */
-export const TUNE_VERSION = 1;
+export const TUNE_VERSION = 3;
 
 export interface TuneRecord {
   version: number;

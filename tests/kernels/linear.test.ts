@@ -44,6 +44,8 @@ const pinned = (label: string, v: MatmulVariant) => opTests({ ...spec, name: `li
 pinned('64×64 tile', { kind: 'tile', tt: 16 });
 pinned('32×32 tile', { kind: 'tile', tt: 8 });
 pinned('register, 16-thread groups', { kind: 'reg', wg: 16 });
+pinned('one thread per element', { kind: 'el' });
+pinned('register 8×8, 16-thread groups', { kind: 'reg8', wg: 16 });
 
 // ---------------------------------------------------------------- GELU epilogues
 // linearGelu: y = gelu(x·Wᵀ + b) (forward: one matmul writing pre and y; JVP tangent: one matmul
@@ -79,6 +81,7 @@ const geluSpec: OpSpec<LinearCase> = {
 opTests(geluSpec);
 opTests({ ...geluSpec, name: 'linearGelu (64×64 tile)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linearGelu: linearGeluGpu(g, { kind: 'tile', tt: 16 }) })) });
 opTests({ ...geluSpec, name: 'linearGelu (register, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linearGelu: linearGeluGpu(g, { kind: 'reg', wg: 16 }) })) });
+opTests({ ...geluSpec, name: 'linearGelu (register 8×8, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linearGelu: linearGeluGpu(g, { kind: 'reg8', wg: 16 }) })) });
 
 // linear.backward with geluPre: the layer after a GELU (fc2), y = gelu(p)·Wᵀ + b, differentiated in p
 // (its dX matmul multiplies by gelu'(p) in the epilogue).
@@ -112,3 +115,4 @@ const afterGeluSpec: OpSpec<LinearCase> = {
 opTests(afterGeluSpec);
 opTests({ ...afterGeluSpec, name: 'linear after GELU (64×64 tile)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, { kind: 'tile', tt: 16 }) })) });
 opTests({ ...afterGeluSpec, name: 'linear after GELU (register, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, { kind: 'reg', wg: 16 }) })) });
+opTests({ ...afterGeluSpec, name: 'linear after GELU (register 8×8, 16-thread groups)', gpuBackend: (gpu) => withGpuOps(gpu, (g) => ({ linear: linearGpu(g, { kind: 'reg8', wg: 16 }) })) });

@@ -1,7 +1,7 @@
 // Loss reductions on the GPU vs the f64 reference; reference gradients vs central differences of
 // the reference loss (the loss is a scalar of F, so its JVP is ⟨∇L, u⟩).
 import { test } from 'node:test';
-import { COS_EPS, fmGrad, fmGradRef, fmLossRef, fmStats, residualLoss, residualRef, type ResidualMode, type ResidualScalars } from '../../src/ops/loss';
+import { COS_EPS, fmGradRef, fmLoss, fmLossRef, residualLoss, residualRef, type ResidualMode, type ResidualScalars } from '../../src/ops/loss';
 import { Rng } from '../../src/util/rng';
 import { dot, expectClose, expectScalarClose } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
@@ -10,8 +10,11 @@ const gpu = gpuForFile();
 const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
 const randn = (rng: Rng, n: number, s = 1) => f32(Array.from({ length: n }, () => rng.normal() * s));
 
-for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [2, 3, 16, 300]] as const) {
-  test(`fm loss B=${B} C=${C} HW=${HW} scale=${scale}`, async () => {
+// Each case through both kernels: a workgroup per sample (fm_stats + fm_grad) and one thread per
+// sample (fm_row, the default for small N such as the 2-D mode's 2×1×1).
+for (const rows of [false, true])
+for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [2, 3, 16, 300], [70, 2, 1, 1]] as const) {
+  test(`fm loss B=${B} C=${C} HW=${HW} scale=${scale}${rows ? ' (one thread per sample)' : ''}`, async () => {
     const g = await gpu();
     const rng = new Rng(B * 100 + HW);
     const N = C * HW;
@@ -20,8 +23,7 @@ for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [
     const ref = fmLossRef(F, v, d);
     const tF = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tw = g.upload(w, [B]);
     const stats = g.alloc([B, 2]), dF = g.alloc([B, N]);
-    fmStats(g, tF, tv, stats, d);
-    fmGrad(g, tF, tv, tw, dF, 0.25, d);
+    fmLoss(g, tF, tv, tw, stats, dF, 0.25, d, rows);
     const st = await g.read(stats);
     expectClose('fm mse', st.filter((_, i) => i % 2 === 0), ref.mse, { rtol: 1e-4 });
     expectClose('fm cos', st.filter((_, i) => i % 2 === 1), ref.cos, { rtol: 1e-4 });
@@ -39,7 +41,8 @@ for (const [B, C, HW, scale] of [[2, 3, 64, 1], [3, 1, 37, 1], [5, 3, 100, 1], [
 // F = 0 exactly (adaLN-Zero's first step): current PyTorch's cosine clamps each norm on its own, so
 // ∂cos/∂F = v / (ε·‖v‖) per pixel (the old max(‖F‖‖v‖, ε) gave v / ε). One sample all zero, one with
 // some zero pixels, so the kernel's branch at ‖F‖ = 0 meets non-zero pixels in the same workgroup.
-test('fm loss at F = 0: the cosine gradient is v / (eps·‖v‖) per pixel, as PyTorch ≥ 2.0', async () => {
+for (const rows of [false, true])
+test(`fm loss at F = 0: the cosine gradient is v / (eps·‖v‖) per pixel, as PyTorch ≥ 2.0${rows ? ' (one thread per sample)' : ''}`, async () => {
   const g = await gpu();
   const [B, C, HW] = [2, 3, 40];
   const N = C * HW;
@@ -67,8 +70,7 @@ test('fm loss at F = 0: the cosine gradient is v / (eps·‖v‖) per pixel, as 
   // And the GPU agrees with the reference, zero pixels included.
   const tF = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tw = g.upload(w, [B]);
   const stats = g.alloc([B, 2]), dF = g.alloc([B, N]);
-  fmStats(g, tF, tv, stats, d);
-  fmGrad(g, tF, tv, tw, dF, scale, d);
+  fmLoss(g, tF, tv, tw, stats, dF, scale, d, rows);
   const ref = fmLossRef(F, v, d);
   const st = await g.read(stats);
   expectClose('fm cos at F = 0', st.filter((_, i) => i % 2 === 1), ref.cos, { rtol: 1e-5 });
@@ -82,9 +84,10 @@ const modes: [string, ResidualMode][] = [
   ['meanflow p=1', { clamp: false, normalise: false, p: 1 }],
   ['scm normalise', { clamp: false, normalise: true, p: 0 }],
 ];
+for (const rows of [false, true])
 for (const [name, mode] of modes)
-  for (const [B, N, scale] of [[4, 192, 1], [3, 77, 1], [2, 48, 300]] as const) {
-    test(`residual loss ${name} B=${B} N=${N} scale=${scale}`, async () => {
+  for (const [B, N, scale] of [[4, 192, 1], [3, 77, 1], [2, 48, 300], [70, 2, 1]] as const) {
+    test(`residual loss ${name} B=${B} N=${N} scale=${scale}${rows ? ' (one thread per sample)' : ''}`, async () => {
       const g = await gpu();
       const rng = new Rng(N + B);
       const F = randn(rng, B * N, scale), v = randn(rng, B * N, scale), tF = randn(rng, B * N, 2 * scale);
@@ -94,9 +97,13 @@ for (const [name, mode] of modes)
       const ref = residualRef(F, v, tF, S64, mode, 0.5, N);
       const tFt = g.upload(F, [B, N]), tv = g.upload(v, [B, N]), tt = g.upload(tF, [B, N]), tS = g.upload(Sf, [B, 4]);
       const stats = g.alloc([B, 8]), dF = g.alloc([B, N]);
-      residualLoss(g, tFt, tv, tt, tS, stats, dF, mode, 0.5, { B, C: 1, HW: N });
+      residualLoss(g, tFt, tv, tt, tS, stats, dF, mode, 0.5, { B, C: 1, HW: N }, rows);
       expectClose(`residual stats`, await g.read(stats), ref.stats, { rtol: 2e-4 }, [B, 8]);
       expectClose(`residual dF`, await g.read(dF), ref.dF, { rtol: 2e-4 }, [B, N]);
+      const statsOnly = g.alloc([B, 8]);
+      residualLoss(g, tFt, tv, tt, tS, statsOnly, null, mode, 0.5, { B, C: 1, HW: N }, rows);
+      expectClose(`residual stats without dF`, await g.read(statsOnly), ref.stats, { rtol: 2e-4 }, [B, 8]);
+      g.release(statsOnly);
       // The target is a stop-gradient, written out here from the definition (loss.wgsl's header), not
       // from ref.dF: target = F − Δ, Δ = a·φ(g) or c·g/(|c|·RMS(g) + 0.1), g = F − v − k·tF; with
       // e = mean Δ², L(x) = Σ_b 0.5·λ_b·mean (x − target)² / (e_b + 1e−3)^p, the denominator frozen.

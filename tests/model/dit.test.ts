@@ -2,11 +2,14 @@
 // the JVP tangent vs central differences of F along (v, 1), and the gradient vs central differences.
 import { test } from 'node:test';
 import { PRESETS, type DiTConfig } from '../../src/model/config';
-import { initParams } from '../../src/model/params';
+import { initParams, paramTable } from '../../src/model/params';
 import { Rng } from '../../src/util/rng';
 import { dot, expectClose, expectScalarClose } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
 import { cpuParams, gpuParams, models } from '../helpers/model';
+import { DiT } from '../../src/model/dit';
+
+import { cpuBackend } from '../../src/ops/backend';
 
 const gpu = gpuForFile();
 const f32 = (a: ArrayLike<number>) => Float64Array.from(Float32Array.from(a));
@@ -79,3 +82,40 @@ for (const [name, cfg] of variants) {
     g.checkErrors();
   });
 }
+
+// One token: the model computes only the v third of attn.qkv and skips the attention kernels
+// (DiT.oneTokenShortcut). Against the full path (qkv + attention) in f64: the same F, dF/dt and
+// gradients, and exactly zero gradients for q and k, as the attention backward gives.
+test('DiT points (one token): the attention shortcut computes what the full attention path does', () => {
+  const cfg = PRESETS.points.config;
+  const table = paramTable(cfg);
+  const fast = new DiT(cpuBackend(), cfg, table);
+  const full = new DiT(cpuBackend(), cfg, table);
+  full.oneTokenShortcut = false;
+  if (!fast.oneTokenShortcut) throw new Error('the one-token shortcut is off for the points preset');
+  const B = 4;
+  const rng = new Rng(5);
+  const P = cpuParams(table, initParams(table, 3, 0.1)).P;
+  const x = rng.normals(B * 2), v = rng.normals(B * 2);
+  const c = Float64Array.from({ length: B }, () => rng.uniform(0, 1));
+  const inp = { x: Float64Array.from(x), c, y: null, r: null };
+  const tan = { tX: Float64Array.from(v), tC: new Float64Array(B).fill(1), tR: null };
+  const W = Float64Array.from(rng.normals(B * 2));
+  const grads = (m: DiT<Float64Array>) => {
+    const run = m.run(P, inp, B, tan, true);
+    const G = cpuParams(table, new Float64Array(table.total));
+    m.backward(P, G.P, run.tape!, W);
+    return { F: run.F, tF: run.tF!, G: G.flat };
+  };
+  const a = grads(fast), b = grads(full);
+  expectClose('F (shortcut vs full attention)', a.F, b.F, { rtol: 1e-12, atol: 1e-14 });
+  expectClose('dF/dt (shortcut vs full attention)', a.tF, b.tF, { rtol: 1e-12, atol: 1e-14 });
+  for (const s of table.specs) {
+    const ga = a.G.subarray(s.offset, s.offset + s.size), gb = b.G.subarray(s.offset, s.offset + s.size);
+    expectClose(`grad ${s.name} (shortcut vs full attention)`, ga, gb, { rtol: 1e-10, atol: 1e-14 });
+    if (s.name.endsWith('attn.qkv.weight') || s.name.endsWith('attn.qkv.bias')) {
+      const qk = ga.subarray(0, (2 * s.size) / 3);
+      if (qk.some((z) => z !== 0)) throw new Error(`${s.name}: the q and k parts of the gradient are not exactly 0`);
+    }
+  }
+});
