@@ -2,7 +2,7 @@
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
 // toy scale, the stability findings of the FACM paper (docs/math.md, "Baselines").
 
-import { defaults, OBJECTIVE_KNOBS, type Config } from '../../config';
+import { defaults, OBJECTIVE_KNOBS, presetDefaults, type Config } from '../../config';
 
 export interface Ablation {
   id: string;
@@ -87,14 +87,14 @@ export const ABLATIONS: Ablation[] = [
     title: '2-D: FACM vs baselines on eight Gaussians',
     stopAt: 2000,
     finding:
-      'The stability story on points in the plane (the points preset, one token per point, batch 128, lr 2e-3): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
+      'The stability story on points in the plane (the points preset and its settings: one token per point, eight Gaussians, batch 128, lr 2e-3, t sampler mean 0 / std 1): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
       'Watch the blue one-step points: on the grey modes, a blob, a curve or a few points; and the sliced W2 distance against the held-out and noise figures.',
     runs: [
-      { name: 'FACM', overrides: { objective: 'facm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'sCM-style', overrides: { objective: 'scm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'FACM', overrides: { objective: 'facm', preset: 'points' } },
+      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor', preset: 'points' } },
+      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0, preset: 'points' } },
+      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75, preset: 'points' } },
+      { name: 'sCM-style', overrides: { objective: 'scm', preset: 'points' } },
     ],
   },
   {
@@ -116,7 +116,14 @@ export const ABLATION_IDS = ABLATIONS.map((a) => a.id);
 export function ablationRuns(id: string, base: Config): { name: string; config: Config }[] {
   const a = ABLATIONS.find((x) => x.id === id);
   if (!a) return [];
-  const d = defaults();
-  const knobs = Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]]));
-  return a.runs.map((r) => ({ name: r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`, config: { ...base, ...knobs, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config }));
+  return a.runs.map((r) => {
+    // A run on another preset than the base's starts from that preset's settings (a points run's
+    // batch, t sampler); the objective knobs always start from the run's preset defaults.
+    const preset = r.overrides.preset ?? base.preset;
+    const d = defaults(preset);
+    const carried = preset === base.preset ? {} : { ...presetDefaults(preset), dataset: d.dataset };
+    const knobs = Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]]));
+    const name = r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`;
+    return { name, config: { ...base, ...carried, ...knobs, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config };
+  });
 }

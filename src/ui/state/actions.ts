@@ -8,7 +8,7 @@ import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
 import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
-import { CUSTOM_DATASET, defaultDatasetFor, KEYS, parseSearch, sameRun, type Config, type Key } from '../../config';
+import { CUSTOM_DATASET, defaultDatasetFor, defaultFor, KEYS, presetDefaults, parseSearch, sameRun, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
 import { hintsNeeded } from '../../train/foreign';
@@ -36,6 +36,14 @@ export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
   const next = { ...run.config, [key]: value } as Config;
   // A new preset gets the built-in dataset of its image size (user files are resized instead).
   if (key === 'preset' && next.dataset !== CUSTOM_DATASET && (next.dataset in BUILTIN || next.dataset in SHIPPED)) next.dataset = defaultDatasetFor(String(value));
+  // Settings left at the old preset's default follow the new one's (a points run's batch and t
+  // sampler); a view setting among them changes for every run, as when it is set by hand.
+  const views: Key[] = [];
+  if (key === 'preset')
+    for (const k of new Set([...Object.keys(presetDefaults(run.config.preset)), ...Object.keys(presetDefaults(String(value)))]) as Set<Key>)
+      if (run.config[k] === defaultFor(k, run.config.preset) && run.config[k] !== defaultFor(k, String(value)))
+        if (KEYS[k].group === 'run') (next as Record<string, unknown>)[k] = defaultFor(k, String(value));
+        else views.push(k);
   if (KEYS[key].group === 'view') {
     // What is shown applies to every run, at once.
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
@@ -45,6 +53,7 @@ export function updateConfig<K extends Key>(key: K, value: Config[K]): void {
     if (s.ablation) useStore.setState({ ablation: '' }); // the set is no longer the preset's
   }
   syncUrl();
+  for (const k of views) updateConfig(k, defaultFor(k, String(value)));
 }
 
 /** Edited run settings that the trainer does not use yet (they apply on Reset). */
