@@ -24,7 +24,7 @@ p.add_argument('--decay', default='none')            # none | cosine
 p.add_argument('--lam', type=float, default=1.0)
 p.add_argument('--objective', default='facm')        # facm | cmna | fm
 p.add_argument('--beta2', type=float, default=0.99)
-p.add_argument('--ema', type=float, default=0.999)
+p.add_argument('--ema', default='0.999')            # EMA decay; a comma list keeps one EMA per decay (all with the warm-up)
 p.add_argument('--clip', type=float, default=1.0)
 p.add_argument('--seed', type=int, default=0)
 p.add_argument('--every', type=int, default=500)
@@ -39,6 +39,7 @@ X = torch.tensor(d['train'], dtype=torch.float32).view(-1, 2)
 REF = np.array(d['train'], dtype=np.float64).reshape(-1, 2)
 LAB = np.array(d['labels'])
 HELD, NOISE, CLASSES = d['heldOut'], d['noise'], d['classes']
+EVALN = d.get('n', 2048)  # points per evaluation: the held-out and noise figures were taken at this size
 
 def sw(pts, refs, slices=64):
     if not np.all(np.isfinite(pts)): return float('inf')
@@ -101,7 +102,10 @@ class Net(nn.Module):
         return s.fout(ln(tok) * (1 + scl) + sh)
 
 net = Net(a.D, a.depth)
-ema = Net(a.D, a.depth); ema.load_state_dict(net.state_dict())
+EMAS = [float(e) for e in str(a.ema).split(',')]
+emas = []
+for _ in EMAS:
+    e_ = Net(a.D, a.depth); e_.load_state_dict(net.state_dict()); emas.append(e_)
 opt = torch.optim.AdamW(net.parameters(), lr=a.lr, betas=(0.9, a.beta2), eps=1e-8, weight_decay=0)
 
 def tsample(n):
@@ -116,14 +120,15 @@ def fm_loss(F, v):
 @torch.no_grad()
 def evaluate(m, step):
     g = torch.Generator().manual_seed(1234)
-    z = torch.randn(2048, 2, generator=g)
-    x1 = z + m(z, torch.zeros(2048))
-    xe = x1; xm = 0.5 * xe + 0.5 * torch.randn(2048, 2, generator=g)
-    x2 = xm + 0.5 * m(xm, torch.full((2048,), 0.5))
+    N = EVALN
+    z = torch.randn(N, 2, generator=g)
+    x1 = z + m(z, torch.zeros(N))
+    xe = x1; xm = 0.5 * xe + 0.5 * torch.randn(N, 2, generator=g)
+    x2 = xm + 0.5 * m(xm, torch.full((N,), 0.5))
     x = z.clone()
     for i in range(16):
         t = i / 16
-        x = x + m(x, torch.full((2048,), 2 - t)) / 16
+        x = x + m(x, torch.full((N,), 2 - t)) / 16
     r = {}
     for k, pts in (('nfe1', x1), ('nfe2', x2), ('eul', x)):
         pn = pts.double().numpy()
@@ -174,11 +179,12 @@ for step in range(1, a.steps + 1):
         opt.zero_grad()
     else:
         opt.step()
-    dec = min(a.ema, (1 + step) / (10 + step))
     with torch.no_grad():
-        for pe, pn in zip(ema.parameters(), net.parameters()): pe.mul_(dec).add_(pn, alpha=1 - dec)
+        for decay, em in zip(EMAS, emas):
+            dec = min(decay, (1 + step) / (10 + step))
+            for pe, pn in zip(em.parameters(), net.parameters()): pe.mul_(dec).add_(pn, alpha=1 - dec)
     if step % a.every == 0:
-        r = evaluate(net, step); re = evaluate(ema, step)
         f = lambda q: f"{q[0]/HELD:5.2f}x/{q[1]}"
-        line = f"{a.tag} step {step} online NFE1 {f(r['nfe1'])} NFE2 {f(r['nfe2'])} Eul {f(r['eul'])} | EMA NFE1 {f(re['nfe1'])} NFE2 {f(re['nfe2'])} Eul {f(re['eul'])} | {time.time()-t0:.0f}s"
-        print(line, flush=True)
+        g = lambda r: f"NFE1 {f(r['nfe1'])} NFE2 {f(r['nfe2'])} Eul {f(r['eul'])}"
+        parts = [f"online {g(evaluate(net, step))}"] + [f"EMA {d} {g(evaluate(em, step))}" for d, em in zip(EMAS, emas)]
+        print(f"{a.tag} step {step} " + " | ".join(parts) + f" | {time.time()-t0:.0f}s", flush=True)

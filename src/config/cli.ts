@@ -4,7 +4,8 @@
 // Forms: `--key value`, `--key=value`; a switch also as `--key` (on) and `--no-key` (off).
 // Options follow the command; every word after a flag is that flag's value.
 
-import { defaults, KEY_NAMES, KEYS, specOf, type Config, type Key } from './keys';
+import { defaults, KEY_NAMES, KEYS, settlePresetDefaults, specOf, type Config, type Key } from './keys';
+import { PRESETS } from '../model/config';
 import { describeRange, flagOf, formatValue, parseValue, type KeySpec } from './spec';
 
 /** A command's own option: a typed value like a key, or free text (a path, a list). */
@@ -13,7 +14,7 @@ export const text = (why: string, d?: string): OptionSpec => ({ kind: 'text', wh
 
 export interface CliParse {
   positionals: string[];
-  /** The defaults with every key given on the command line. */
+  /** The defaults (with the settings the named preset carries) and every key given on the command line. */
   config: Config;
   /** The keys given on the command line. */
   given: Set<Key>;
@@ -81,6 +82,7 @@ export function parseCli(argv: readonly string[], options: Record<string, Option
       givenOpts.add(entry.opt!);
     }
   }
+  settlePresetDefaults(config, given);
   return { positionals, config, given, givenOpts, opts, datasetPath };
 }
 
@@ -97,6 +99,9 @@ export function helpText(options: Record<string, OptionSpec> = {}, keys: readonl
   const out: string[] = [];
   if (Object.keys(options).length) out.push('command options:', ...Object.entries(options).map(([n, s]) => line(n, s)));
   out.push('settings (the same keys as the playground URL):');
-  for (const k of keys.filter((k) => !(flagOf(k) in options))) out.push(line(flagOf(k), specOf(k)) + (k === 'dataset' && datasetNote ? `\n      ${datasetNote}` : ''));
+  for (const k of keys.filter((k) => !(flagOf(k) in options))) {
+    const carried = Object.values(PRESETS).filter((p) => p.defaults && k in p.defaults).map((p) => `${p.name} preset: ${formatValue(specOf(k), p.defaults![k as keyof typeof p.defaults])}`);
+    out.push(line(flagOf(k), specOf(k)) + (k === 'dataset' && datasetNote ? `\n      ${datasetNote}` : '') + (carried.length ? `\n      default under the ${carried.join('; ')}` : ''));
+  }
   return out.join('\n');
 }

@@ -94,13 +94,32 @@ export const OBJECTIVE_KNOBS = KEY_NAMES.filter((k) => (KEYS[k] as KeySpec).knob
 /** The spec of key k, widened (for code that handles any key). */
 export const specOf = (k: Key): KeySpec => KEYS[k];
 
-export function defaults(): Config {
-  return Object.fromEntries(KEY_NAMES.map((k) => [k, KEYS[k].default])) as Config;
+/** Every key's default; under `preset`, with the settings that preset carries and its dataset. */
+export function defaults(preset?: string): Config {
+  const c = Object.fromEntries(KEY_NAMES.map((k) => [k, KEYS[k].default])) as Config;
+  if (preset === undefined) return c;
+  return { ...c, ...presetDefaults(preset), preset: preset as Config['preset'], dataset: defaultDatasetFor(preset) as Config['dataset'] };
 }
 
 /** The built-in dataset a preset is made for (a run's dataset unless one is named). */
 export function defaultDatasetFor(preset: string): string {
   return PRESETS[preset]?.dataset ?? KEYS.dataset.default;
+}
+
+/** The settings a preset carries (its departures from the key table's defaults). */
+export function presetDefaults(preset: string): Partial<Config> {
+  return (PRESETS[preset]?.defaults ?? {}) as Partial<Config>;
+}
+
+/** Key k's default for a run of `preset`: the preset's value when it carries one, else the table's. */
+export function defaultFor<K extends Key>(k: K, preset: string): Config[K] {
+  const p = presetDefaults(preset);
+  return (k in p ? p[k] : KEYS[k].default) as Config[K];
+}
+
+/** After reading a link or a command line: each setting the preset carries applies unless `given` names it. */
+export function settlePresetDefaults(config: Config, given: ReadonlySet<string>): void {
+  for (const [k, v] of Object.entries(presetDefaults(config.preset))) if (!given.has(k)) (config as Record<string, unknown>)[k] = v;
 }
 
 // ------------------------------------------------------------------ objectives and models from a config

@@ -3,7 +3,7 @@
 // key or a bad value gives one message and falls back to the default, so a stale or hand-edited
 // link still opens a run.
 
-import { CUSTOM_DATASET, defaultDatasetFor, defaults, KEY_NAMES, KEYS, NO_TEACHER, specOf, UPLOADED_TEACHER, type Config, type Key } from './keys';
+import { CUSTOM_DATASET, defaultDatasetFor, defaultFor, defaults, KEY_NAMES, KEYS, NO_TEACHER, settlePresetDefaults, specOf, UPLOADED_TEACHER, type Config, type Key } from './keys';
 import { TEACHERS } from '../data/teachers';
 import { formatValue, parseValue } from './spec';
 
@@ -72,15 +72,16 @@ export function parseSearch(search: string, ablationIds: readonly string[] = [])
   }
   settleDataset(config, given.has('dataset'), messages);
   settleTeacher(config, given, messages);
+  settlePresetDefaults(config, given);
   return { config, ablation, messages };
 }
 
-/** The query string for a config: only keys that differ from their defaults, in declared order. */
+/** The query string for a config: only keys that differ from their defaults (its preset's, where it carries one), in declared order. */
 export function toSearch(config: Config, ablation = ''): string {
   const p = new URLSearchParams();
   for (const k of KEY_NAMES) {
     const v = config[k];
-    if (k === 'dataset' ? v === defaultDatasetFor(config.preset) : v === KEYS[k].default) continue;
+    if (k === 'dataset' ? v === defaultDatasetFor(config.preset) : v === defaultFor(k, config.preset)) continue;
     p.set(k, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
   }
   if (ablation) p.set('ablation', ablation);

@@ -111,6 +111,40 @@ test('config: the CLI accepts every key the URL accepts, with the same values an
   assert.match(help, /--batch <int in 1\.\.1024> \(default 16\)/);
 });
 
+test("config: a preset's own settings apply unless a link, a command line or the user names the key", () => {
+  const carried = PRESETS.points.defaults!;
+  assert.ok(Object.keys(carried).length > 0, 'the points preset carries its run settings');
+  for (const p of Object.values(PRESETS))
+    for (const [k, v] of Object.entries(p.defaults ?? {})) {
+      const back = parseSearch(`?${k}=${encodeURIComponent(String(v))}`);
+      assert.deepEqual(back.messages, [], `${p.name}: ${k}=${v} is a valid value`);
+      assert.notEqual(v, KEYS[k as keyof typeof KEYS].default, `${p.name}: ${k} repeats the table's default`);
+    }
+  const points = defaults('points');
+  assert.equal(points.dataset, 'eight-gaussians');
+  for (const [k, v] of Object.entries(carried)) {
+    assert.equal(parseSearch('?preset=points').config[k as keyof Config], v, `link: ${k}`);
+    assert.equal(parseCli(['--preset', 'points']).config[k as keyof Config], v, `CLI: ${k}`);
+    assert.equal(points[k as keyof Config], v);
+  }
+  assert.equal(toSearch(points), '?preset=points', "the preset's settings stay out of the link");
+  assert.equal(parseSearch('?preset=points&batch=16').config.batch, 16);
+  assert.equal(parseCli(['--preset', 'points', '--t-mean', '0.8']).config.tMean, 0.8);
+  const mine: Config = { ...points, batch: KEYS.batch.default, tStd: 2, seed: 3 };
+  assert.deepEqual(parseSearch(toSearch(mine)).config, mine, 'a points run with the table default batch round-trips');
+  assert.equal(parseSearch('?batch=128').config.batch, 128);
+  assert.equal(parseSearch('?preset=tiny').config.tMean, KEYS.tMean.default, 'other presets keep the table');
+  assert.match(helpText(), /default under the points preset: 128/);
+  // 2-D ablations started from an image run take the points preset's settings, knobs included.
+  for (const id of ['2d-stability', '2d-high-lr'])
+    for (const r of ablationRuns(id, defaults())) {
+      assert.equal(r.config.preset, 'points');
+      assert.equal(r.config.dataset, 'eight-gaussians');
+      assert.equal(r.config.tMean, carried.tMean, `${id} / ${r.name}: t sampler`);
+      if (id === '2d-stability') assert.equal(r.config.lr, carried.lr);
+    }
+});
+
 test('config: diffs compare only the knobs that matter to either objective; ablations vary only what they name', () => {
   const a = defaults();
   assert.deepEqual(diffConfigs(a, { ...a, flowRatio: 0 }), [], 'flow ratio does not matter to FACM');

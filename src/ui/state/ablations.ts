@@ -2,7 +2,7 @@
 // batch, learning rate and seed, and differ only in the objective knobs listed. They reproduce, at
 // toy scale, the stability findings of the FACM paper (docs/math.md, "Baselines").
 
-import { defaults, NO_TEACHER, OBJECTIVE_KNOBS, type Config } from '../../config';
+import { defaults, NO_TEACHER, OBJECTIVE_KNOBS, presetDefaults, type Config } from '../../config';
 import { shippedTeacher, teacherForPreset } from '../../data/teachers';
 
 export interface Ablation {
@@ -95,26 +95,29 @@ export const ABLATIONS: Ablation[] = [
     title: '2-D: FACM vs baselines on eight Gaussians',
     stopAt: 2000,
     finding:
-      'The stability story on points in the plane (the points preset, one token per point, batch 128, lr 2e-3): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
+      'The stability story on points in the plane (the points preset and its settings: one token per point, eight Gaussians, batch 128, lr 2e-3, t sampler mean 0 / std 1): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
       'Watch the blue one-step points: on the grey modes, a blob, a curve or a few points; and the sliced W2 distance against the held-out and noise figures.',
     runs: [
-      { name: 'FACM', overrides: { objective: 'facm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75, preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
-      { name: 'sCM-style', overrides: { objective: 'scm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.002 } },
+      { name: 'FACM', overrides: { objective: 'facm', preset: 'points' } },
+      { name: 'CM, no anchor', overrides: { objective: 'cm-no-anchor', preset: 'points' } },
+      { name: 'MeanFlow r=0', overrides: { objective: 'meanflow', flowRatio: 0, preset: 'points' } },
+      { name: 'MeanFlow r=0.75', overrides: { objective: 'meanflow', flowRatio: 0.75, preset: 'points' } },
+      { name: 'sCM-style', overrides: { objective: 'scm', preset: 'points' } },
     ],
   },
   {
     id: '2d-high-lr',
     title: '2-D: a high learning rate, with and without the anchor',
-    stopAt: 1000,
+    stopAt: 300,
     finding:
-      'FACM and CM without anchor at lr 2e-2 on eight Gaussians (batch 128, seed 0). Exploratory: in a PyTorch replica of this step at step 200 both were still far from the data (see the README); compare the one-step points and the distance column as they train.',
-    runs: [
-      { name: 'FACM, lr 2e-2', overrides: { objective: 'facm', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.02 } },
-      { name: 'CM, no anchor, lr 2e-2', overrides: { objective: 'cm-no-anchor', preset: 'points', dataset: 'eight-gaussians', batch: 128, lr: 0.02 } },
-    ],
+      `FACM and CM without anchor at lr 3e-3 (the points preset's settings otherwise) on ${HIGH_LR_SEEDS} seeds (the seed field and the next ones), each to step 300: a distribution, not one run. ` +
+      'In a PyTorch replica of this step over seeds 0–3 (README, Stability in 2-D) CM without anchor failed on 4 of 4 (one-step samples as far from the data as the noise, mostly the textbook collapse: F ignores x and t, so one-step and Euler samples coincide), ' +
+      'FACM on 1 of 4 (seed 0); the other three kept learning. At 5e-3 FACM failed on 2 of 4 and at 1e-2 on 3 of 4: the anchor widens the stable range, it does not remove the limit. On WebGPU one pair has been measured so far (seed 1): FACM only slightly closer to the data at step 300, so watch all three seeds. ' +
+      'Look for blue one-step points that stay a noise-shaped blob while the distance sits at the noise figure.',
+    runs: Array.from({ length: HIGH_LR_SEEDS }, (_, i) => i).flatMap((i) => [
+      { name: 'FACM, lr 3e-3, seed', overrides: { objective: 'facm', preset: 'points', lr: 0.003 }, seedOffset: i },
+      { name: 'CM, no anchor, lr 3e-3, seed', overrides: { objective: 'cm-no-anchor', preset: 'points', lr: 0.003 }, seedOffset: i },
+    ]),
   },
 ];
 
@@ -155,9 +158,17 @@ export const findAblation = (id: string): Ablation | undefined => ALL_ABLATIONS.
 export function ablationRuns(id: string, base: Config): { name: string; config: Config }[] {
   const a = findAblation(id);
   if (!a) return [];
-  const d = defaults();
-  // Objective knobs back to their defaults, and from scratch unless the preset names a teacher.
-  const knobs = { ...Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]])), teacher: NO_TEACHER };
-  const view = Object.fromEntries(Object.entries(a.view ?? {}).filter(([k]) => base[k as keyof Config] === d[k as keyof Config]));
-  return a.runs.map((r) => ({ name: r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`, config: { ...base, ...knobs, ...view, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config }));
+  const dBase = defaults(base.preset);
+  const view = Object.fromEntries(Object.entries(a.view ?? {}).filter(([k]) => base[k as keyof Config] === dBase[k as keyof Config]));
+  return a.runs.map((r) => {
+    // A run on another preset than the base's starts from that preset's settings (a points run's
+    // batch, t sampler); the objective knobs always start from the run's preset defaults, and the
+    // run trains from scratch unless the preset names a teacher.
+    const preset = r.overrides.preset ?? base.preset;
+    const d = defaults(preset);
+    const carried = preset === base.preset ? {} : { ...presetDefaults(preset), dataset: d.dataset };
+    const knobs = { ...Object.fromEntries((['objective', ...OBJECTIVE_KNOBS] as const).map((k) => [k, d[k]])), teacher: NO_TEACHER };
+    const name = r.seedOffset === undefined ? r.name : `${r.name} ${base.seed + r.seedOffset}`;
+    return { name, config: { ...base, ...carried, ...knobs, ...view, stopAt: base.stopAt || a.stopAt, ...r.overrides, seed: base.seed + (r.seedOffset ?? 0) } as Config };
+  });
 }

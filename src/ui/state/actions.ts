@@ -8,7 +8,7 @@ import { download } from '../persistence/exporters';
 import { deleteCheckpoint, getCheckpoint, listCheckpoints, putCheckpoint } from '../persistence/idb';
 import * as runner from './runner';
 import { focused, getRun, newRun, patchRun, say, syncUrl, useStore } from './store';
-import { CUSTOM_DATASET, defaultDatasetFor, KEYS, NO_TEACHER, parseSearch, sameRun, UPLOADED_TEACHER, type Config, type Key } from '../../config';
+import { CUSTOM_DATASET, defaultDatasetFor, defaultFor, KEYS, NO_TEACHER, presetDefaults, parseSearch, sameRun, UPLOADED_TEACHER, type Config, type Key } from '../../config';
 import { BUILTIN } from '../../data/procedural';
 import { SHIPPED } from '../../data/shipped';
 import { hintsNeeded } from '../../train/foreign';
@@ -48,6 +48,14 @@ export function updateConfig<K extends Key>(key: K, value: Config[K], by: 'user'
     next.teacher = NO_TEACHER;
     say('info', `${shipped.label} is a ${shipped.preset} model: the run no longer distils from it`);
   }
+  // Settings left at the old preset's default follow the new one's (a points run's batch and t
+  // sampler); a view setting among them changes for every run, as when it is set by hand.
+  const views: Key[] = [];
+  if (next.preset !== run.config.preset)
+    for (const k of new Set([...Object.keys(presetDefaults(run.config.preset)), ...Object.keys(presetDefaults(String(value)))]) as Set<Key>)
+      if (run.config[k] === defaultFor(k, run.config.preset) && run.config[k] !== defaultFor(k, next.preset))
+        if (KEYS[k].group === 'run') (next as Record<string, unknown>)[k] = defaultFor(k, next.preset);
+        else views.push(k);
   if (KEYS[key].group === 'view') {
     // What is shown applies to every run, at once.
     useStore.setState({ runs: s.runs.map((r) => ({ ...r, config: { ...r.config, [key]: value } })) });
@@ -57,6 +65,7 @@ export function updateConfig<K extends Key>(key: K, value: Config[K], by: 'user'
     if (s.ablation) useStore.setState({ ablation: '' }); // the set is no longer the preset's
   }
   syncUrl();
+  for (const k of views) updateConfig(k, defaultFor(k, String(value)));
 }
 
 /** Edited run settings that the trainer does not use yet (they apply on Reset). */
