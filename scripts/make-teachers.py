@@ -20,7 +20,7 @@ import argparse
 import hashlib
 import json
 import os
-import re
+import subprocess
 import sys
 import time
 
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "python"))
 
 # id: the run. Hyper-parameters were chosen for images seen under a CPU budget (README, *Teachers*).
 TEACHERS = {
-    "fashion16-fm": dict(preset="mnist-16", dataset="fashion16", batch=64, lr=3e-3, steps=4000, segment=500, seed=0),
+    "fashion16-fm": dict(preset="mnist-16", dataset="fashion16", batch=64, lr=3e-3, steps=500, segment=500, seed=0),
     "eight-gaussians-fm": dict(preset="points", dataset="eight-gaussians", batch=128, lr=2e-3, steps=1500, segment=500, seed=0),
 }
 
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("id", choices=list(TEACHERS))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the shipped teachers: 1; more threads on a loaded machine spin and run slower)")
+    ap.add_argument("--procs", type=int, default=1, help="train each segment on this many processes (torchrun on gloo; the batch must split over them)")
     ap.add_argument("--work", default=os.path.join(REPO, "runs", "teachers"), help="where the segments' checkpoints go")
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (default: the teacher's own); a shorter run is not the shipped teacher")
     ap.add_argument("--export-only", action="store_true", help="export the last finished segment without training")
@@ -66,7 +67,6 @@ def main(argv=None) -> int:
     import torch
 
     from facm_bridge import checkpoint
-    from facm_bridge.train import main as train_main
 
     torch.set_num_threads(a.threads)
     t = TEACHERS[a.id]
@@ -86,13 +86,17 @@ def main(argv=None) -> int:
         args = ["--steps", str(t["segment"]), "--out", out, "--log-every", "100"]
         args += ["--init", prev] if prev else ["--preset", t["preset"], "--objective", "fm", "--dataset", t["dataset"], "--batch", str(t["batch"]), "--lr", str(t["lr"]), "--seed", str(t["seed"])]
         print(f"[{a.id}] steps {end - t['segment']} -> {end} ({time.time() - t0:.0f} s so far)", flush=True)
-        if train_main(args) != 0:
+        # Each segment in its own process(es): --procs N runs it on N CPU processes (torchrun, gloo), the same run as one process to ~1e-7.
+        launch = [sys.executable, "-m", "facm_bridge.train"] if a.procs == 1 else [sys.executable, "-m", "facm_bridge.torchrun", f"--nproc_per_node={a.procs}", f"--master_port={29500 + os.getpid() % 1000}", "-m", "facm_bridge.train"]
+        env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"), OMP_NUM_THREADS=str(a.threads))
+        if subprocess.run(launch + args, env=env).returncode != 0:
             raise SystemExit(f"{a.id}: the segment ending at step {end} stopped (non-finite loss): see {out}/metrics.jsonl")
         prev = ck
     if prev is None:
         raise SystemExit(f"{a.id}: no finished segment under {work}")
     st = checkpoint.load(prev)
     run = dict(st["run"] or {})
+    run["config"] = dict(run.get("config") or {}, dataset=t["dataset"])  # a named set (bridges before the shipped sets were named wrote 'custom')
     run["teacher"] = {
         "id": a.id,
         "weights": "the EMA of the run's weights at its last step, stored as the parameters",
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
         "data": data,
         "steps": st["step"],
         "imagesSeen": st["step"] * t["batch"],
-        "command": f"/usr/bin/python3 scripts/make-teachers.py {a.id} --threads {a.threads}",
+        "command": f"/usr/bin/python3 scripts/make-teachers.py {a.id} --procs {a.procs} --threads {a.threads}",
         "trainer": "python/facm_bridge (PyTorch " + torch.__version__ + ", float32)",
     }
     dest = os.path.join(REPO, "public", "teachers", f"{a.id}.safetensors")

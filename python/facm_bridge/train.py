@@ -270,10 +270,10 @@ def main(argv=None):
     nparams = sum(p.numel() for p in run.model.parameters())
     log(f"model {cfg.C}x{cfg.H}x{cfg.W} patch {cfg.patch} D {cfg.D} depth {cfg.depth} heads {cfg.heads}, {nparams:,} parameters; objective {obj.name}; "
         f"data {ds.name} ({ds.count} images); batch {train['batch']} over {world} process(es) on {device} ({a.dtype}, JVP by {JVP_BACKEND}); step {start} -> {target}")
-    from .data import BUILTIN
+    from .data import BUILTIN, SHIPPED
 
     key = run_meta.get("config", {}).get("dataset") if run_meta.get("format") == RUN_FORMAT else None
-    dataset_key = cli["dataset"] if cli["dataset"] in BUILTIN else (key or "custom")
+    dataset_key = cli["dataset"] if cli["dataset"] in BUILTIN or cli["dataset"] in SHIPPED else (key or "custom")
     run_meta = run_metadata(run_meta, train, obj, cli["preset"], dataset_key, ds.name)
     metrics_path = os.path.join(out, "metrics.jsonl")
     if rank == 0:

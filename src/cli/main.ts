@@ -65,7 +65,7 @@ const SAMPLE: Record<string, OptionSpec> = {
 };
 const EVAL: Record<string, OptionSpec> = {
   ckpt: text('the checkpoint to measure, or several, comma-separated, on the same data set (the feature space, held-out and noise figures are computed once)'),
-  samples: text("measure the samples in this file instead of drawing them (one tensor per sampler, as `python -m facm_bridge.sample` writes: the same samplers and noise, in PyTorch); --ckpt names the checkpoint they came from"),
+  samples: text("measure the samples in this file (or several, comma-separated) instead of drawing them: one tensor per sampler, as `python -m facm_bridge.sample` writes (the CLI's samplers and noise, in PyTorch); --ckpt names a checkpoint of the same model and data"),
   samplers: text('measure several samplers from the same noise, comma-separated: nfeN (consistency sampling, N calls) or eulerN (the FM branch, Euler N steps), e.g. euler1,euler2,euler4,euler8,euler16,euler50,nfe1,nfe2 (default: the one --nfe / --euler name)'),
   nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler: the FM branch, Euler N steps)'),
   n: int(DEFAULT_SAMPLES, 4, 100_000, 'images', 'samples measured (and as many held-out real images and noise images); two sets of the default size agree within 5 % in FD'),
@@ -436,8 +436,8 @@ async function evaluate(p: CliParse): Promise<void> {
     line(`samples (${what})`, await measureQuality(ref, project, imgs, n));
     printNearest(train, imgs, z, n, `    ${note}`);
   };
-  if (opt.samples) {
-    for (const s of readSampleFile(opt.samples, n, cfg)) await measure(s.what, s.imgs, new Rng(s.seed).normals(n * space.D), `from ${opt.samples}; `);
+  for (const file of opt.samples?.split(',').filter(Boolean) ?? []) {
+    for (const s of readSampleFile(file, n, cfg)) await measure(s.what, s.imgs, new Rng(s.seed).normals(n * space.D), `from ${file}; `);
   }
   for (const { f, st } of opt.samples ? [] : states) {
     if (states.length > 1) console.log(`${f} (step ${st.step}):`);
