@@ -17,7 +17,7 @@ function rows(out: string): string[] {
   return out
     .split('\n')
     .filter((l) => /^\s+samples \(|^\s+(sampling took|from )/.test(l))
-    .map((l) => l.replace(/, PyTorch\)/, ')').replace(/\b(EMA|ema|online) weights/, 'W').replace(/^\s+(sampling took [\d.]+ s|from \S+); /, '').trim());
+    .map((l) => l.replace(/, PyTorch\)/, ')').replace(/\b(EMA|ema|online) weights/, 'W').replace(/^\s+(sampling took [\d.]+ s|from \S+); /, '').replace(/\s+/g, ' ').trim());
 }
 
 test('python bridge: samples from the bridge measure as the CLI\'s own (eval --samples), and --init with --teacher starts a fresh student', needTorch, () => {
