@@ -32,6 +32,7 @@ class Dataset:
     labels: np.ndarray  # (N,) uint8
     num_classes: int
     class_names: Optional[List[str]] = field(default=None)
+    bound: float = 1.0  # largest |value| (images: pixels in [-1, 1]; 2-D points: POINT_BOUND)
 
     @property
     def count(self) -> int:
@@ -48,10 +49,10 @@ def _check(ds: Dataset) -> Dataset:
         raise ValueError(f"dataset '{ds.name}': images {ds.images.shape} do not match {n} labels")
     if n and int(ds.labels.max()) >= ds.num_classes:
         raise ValueError(f"dataset '{ds.name}': a label is >= numClasses = {ds.num_classes}")
-    bad = ~((ds.images >= -1) & (ds.images <= 1))
+    bad = ~((ds.images >= -ds.bound) & (ds.images <= ds.bound))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"dataset '{ds.name}': pixel {ds.images.flat[i]} (flat index {i}) is outside [-1, 1]")
+        raise ValueError(f"dataset '{ds.name}': value {ds.images.flat[i]} (flat index {i}) is outside [-{ds.bound:g}, {ds.bound:g}]")
     return ds
 
 
@@ -160,11 +161,99 @@ def make_blobs(count: int, seed: int, size: int = 8) -> Dataset:
     return _check(Dataset(f"blobs{size}", images, labels, 4, list(BLOB_CLASSES)))
 
 
+# ---------------------------------------------------------------- 2-D point sets (src/data/points2d.ts)
+# Each point is a (C = 2, H = 1, W = 1) image for the `points` preset; the same draws as the
+# TypeScript sets for a seed (tests/python/data.test.ts compares them).
+
+_TAU = 2 * math.pi
+
+
+def _eight_gaussians(rng: Rng):
+    k = rng.int(8)
+    a = k * _TAU / 8
+    return math.cos(a) + 0.1 * rng.normal(), math.sin(a) + 0.1 * rng.normal(), k
+
+
+def _two_moons(rng: Rng):
+    k = rng.int(2)
+    a = rng.uniform(0, math.pi)
+    x, y = (math.cos(a), math.sin(a)) if k == 0 else (1 - math.cos(a), 0.5 - math.sin(a))
+    return x + 0.08 * rng.normal(), y + 0.08 * rng.normal(), k
+
+
+def _checkerboard(rng: Rng):
+    k = rng.int(8)
+    row = k // 2
+    col = 2 * (k % 2) + (row % 2)
+    return col - 2 + rng.next(), row - 2 + rng.next(), k
+
+
+def _spiral(rng: Rng):
+    k = rng.int(2)
+    s = math.sqrt(rng.next())
+    a = s * 1.75 * _TAU
+    sign = 1 if k == 0 else -1
+    return sign * s * math.cos(a) + 0.05 * rng.normal(), sign * s * math.sin(a) + 0.05 * rng.normal(), k
+
+
+def _swiss_roll(rng: Rng):
+    t = 1.5 * math.pi * (1 + 2 * rng.next())
+    return t * math.cos(t) + 0.3 * rng.normal(), t * math.sin(t) + 0.3 * rng.normal(), 0
+
+
+POINT_SPECS = {  # name: (draw, class names)
+    "eight-gaussians": (_eight_gaussians, [f"mode {k}" for k in range(8)]),
+    "two-moons": (_two_moons, ["upper", "lower"]),
+    "checkerboard": (_checkerboard, [f"square {k}" for k in range(8)]),
+    "spiral": (_spiral, ["arm 0", "arm 1"]),
+    "swiss-roll": (_swiss_roll, ["roll"]),
+}
+POINT_BOUND = 16.0
+_NORM_DRAW = 20000
+_norms = {}
+
+
+def _point_normaliser(name: str):
+    """Mean and the common RMS of both coordinates over a fixed draw (seed-independent), as points2d.ts."""
+    if name not in _norms:
+        rng = Rng(0x2D2D)
+        xy = [POINT_SPECS[name][0](rng)[:2] for _ in range(_NORM_DRAW)]
+        mx = my = 0.0
+        for x, y in xy:  # summed in order, as the TypeScript loop (the same rounding)
+            mx += x
+            my += y
+        mx /= _NORM_DRAW
+        my /= _NORM_DRAW
+        v = 0.0
+        for x, y in xy:
+            v += (x - mx) ** 2 + (y - my) ** 2
+        _norms[name] = (mx, my, 1 / math.sqrt(v / (2 * _NORM_DRAW)))
+    return _norms[name]
+
+
+def make_points(name: str, count: int, seed: int, split: str = "train") -> Dataset:
+    """`count` points of set `name` from `seed`, normalised; 'train' and 'heldout' are independent streams."""
+    if name not in POINT_SPECS:
+        raise ValueError(f"unknown 2-D point set '{name}' (have {', '.join(POINT_SPECS)})")
+    draw, classes = POINT_SPECS[name]
+    mx, my, scale = _point_normaliser(name)
+    rng = Rng(seed if split == "train" else (seed ^ 0x4E1D07) & 0xFFFFFFFF)
+    images = np.empty((count, 2, 1, 1), dtype=np.float32)
+    labels = np.empty(count, dtype=np.uint8)
+    for i in range(count):
+        x, y, k = draw(rng)
+        images[i, 0, 0, 0] = (x - mx) * scale
+        images[i, 1, 0, 0] = (y - my) * scale
+        labels[i] = k
+    return _check(Dataset(name if split == "train" else f"{name}:heldout", images, labels, len(classes), list(classes), POINT_BOUND))
+
+
 BUILTIN = {
     "shapes32": lambda seed: make_shapes(10000, 32, seed),
     "shapes16": lambda seed: make_shapes(10000, 16, seed),
     "shapes8": lambda seed: make_shapes(10000, 8, seed),
     "blobs8": lambda seed: make_blobs(1024, seed, 8),
+    **{name: (lambda seed, name=name: make_points(name, 8192, seed)) for name in POINT_SPECS},
 }
 
 # ---------------------------------------------------------------- files (src/data/idx.ts, cifar.ts, index.ts)
@@ -300,7 +389,7 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 
 def load_dataset(spec: str, C: int, H: int, W: int, seed: int) -> Dataset:
     """A built-in or shipped name, or comma-separated files / folders, resized to (C, H, W) as the CLI's loadData."""
-    name = spec or ("fashion16" if C == 1 and H == 16 else "shapes8" if H <= 8 else "shapes16" if H <= 16 else "shapes32")
+    name = spec or ("eight-gaussians" if (C, H, W) == (2, 1, 1) else "fashion16" if C == 1 and H == 16 else "shapes8" if H <= 8 else "shapes16" if H <= 16 else "shapes32")
     if name in BUILTIN:
         ds = BUILTIN[name](seed)
     elif name in SHIPPED:

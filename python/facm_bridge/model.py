@@ -67,6 +67,7 @@ PRESETS = {
     "tiny": DiTConfig(3, 8, 8, 2, 32, 2, 2, 0, False),
     "tiny-16": DiTConfig(3, 16, 16, 4, 64, 2, 4, 0, False),
     "mnist-16": DiTConfig(1, 16, 16, 4, 64, 2, 4, 0, False),
+    "points": DiTConfig(2, 1, 1, 1, 64, 2, 2, 0, False),
     "cifar-s": DiTConfig(3, 32, 32, 4, 192, 6, 3, 10, False),
     "cifar-b": DiTConfig(3, 32, 32, 2, 256, 8, 4, 10, False),
 }

@@ -175,7 +175,7 @@ def pick_device(name: str, local_rank: int) -> torch.device:
 
 def parse(argv):
     ap = argparse.ArgumentParser(prog="python -m facm_bridge.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--init", help="a checkpoint of this project to continue (config, step, EMA, optimizer and streams from it)")
+    ap.add_argument("--init", help="a checkpoint of this project to continue (config, step, EMA, optimizer and streams from it); with --teacher: only its weights, as the student's start (a fresh run of this command line's objective and optimizer)")
     ap.add_argument("--steps", type=int, default=200, help="optimizer steps to take here")
     ap.add_argument("--out", default=None, help="output folder (default runs/py-<objective>-<preset>-<time>)")
     ap.add_argument("--dataset", default=None, help="built-in name or files / folder; default: the run's")
@@ -215,16 +215,20 @@ def main(argv=None):
             torch.cuda.set_device(device)
     log = (lambda *s, **k: print(*s, **k, flush=True)) if rank == 0 else (lambda *s, **k: None)
     st = None
-    if a.init:
+    # Distillation (--teacher with --init) starts a fresh run from the init's weights, as the Node
+    # CLI does: this command line's objective and optimizer, step 0, no optimizer state.
+    distil = bool(a.init and a.teacher)
+    if a.init and not distil:
         st = checkpoint.load(a.init)
         cfg = st["model"]
         train, obj = train_config_from_run(st["run"])
         run_meta = dict(st["run"] or {})
     else:
         obj = ObjectiveConfig(name=a.objective)
-        cfg = DiTConfig(**PRESETS[a.preset].to_json())
+        init = checkpoint.load(a.init) if distil else None
+        cfg = init["model"] if distil else DiTConfig(**PRESETS[a.preset].to_json())
         train = dict(DEFAULT_TRAIN, seed=a.seed, labels=dict(DEFAULT_LABELS))
-        run_meta = {"cli": {"dataset": a.dataset or "", "steps": 0, "teacher": a.teacher, "preset": a.preset}}
+        run_meta = {"cli": {"dataset": a.dataset or "", "steps": 0, "teacher": a.teacher, **({} if distil else {"preset": a.preset})}}
     for key, val in (("lambdaFM", a.lambda_fm), ("interval", a.interval), ("tMean", a.t_mean), ("tStd", a.t_std)):
         if val is not None:
             setattr(obj, key, val)
@@ -235,6 +239,8 @@ def main(argv=None):
     obj.checked()
     if not a.init:
         cfg.useR = obj.needs_r()
+    elif distil and obj.needs_r() and not cfg.useR:
+        raise SystemExit(f"{a.init}: the teacher has no second time condition r, which {obj.name} with the aux interval needs: distil with the extended interval")
     for key, val in (("labelDropout", a.label_dropout), ("cfgWeight", a.cfg_weight), ("cfgTMin", a.cfg_tmin)):
         if val is not None:
             train["labels"][key] = val
@@ -269,7 +275,7 @@ def main(argv=None):
             log(f"note: batch changed to {a.batch}: batches start afresh from the seed")
         run.load_state(st)
     else:
-        run.model.load_flat(init_params(cfg, train["seed"]))
+        run.model.load_flat(init["params"] if distil else init_params(cfg, train["seed"]))
         for k, p in run.model.named_parameters():
             run.opt.ema[k].copy_(p.detach())
     out = a.out or os.path.join("runs", f"py-{obj.name}-{cli['preset']}-{int(time.time())}")
@@ -278,10 +284,10 @@ def main(argv=None):
     nparams = sum(p.numel() for p in run.model.parameters())
     log(f"model {cfg.C}x{cfg.H}x{cfg.W} patch {cfg.patch} D {cfg.D} depth {cfg.depth} heads {cfg.heads}, {nparams:,} parameters; objective {obj.name}; "
         f"data {ds.name} ({ds.count} images); batch {train['batch']} over {world} process(es) on {device} ({a.dtype}, JVP by {JVP_BACKEND}); step {start} -> {target}")
-    from .data import BUILTIN
+    from .data import BUILTIN, SHIPPED
 
     key = run_meta.get("config", {}).get("dataset") if run_meta.get("format") == RUN_FORMAT else None
-    dataset_key = cli["dataset"] if cli["dataset"] in BUILTIN else (key or "custom")
+    dataset_key = cli["dataset"] if cli["dataset"] in BUILTIN or cli["dataset"] in SHIPPED else (key or "custom")
     run_meta = run_metadata(run_meta, train, obj, cli["preset"], dataset_key, ds.name)
     metrics_path = os.path.join(out, "metrics.jsonl")
     if rank == 0:

@@ -24,13 +24,13 @@ import { studentParams } from '../train/distill';
 import { loadShippedTeacher, TEACHER_IDS, TEACHERS } from '../data/teachers';
 import { readPublic } from '../data/shippedNode';
 import { FsCheckpointStore } from './fsStore';
-import { writeSafetensors, type NamedTensor } from '../train/safetensors';
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../train/safetensors';
 import { BUILTIN, Batcher, loadDatasetFromFiles, resizeDataset, type Dataset } from '../data/index';
 import { distanceScale, distanceTo } from '../train/samples';
 import { SHIPPED } from '../data/shipped';
 import { loadShippedNode } from '../data/shippedNode';
 import { featuresGpu } from '../metrics/features';
-import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project } from '../metrics/quality';
+import { DEFAULT_SAMPLES, featureSpaceOf, formatQuality, measureQuality, noiseImages, qualityReference, type Project, type Quality } from '../metrics/quality';
 import { referenceSets, type ReferenceSets } from '../metrics/sets';
 import { POINT_SETS, isPointSet, isPointShape } from '../data/points2d';
 import { describeEval, evaluatePoints, pointReference, type PointEval } from '../metrics/eval2d';
@@ -67,7 +67,9 @@ const SAMPLE: Record<string, OptionSpec> = {
   'image-size': int(0, 0, 4096, 'image size', 'a PyTorch DiT state_dict without pos_embed: its image side in pixels'),
 };
 const EVAL: Record<string, OptionSpec> = {
-  ckpt: text('the checkpoint to measure'),
+  ckpt: text('the checkpoint to measure, or several, comma-separated, on the same data set (the feature space, held-out and noise figures are computed once)'),
+  samples: text("measure the samples in this file (or several, comma-separated) instead of drawing them: one tensor per sampler, as `python -m facm_bridge.sample` writes (the CLI's samplers and noise, in PyTorch); --ckpt names a checkpoint of the same model and data"),
+  samplers: text('measure several samplers from the same noise, comma-separated: nfeN (consistency sampling, N calls) or eulerN (the FM branch, Euler N steps), e.g. euler1,euler2,euler4,euler8,euler16,euler50,nfe1,nfe2 (default: the one --nfe / --euler name)'),
   nfe: int(1, 1, 1000, 'NFE', 'consistency sampling with this many network calls (ignored with --euler: the FM branch, Euler N steps)'),
   n: int(DEFAULT_SAMPLES, 4, 100_000, 'images', 'samples measured (and as many held-out real images and noise images); two sets of the default size agree within 5 % in FD'),
   ema: bool(false, 'EMA', 'sample with the EMA weights (the same as --sample-weights ema)'),
@@ -337,7 +339,7 @@ async function sample(p: CliParse): Promise<void> {
     gpu.destroy();
     return;
   }
-  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
+  const s = await drawSamples(gpu, st, p, opt.n, samplerOf(p, opt.nfe), opt.ema);
   gpu.destroy();
   await writeGrid(opt.out, s.imgs, opt.n, cfg);
   console.log(`wrote ${opt.out}: ${opt.n} samples, ${s.what}`);
@@ -347,8 +349,29 @@ async function sample(p: CliParse): Promise<void> {
   if (ds) printNearest(ds, s.imgs, s.z, opt.n);
 }
 
-/** Samples from a checkpoint: consistency sampling with `nfe` calls, or the FM branch's Euler N with --euler N; in chunks (memory), the noise drawn from --seed. */
-async function drawSamples(gpu: Gpu, st: CheckpointState, p: CliParse, n: number, nfe: number, emaFlag: boolean): Promise<{ imgs: Float32Array; z: Float32Array; what: string }> {
+/** A sampler: consistency sampling with `nfe` network calls, or (euler > 0) the FM branch's Euler ODE with `euler` steps. */
+interface Sampler {
+  nfe: number;
+  euler: number;
+}
+
+/** The sampler --nfe / --euler name (--euler N wins). */
+function samplerOf(p: CliParse, nfe: number): Sampler {
+  return { nfe, euler: p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0 };
+}
+
+/** `--samplers nfe1,euler16,...` as samplers, or an error naming the entry that is neither. */
+function parseSamplers(list: string): Sampler[] {
+  return list.split(',').map((raw) => {
+    const m = /^(nfe|euler)(\d+)$/.exec(raw.trim().toLowerCase());
+    const k = m ? Number(m[2]) : 0;
+    if (!m || k < 1 || k > 1000) throw new CliError(`--samplers: '${raw}' is not a sampler: write nfeN (N network calls, 1 to 1000) or eulerN (N Euler steps of the FM branch), comma-separated, e.g. euler16,nfe1,nfe2`);
+    return m[1] === 'nfe' ? { nfe: k, euler: 0 } : { nfe: 1, euler: k };
+  });
+}
+
+/** Samples from a checkpoint with one sampler, in chunks (memory), the noise drawn from --seed (so every sampler starts from the same noise). */
+async function drawSamples(gpu: Gpu, st: CheckpointState, p: CliParse, n: number, sampler: Sampler, emaFlag: boolean): Promise<{ imgs: Float32Array; z: Float32Array; what: string }> {
   const cfg = st.model;
   const run = configFromMetadata(st.run, st.model);
   const ema = (emaFlag || p.config.sampleWeights === 'ema') && !!st.ema;
@@ -357,7 +380,7 @@ async function drawSamples(gpu: Gpu, st: CheckpointState, p: CliParse, n: number
   const rng = new Rng(p.config.seed);
   const z = rng.normals(n * D);
   const meanflow = objectiveSpec(run.config.objective).oneStep === 'meanflow';
-  const euler = p.given.has('euler') && p.config.euler > 0 ? p.config.euler : 0;
+  const { nfe, euler } = sampler;
   const imgs = new Float32Array(n * D);
   const CHUNK = 256;
   for (let i0 = 0; i0 < n; i0 += CHUNK) {
@@ -385,10 +408,10 @@ function runDataset(p: CliParse, run: ReturnType<typeof configFromMetadata>): st
  * How close the samples came to the data (a memorisation check as much as a quality one: a copy of
  * a training image scores 0), read against held-out real images (the floor) and the input noise.
  */
-function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number): void {
+function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: number, lead = ''): void {
   const scale = distanceScale(ds, z, n);
   const d = (x: Float32Array) => distanceTo(x, n, scale).toFixed(3);
-  console.log(`nearest ${ds.name} image (RMS per pixel, ${scale.m} references): samples ${d(imgs)}, held-out real ${scale.floor.toFixed(3)}, input noise ${scale.noise.toFixed(3)}`);
+  console.log(`${lead}nearest ${ds.name} image (RMS per pixel, ${scale.m} references): samples ${d(imgs)}, held-out real ${scale.floor.toFixed(3)}, input noise ${scale.noise.toFixed(3)}`);
 }
 
 /**
@@ -396,33 +419,69 @@ function printNearest(ds: Dataset, imgs: Float32Array, z: Float32Array, n: numbe
  * next to the same figures for held-out real images and N(0, 1) noise, and the nearest-image distance.
  */
 async function evaluate(p: CliParse): Promise<void> {
-  const opt = p.opts as { ckpt?: string; nfe: number; n: number; ema: boolean; grid?: string };
+  const opt = p.opts as { ckpt?: string; nfe: number; n: number; ema: boolean; grid?: string; samplers?: string; samples?: string };
   if (!opt.ckpt) throw new CliError('eval needs --ckpt');
-  const st = loadCheckpoint(new Uint8Array(readFileSync(opt.ckpt)));
-  const cfg = st.model;
-  const run = configFromMetadata(st.run, st.model);
+  const paths = opt.ckpt.split(',').filter(Boolean);
+  const samplers = opt.samplers ? parseSamplers(opt.samplers) : [samplerOf(p, opt.nfe)];
+  if (opt.grid && paths.length * samplers.length > 1) throw new CliError('--grid writes one grid: pass one checkpoint and one sampler with it (or use `sample` for each grid)');
+  const states = paths.map((f) => ({ f, st: loadCheckpoint(new Uint8Array(readFileSync(f))) }));
+  const { st: first, f: firstPath } = states[0];
+  const cfg = first.model;
+  const run = configFromMetadata(first.run, first.model);
   const spec = runDataset(p, run);
   if (!spec) throw new CliError(`the checkpoint does not name a data set this machine has (run metadata: ${JSON.stringify(run.run.dataset ?? null)}); pass --dataset`);
+  for (const { f, st } of states.slice(1)) {
+    const other = runDataset(p, configFromMetadata(st.run, st.model));
+    if (other !== spec || JSON.stringify(st.model) !== JSON.stringify(cfg))
+      throw new CliError(`${f} is not measured on the same data and model shape as ${firstPath} (${other ?? 'no data set'} vs ${spec}): eval one at a time, or pass --dataset`);
+  }
   const { train, heldOut } = await metricSets(spec, cfg, opt.n);
   const gpu = await openGpu();
-  const t0 = performance.now();
-  const s = await drawSamples(gpu, st, p, opt.n, opt.nfe, opt.ema);
-  const tSample = (performance.now() - t0) / 1000;
-  if (opt.grid) await writeGrid(opt.grid, s.imgs, Math.min(64, opt.n), cfg);
   const space = featureSpaceOf(train);
   const project: Project = (x, n) => featuresGpu(gpu, space, x, n);
   const ref = await qualityReference(train, project);
   const n = opt.n;
   const nh = Math.min(n, heldOut.count);
-  const rows: [string, Promise<string>][] = [
-    [`samples (${s.what})`, measureQuality(ref, project, s.imgs, n).then(formatQuality)],
-    [`held-out real (${nh} images)`, measureQuality(ref, project, heldOut.images.subarray(0, nh * space.D), nh).then(formatQuality)],
-    ['N(0, 1) noise', measureQuality(ref, project, noiseImages(n, space.D), n).then(formatQuality)],
-  ];
-  console.log(`${train.name}: FD / precision / recall (k = 3) in its feature space: PCA, ${space.K} of ${space.D} pixels, fitted on ${Math.min(train.count, 2048)} training images; ${n} samples (sampling took ${tSample.toFixed(1)} s)`);
-  for (const [what, q] of rows) console.log(`  ${what.padEnd(48)} ${await q}`);
+  console.log(`${train.name}: FD / precision / recall (k = 3) in its feature space: PCA, ${space.K} of ${space.D} pixels, fitted on ${Math.min(train.count, 2048)} training images; ${n} samples`);
+  const line = (what: string, q: Quality) => console.log(`  ${what.padEnd(48)} ${formatQuality(q)}`);
+  line(`held-out real (${nh} images)`, await measureQuality(ref, project, heldOut.images.subarray(0, nh * space.D), nh));
+  line('N(0, 1) noise', await measureQuality(ref, project, noiseImages(n, space.D), n));
+  const measure = async (what: string, imgs: Float32Array, z: Float32Array, note: string) => {
+    line(`samples (${what})`, await measureQuality(ref, project, imgs, n));
+    printNearest(train, imgs, z, n, `    ${note}`);
+  };
+  for (const file of opt.samples?.split(',').filter(Boolean) ?? []) {
+    for (const s of readSampleFile(file, n, cfg)) await measure(s.what, s.imgs, new Rng(s.seed).normals(n * space.D), `from ${file}; `);
+  }
+  for (const { f, st } of opt.samples ? [] : states) {
+    if (states.length > 1) console.log(`${f} (step ${st.step}):`);
+    for (const sampler of samplers) {
+      const t0 = performance.now();
+      const s = await drawSamples(gpu, st, p, n, sampler, opt.ema);
+      const secs = (performance.now() - t0) / 1000;
+      if (opt.grid) await writeGrid(opt.grid, s.imgs, Math.min(64, n), cfg);
+      await measure(s.what, s.imgs, s.z, `sampling took ${secs.toFixed(1)} s; `);
+    }
+  }
   gpu.destroy();
-  printNearest(train, s.imgs, s.z, n);
+}
+
+/** The samples in a file of `python -m facm_bridge.sample` (one tensor per sampler, (n, C, H, W)), checked against the model's shape and n. */
+function readSampleFile(path: string, n: number, cfg: DiTConfig): { what: string; imgs: Float32Array; seed: number }[] {
+  const f = readSafetensors(readInput(path, '--samples'), path);
+  let info: { step?: number; weights?: string; seed?: number; n?: number; config?: DiTConfig };
+  try {
+    info = JSON.parse(f.metadata.samples ?? '');
+  } catch {
+    throw new CliError(`--samples ${path}: no 'samples' entry in its metadata: write it with python -m facm_bridge.sample`);
+  }
+  const D = cfg.C * cfg.H * cfg.W;
+  return [...f.tensors].map(([name, t]) => {
+    if (t.data.length !== n * D) throw new CliError(`--samples ${path}: tensor ${name} holds ${t.data.length / D} images of ${cfg.C}×${cfg.H}×${cfg.W}, not the --n ${n} asked for: pass --n ${t.data.length / D}`);
+    const m = /^(nfe|euler)(\d+)$/.exec(name);
+    const what = m ? (m[1] === 'euler' ? `Euler ${m[2]} steps (FM branch)` : `NFE ${m[2]}`) : name;
+    return { what: `${what}, ${info.weights ?? '?'} weights, step ${info.step ?? '?'}, PyTorch`, imgs: t.data as Float32Array, seed: info.seed ?? 0 };
+  });
 }
 
 /** The data a run's samples are measured against (src/metrics/sets.ts); files use their test split when they have one. */

@@ -13,6 +13,7 @@ import { readSafetensors } from '../../src/train/safetensors';
 import { Rng } from '../../src/util/rng';
 import { needTorch, py, PYTHON } from './bridge';
 import { idxBytes } from '../helpers/idx';
+import { POINT_SETS } from '../../src/data/points2d';
 
 const dir = mkdtempSync(join(tmpdir(), 'facm-pydata-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,6 +39,7 @@ function compare(spec: string, shape: [number, number, number], seed: number, ou
 test('python bridge: built-in data sets, IDX and CIFAR-10 files read as the project reads them', needTorch, async () => {
   compare('shapes8', [3, 8, 8], 4, BUILTIN.shapes8.make(4), 0);
   compare('blobs8', [3, 8, 8], 1, BUILTIN.blobs8.make(1), 0);
+  for (const name of POINT_SETS) compare(name, [2, 1, 1], 7, BUILTIN[name].make(7), 0); // the 2-D point sets, bit for bit
 
   // IDX (gzip): 70 grey 12×12 images, resized to 3×8×8 on both sides.
   const rng = new Rng(9);
