@@ -131,7 +131,7 @@ export const DISTIL_PRESET: Ablation = {
     `FACM distilled from the shipped FM teacher (${FASHION.label}, ${FASHION.steps} steps) on the shipped 16×16 Fashion-MNIST subset, batch 32. ` +
     'The student starts as a copy of the teacher and learns to jump from noise to an image in one call. ' +
     'Watch the teacher-vs-student panel: the teacher needs many Euler steps for a garment; the student’s one- and two-step samples, and its FD, close in on them as it trains.',
-  runs: [{ name: 'FACM from the teacher', overrides: { objective: 'facm', teacher: FASHION.id, preset: FASHION.preset, dataset: FASHION.dataset, batch: 32, lr: 5e-4 } }],
+  runs: [{ name: 'FACM from the teacher', overrides: { objective: 'facm', teacher: FASHION.id, preset: FASHION.preset, dataset: FASHION.dataset, batch: 32, lr: 3e-4 } }],
   view: { qualityEvery: 100, sampleEvery: 25 },
 };
 
