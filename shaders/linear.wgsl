@@ -143,6 +143,16 @@ fn store4(m: u32, n0: u32, v: vec4f) {
   store(m, n0 + 3u, v.w);
 }
 
+// One row of A (a: four consecutive k) times B's four k rows (y0..y3: four columns each), added to c,
+// and one row of A dotted with four rows of a transposed B: the inner products of the register kernels.
+fn rowTimes(a: vec4f, y0: vec4f, y1: vec4f, y2: vec4f, y3: vec4f, c: vec4f) -> vec4f {
+  return fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c))));
+}
+
+fn dots(a: vec4f, x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f) -> vec4f {
+  return vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+}
+
 @compute @workgroup_size(RWG)
 fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let nbN = (dims.N + 3u) / 4u;
@@ -171,13 +181,13 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
       let x2 = B4[b2 + k];
       let x3 = B4[b3 + k];
       var a = A4[a0 + k];
-      c0 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      c0 += dots(a, x0, x1, x2, x3);
       a = A4[a1 + k];
-      c1 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      c1 += dots(a, x0, x1, x2, x3);
       a = A4[a2 + k];
-      c2 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      c2 += dots(a, x0, x1, x2, x3);
       a = A4[a3 + k];
-      c3 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
+      c3 += dots(a, x0, x1, x2, x3);
     }
   } else if (TRANS_A) {
     // C[m, n] = Σ_k A[k, m]·B[k, n]: one vec4 of each per k, an outer product.
@@ -205,13 +215,13 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
       let y2 = B4[kb + 2u * N4];
       let y3 = B4[kb + 3u * N4];
       var a = A4[a0 + k];
-      c0 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c0))));
+      c0 = rowTimes(a, y0, y1, y2, y3, c0);
       a = A4[a1 + k];
-      c1 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c1))));
+      c1 = rowTimes(a, y0, y1, y2, y3, c1);
       a = A4[a2 + k];
-      c2 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c2))));
+      c2 = rowTimes(a, y0, y1, y2, y3, c2);
       a = A4[a3 + k];
-      c3 = fma(vec4f(a.x), y0, fma(vec4f(a.y), y1, fma(vec4f(a.z), y2, fma(vec4f(a.w), y3, c3))));
+      c3 = rowTimes(a, y0, y1, y2, y3, c3);
     }
   }
   store4(m0, n0, c0);
@@ -275,29 +285,29 @@ fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       let x6 = B4[rb6 + k];
       let x7 = B4[rb7 + k];
       { let a = A4[ra0 + k];
-        c00 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c01 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c00 += dots(a, x0, x1, x2, x3);
+        c01 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra1 + k];
-        c10 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c11 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c10 += dots(a, x0, x1, x2, x3);
+        c11 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra2 + k];
-        c20 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c21 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c20 += dots(a, x0, x1, x2, x3);
+        c21 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra3 + k];
-        c30 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c31 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c30 += dots(a, x0, x1, x2, x3);
+        c31 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra4 + k];
-        c40 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c41 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c40 += dots(a, x0, x1, x2, x3);
+        c41 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra5 + k];
-        c50 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c51 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c50 += dots(a, x0, x1, x2, x3);
+        c51 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra6 + k];
-        c60 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c61 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c60 += dots(a, x0, x1, x2, x3);
+        c61 += dots(a, x4, x5, x6, x7); }
       { let a = A4[ra7 + k];
-        c70 += vec4f(dot(a, x0), dot(a, x1), dot(a, x2), dot(a, x3));
-        c71 += vec4f(dot(a, x4), dot(a, x5), dot(a, x6), dot(a, x7)); }
+        c70 += dots(a, x0, x1, x2, x3);
+        c71 += dots(a, x4, x5, x6, x7); }
     }
   } else if (TRANS_A) {
     // C[m, n] = Σ_k A[k, m]·B[k, n]: two vec4 of each per k, an 8×8 outer product.
@@ -335,36 +345,36 @@ fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       let y20 = B4[kb + 2u * N4]; let y21 = B4[kb + 2u * N4 + 1u];
       let y30 = B4[kb + 3u * N4]; let y31 = B4[kb + 3u * N4 + 1u];
       { let a = A4[ra0 + k];
-        c00 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c00))));
-        c01 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c01))));
+        c00 = rowTimes(a, y00, y10, y20, y30, c00);
+        c01 = rowTimes(a, y01, y11, y21, y31, c01);
       }
       { let a = A4[ra1 + k];
-        c10 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c10))));
-        c11 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c11))));
+        c10 = rowTimes(a, y00, y10, y20, y30, c10);
+        c11 = rowTimes(a, y01, y11, y21, y31, c11);
       }
       { let a = A4[ra2 + k];
-        c20 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c20))));
-        c21 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c21))));
+        c20 = rowTimes(a, y00, y10, y20, y30, c20);
+        c21 = rowTimes(a, y01, y11, y21, y31, c21);
       }
       { let a = A4[ra3 + k];
-        c30 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c30))));
-        c31 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c31))));
+        c30 = rowTimes(a, y00, y10, y20, y30, c30);
+        c31 = rowTimes(a, y01, y11, y21, y31, c31);
       }
       { let a = A4[ra4 + k];
-        c40 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c40))));
-        c41 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c41))));
+        c40 = rowTimes(a, y00, y10, y20, y30, c40);
+        c41 = rowTimes(a, y01, y11, y21, y31, c41);
       }
       { let a = A4[ra5 + k];
-        c50 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c50))));
-        c51 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c51))));
+        c50 = rowTimes(a, y00, y10, y20, y30, c50);
+        c51 = rowTimes(a, y01, y11, y21, y31, c51);
       }
       { let a = A4[ra6 + k];
-        c60 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c60))));
-        c61 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c61))));
+        c60 = rowTimes(a, y00, y10, y20, y30, c60);
+        c61 = rowTimes(a, y01, y11, y21, y31, c61);
       }
       { let a = A4[ra7 + k];
-        c70 = fma(vec4f(a.x), y00, fma(vec4f(a.y), y10, fma(vec4f(a.z), y20, fma(vec4f(a.w), y30, c70))));
-        c71 = fma(vec4f(a.x), y01, fma(vec4f(a.y), y11, fma(vec4f(a.z), y21, fma(vec4f(a.w), y31, c71))));
+        c70 = rowTimes(a, y00, y10, y20, y30, c70);
+        c71 = rowTimes(a, y01, y11, y21, y31, c71);
       }
     }
   }
