@@ -17,8 +17,10 @@ from .model import param_table
 
 
 class AdamW:
-    def __init__(self, model, lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, grad_clip=1.0, ema_decay=0.999):
+    def __init__(self, model, lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, grad_clip=1.0, ema_decay=0.999,
+                 warmup=0, decay_steps=0, floor=0.0):
         self.model = model
+        self.warmup, self.decay_steps, self.floor = warmup, decay_steps, floor
         self.lr, self.beta1, self.beta2, self.eps, self.wd = lr, beta1, beta2, eps, weight_decay
         self.grad_clip, self.ema_decay = grad_clip, ema_decay
         self.params = dict(model.named_parameters())
@@ -38,6 +40,17 @@ class AdamW:
         clip = min(1.0, self.grad_clip / (norm + 1e-6)) if self.grad_clip > 0 and finite else 1.0
         return norm, clip, not finite
 
+    def lr_at(self, step: int) -> float:
+        """The rate of optimizer step `step` (1-based): src/ops/optim.ts scheduledLr, a linear warm-up
+        then a cosine to floor·lr over decay_steps, held at the floor after."""
+        W, D = self.warmup, self.decay_steps
+        if W > 0 and step < W:
+            return self.lr * step / W
+        if D <= 0:
+            return self.lr
+        p = min(1.0, max(0, step - W) / D)
+        return self.lr * (self.floor + (1 - self.floor) * (1 + math.cos(math.pi * p)) / 2)
+
     @torch.no_grad()
     def apply(self):
         """One optimizer step from the current .grad; returns (|g|, non-finite)."""
@@ -46,11 +59,12 @@ class AdamW:
         if not bad:
             bc1 = 1 - self.beta1 ** self.step
             bc2 = 1 - self.beta2 ** self.step
-            step_size, inv_sqrt_bc2 = self.lr / bc1, 1 / math.sqrt(bc2)
+            lr = self.lr_at(self.step)
+            step_size, inv_sqrt_bc2 = lr / bc1, 1 / math.sqrt(bc2)
             for n, p in self.params.items():
                 g = p.grad * clip if p.grad is not None else torch.zeros_like(p)
                 if self.decay[n] and self.wd:
-                    p.mul_(1 - self.lr * self.wd)
+                    p.mul_(1 - lr * self.wd)
                 m, v = self.m[n], self.v[n]
                 m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
                 v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)

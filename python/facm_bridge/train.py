@@ -37,7 +37,7 @@ from .optim import AdamW
 from .rng import Rng
 
 # The Node trainer's defaults (src/train/trainer.ts DEFAULT_TRAIN).
-DEFAULT_TRAIN = {"batch": 32, "lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "weightDecay": 0.0, "adamEps": 1e-8, "gradClip": 1.0,
+DEFAULT_TRAIN = {"batch": 32, "lr": 1e-3, "lrWarmup": 0, "lrDecaySteps": 0, "lrFloor": 0.0, "beta1": 0.9, "beta2": 0.99, "weightDecay": 0.0, "adamEps": 1e-8, "gradClip": 1.0,
                  "emaDecay": 0.999, "seed": 0, "flip": 0.5, "onNonFinite": "stop", "snapshotEvery": 50, "maxRollbacks": 3}
 # Class-conditional runs (src/config/keys.ts): label dropout, and the guidance of a labelled teacher.
 DEFAULT_LABELS = {"labelDropout": 0.1, "cfgWeight": 1.75, "cfgTMin": 0.125}
@@ -67,7 +67,8 @@ class Run:
             self.net = DDP(self.model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
             self.net.cfg = cfg
         self.opt = AdamW(self.model, lr=train["lr"], beta1=train["beta1"], beta2=train["beta2"], eps=train["adamEps"],
-                         weight_decay=train["weightDecay"], grad_clip=train["gradClip"], ema_decay=train["emaDecay"])
+                         weight_decay=train["weightDecay"], grad_clip=train["gradClip"], ema_decay=train["emaDecay"],
+                         warmup=train["lrWarmup"], decay_steps=train["lrDecaySteps"], floor=train["lrFloor"])
         self.batcher = Batcher(ds, B, train["seed"] ^ BATCH_SEED, train["flip"])
         self.rng = Rng(train["seed"] ^ NOISE_SEED)
         self.rows = np.arange(B)[self.rank * (B // self.world):(self.rank + 1) * (B // self.world)]
@@ -131,7 +132,7 @@ class Run:
 
 
 RUN_FORMAT = "facm-run/2"  # src/config/metadata.ts: {format, config: every run key, dataset, ...the writer's extras}
-TRAIN_KEYS = ["batch", "lr", "beta1", "beta2", "weightDecay", "gradClip", "emaDecay", "flip", "seed", "onNonFinite"]
+TRAIN_KEYS = ["batch", "lr", "lrWarmup", "lrDecaySteps", "lrFloor", "beta1", "beta2", "weightDecay", "gradClip", "emaDecay", "flip", "seed", "onNonFinite"]
 
 
 def train_config_from_run(run) -> tuple:
@@ -190,6 +191,9 @@ def parse(argv):
     ap.add_argument("--t-std", type=float)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--lr", type=float)
+    ap.add_argument("--lr-warmup", type=int, help="steps of linear learning-rate warm-up (default 0)")
+    ap.add_argument("--lr-decay-steps", type=int, help="a cosine decay of the rate over this many steps after the warm-up (default 0: constant)")
+    ap.add_argument("--lr-floor", type=float, help="the decayed rate as a share of lr (default 0)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--label-dropout", type=float, help=f"class-conditional models: share of labels dropped to the null class (default {DEFAULT_LABELS['labelDropout']})")
     ap.add_argument("--cfg-weight", type=float, help=f"distilling a class-conditional teacher: guidance weight w (default {DEFAULT_LABELS['cfgWeight']}; 1: none)")
@@ -248,6 +252,9 @@ def main(argv=None):
         train["batch"] = a.batch
     if a.lr:
         train["lr"] = a.lr
+    for key, val in (("lrWarmup", a.lr_warmup), ("lrDecaySteps", a.lr_decay_steps), ("lrFloor", a.lr_floor)):
+        if val is not None:
+            train[key] = val
     cli = dict(run_meta.get("cli") or {})
     spec = a.dataset if a.dataset is not None else cli.get("dataset", run_meta.get("dataset", ""))
     ds = load_dataset(spec or "", cfg.C, cfg.H, cfg.W, train["seed"])

@@ -14,6 +14,29 @@ export interface AdamWConfig {
   weightDecay: number;
 }
 
+/** A learning-rate schedule: a linear warm-up over `lrWarmup` steps, then a cosine over `lrDecaySteps` steps to `lrFloor`·lr, held there after (absent or 0: no warm-up, no decay). */
+export interface LrSchedule {
+  lr: number;
+  lrWarmup?: number;
+  lrDecaySteps?: number;
+  lrFloor?: number;
+}
+
+/**
+ * The rate of optimizer step `step` (1-based, as AdamW counts): lr·step/W during a warm-up of W steps
+ * (PyTorch's LinearLR from 1/W), then lr·(f + (1 − f)·(1 + cos πp)/2) with p = min(1, (step − W)/D)
+ * (CosineAnnealingLR with eta_min = f·lr, but held at the floor after D steps rather than rising again).
+ */
+export function scheduledLr(s: LrSchedule, step: number): number {
+  const W = s.lrWarmup ?? 0;
+  const D = s.lrDecaySteps ?? 0;
+  if (W > 0 && step < W) return (s.lr * step) / W;
+  if (D <= 0) return s.lr;
+  const p = Math.min(1, Math.max(0, step - W) / D);
+  const f = s.lrFloor ?? 0;
+  return s.lr * (f + ((1 - f) * (1 + Math.cos(Math.PI * p))) / 2);
+}
+
 // ------------------------------------------------------------------ f64 reference
 
 /**

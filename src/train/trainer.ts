@@ -9,7 +9,7 @@
 import type { Gpu, Tensor } from '../gpu/runtime';
 import type { ResumeState } from './checkpoint';
 import { gpuBackend, type Backend } from '../ops/backend';
-import { adamw, emaUpdate, gradNorm, type AdamWConfig } from '../ops/optim';
+import { adamw, emaUpdate, gradNorm, scheduledLr, type AdamWConfig } from '../ops/optim';
 import { DiT, type Params } from '../model/dit';
 import { paramViews } from '../model/gpu';
 import { validateConfig, type DiTConfig } from '../model/config';
@@ -27,6 +27,10 @@ export interface TrainConfig {
   objective: ObjectiveConfig;
   batch: number;
   lr: number;
+  /** The learning-rate schedule (absent: a constant lr); see `scheduledLr`. */
+  lrWarmup?: number;
+  lrDecaySteps?: number;
+  lrFloor?: number;
   beta1: number;
   beta2: number;
   weightDecay: number;
@@ -172,9 +176,10 @@ export class Trainer {
     this.takeSnapshot();
   }
 
-  get adam(): AdamWConfig {
+  /** AdamW's settings for optimizer step `step` (1-based), the rate from the schedule. */
+  adamAt(step: number): AdamWConfig {
     const c = this.cfg;
-    return { lr: c.lr, beta1: c.beta1, beta2: c.beta2, eps: c.adamEps ?? 1e-8, weightDecay: c.weightDecay };
+    return { lr: scheduledLr(c, step), beta1: c.beta1, beta2: c.beta2, eps: c.adamEps ?? 1e-8, weightDecay: c.weightDecay };
   }
 
   /**
@@ -193,7 +198,7 @@ export class Trainer {
     const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
     this.step++;
-    adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adam, this.step, this.mask);
+    adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adamAt(this.step), this.step, this.mask);
     // EMA warm-up (as TF's ExponentialMovingAverage with num_updates): early on the average follows
     // the weights; otherwise a short run's EMA stays near the adaLN-Zero init (F ≈ 0), which made
     // a 200-step teacher's EMA velocity ~15× too small for distillation.

@@ -21,7 +21,8 @@ import { facm, metrics, needTorch, py } from './bridge';
 const dir = mkdtempSync(join(tmpdir(), 'facm-roundtrip-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = ['train', '--preset', 'tiny', '--objective', 'facm', '--dataset', 'shapes8', '--batch', '8', '--seed', '3', '--log-every', '20'];
+// With a learning-rate schedule whose warm-up ends in Node's first leg and whose cosine runs through Python's.
+const run = ['train', '--preset', 'tiny', '--objective', 'facm', '--dataset', 'shapes8', '--batch', '8', '--seed', '3', '--log-every', '20', '--lr-warmup', '10', '--lr-decay-steps', '40', '--lr-floor', '0.1'];
 const ckpt = (d: string) => new Uint8Array(readFileSync(join(d, 'checkpoint.safetensors')));
 
 test('python bridge: Node 20 steps → Python 20 → Node 20 continues the run without a jump', needTorch, () => {

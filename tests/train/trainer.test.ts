@@ -9,6 +9,7 @@ import { Trainer, type TrainConfig } from '../..//src/train/trainer';
 import { trainDefaults } from '../..//src/config/keys';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint';
 import { gpuForFile } from '../helpers/gpu';
+import { scheduledLr } from '../../src/ops/optim';
 
 const gpu = gpuForFile();
 const model: DiTConfig = { ...PRESETS.tiny.config, D: 16, depth: 1 };
@@ -88,3 +89,28 @@ test('checkpoint: round-trips bit-exactly, refuses another config and a corrupt 
   const p2 = await tr2.readParams();
   if (p2.some((x, i) => Object.is(x, params[i]) === false)) throw new Error('parameters not restored');
 });
+
+test('trainer: the learning-rate schedule reaches AdamW (a floor of 0 after the decay freezes the weights; 0.5 does not)', async () => {
+  const g = await gpu();
+  const moved: boolean[] = [];
+  for (const lrFloor of [0, 0.5]) {
+    const tr = new Trainer(g, cfg({ weightDecay: 0, lrWarmup: 2, lrDecaySteps: 2, lrFloor }), data);
+    for (let i = 0; i < 4; i++) await tr.stepOnce(); // steps 1–4: warm-up, then the cosine to the floor at step 4
+    const a = await tr.readParams();
+    await tr.stepOnce();
+    await tr.stepOnce();
+    const b = await tr.readParams();
+    moved.push(a.some((x, i) => x !== b[i]));
+    await tr.drain();
+    tr.dispose();
+  }
+  if (moved[0] || !moved[1]) throw new Error(`weights after the decay moved: floor 0 ${moved[0]} (want false), floor 0.5 ${moved[1]} (want true)`);
+});
+
+test('scheduledLr: warm-up, cosine and floor at known steps', () => {
+  const s = { lr: 2, lrWarmup: 4, lrDecaySteps: 10, lrFloor: 0.1 };
+  const want: [number, number][] = [[1, 0.5], [2, 1], [4, 2], [9, 2 * (0.1 + 0.9 * 0.5)], [14, 0.2], [100, 0.2]];
+  for (const [step, lr] of want) if (Math.abs(scheduledLr(s, step) - lr) > 1e-12) throw new Error(`step ${step}: ${scheduledLr(s, step)}, want ${lr}`);
+  if (scheduledLr({ lr: 3 }, 7) !== 3) throw new Error('no schedule: the constant rate');
+});
+
