@@ -222,7 +222,8 @@ export interface TuneOpts {
 /**
  * Times the candidates of every item, heaviest first, and returns the fastest per item (ties keep
  * the earlier candidate). A variant that lost by more than 3× on PRUNE_AFTER items is not timed
- * again. Items past the budget get no choice (their rule stays) and empty timings.
+ * again. Past the budget, nothing more is timed: an item cut short keeps the fastest of its timed
+ * candidates, the items not reached get no choice (their rule stays) and empty timings.
  */
 export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts = {}): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
   const timer = opts.timer ?? wallTimer;
@@ -233,14 +234,16 @@ export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts 
   const timings: Record<string, Record<string, number>> = {};
   const losses = new Map<string, number>();
   const todo = [...new Map(items.map((it) => [it.key, it])).values()].sort((a, b) => b.weight - a.weight);
+  const over = () => opts.budgetMs !== undefined && now() - t0 > opts.budgetMs;
   for (const [n, item] of todo.entries()) {
     timings[item.key] = {};
-    if (opts.budgetMs !== undefined && now() - t0 > opts.budgetMs) continue;
+    if (over()) continue;
     opts.onItem?.(n, todo.length, item);
     const ops = item.prepare(gpu);
     let best = Infinity;
     try {
       for (const v of item.candidates) {
+        if (over()) break; // this item keeps the fastest of those timed
         if ((losses.get(v) ?? 0) >= PRUNE_AFTER) continue;
         const run = async () => {
           ops.run(v, perRun);
