@@ -108,7 +108,7 @@ function TuneSection({ run, usable }: { run: RunView; usable: boolean }) {
   const summary = t.note
     ? t.note
     : t.timed > 0
-      ? `Tuned on this adapter: ${t.timed} shapes timed in ${(t.ms / 1000).toFixed(1)} s${t.skipped ? `, ${t.skipped} left to the rule when the time budget ran out (Re-tune times them all)` : ''}; kept in this browser for the next load.`
+      ? `Tuned on this adapter: ${t.timed - t.skipped} of ${t.timed} shapes timed in ${(t.ms / 1000).toFixed(1)} s${t.skipped ? ` (the time budget ran out: the others keep the rule; Re-tune times them all)` : ''}; kept in this browser for the next load.`
       : 'Cached choices for this adapter: nothing timed on this load.';
   return (
     <details className="tune" data-testid="tune">
