@@ -32,13 +32,13 @@ function matmulRef(a: Float32Array, b: Float32Array, s: MatShape): Float64Array 
   return c;
 }
 
-test('tune: every candidate variant computes every DiT matmul shape (tiny, tiny-16 and points, batch 2, conditioning MLPs included) like the f64 reference', async () => {
+test('tune: every candidate variant computes every DiT matmul shape of every preset (batch 2; cifar-b batch 1; conditioning MLPs included) like the f64 reference', async () => {
   const gpu = await getGpu();
   const rng = new Rng(3);
   let checked = 0;
   const seen = new Set<string>();
-  for (const preset of ['tiny', 'tiny-16', 'points']) {
-    for (const s of ditMatmuls(PRESETS[preset].config, 2, true)) {
+  for (const preset of Object.keys(PRESETS)) {
+    for (const s of ditMatmuls(PRESETS[preset].config, preset === 'cifar-b' ? 1 : 2, true)) {
       if (seen.has(shapeKey(s))) continue;
       seen.add(shapeKey(s));
       const a = rng.normals(s.M * s.K);
