@@ -455,7 +455,6 @@ export class RunSession {
         this.gpu = await this.openGpu('requesting a WebGPU device');
         this.gpuKey = key;
       }
-      await this.tune(this.gpu, train);
       const data = await this.data.get(config, this.files, (stage, fraction) => this.progress(stage, fraction));
       if (config.teacher !== NO_TEACHER) this.progress('loading the teacher', null);
       const teacher = await resolveTeacher(config, this.teacherUpload);
@@ -487,6 +486,7 @@ export class RunSession {
       });
       made = session;
       this.session = session;
+      await this.tune(session.gpu, train); // after the memory check: a refused batch costs no tuning
       this.newHistory(new Series());
       this.quality = null;
       this.lastQualityStep = 0;
