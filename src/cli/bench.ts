@@ -19,8 +19,8 @@ import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
 import { Gpu, type ProfileEntry } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
-import { chooseMatmul, isTunedShape, matmul } from '../ops/linear';
-import { ditMatmuls, ensureTuned, variantKey } from '../ops/tune';
+import { matmul } from '../ops/linear';
+import { choiceRows, ditMatmuls, ditTuneItems, ensureTuned } from '../ops/tune';
 import { FileTuneStore } from './tuneStore';
 import { posEmbed2d } from '../ops/patch';
 import { PRESETS, forwardFlops, tokens, type DiTConfig } from '../model/config';
@@ -45,7 +45,7 @@ const USAGE = `usage: npm run bench -- [--preset tiny,tiny-16] [--full] [--all] 
   --no-tfjs   skip the TensorFlow.js peer
   --no-jax    skip the jax-js peer
   --json      also write every figure as JSON
-  --retune    time the matmul variants on this adapter again (otherwise the cached choice is used)`;
+  --retune    time the matmul and attention variants on this adapter again (otherwise the cached choice is used)`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -115,9 +115,9 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
   const table_ = paramTable(cfg);
   const fwdFlops = forwardFlops(cfg) * B;
   console.log(`\n## ${name}: ${cfg.C}×${cfg.H}×${cfg.W}, patch ${cfg.patch}, D ${cfg.D}, depth ${cfg.depth}, heads ${cfg.heads}, ${tokens(cfg)} tokens; ${table_.count.toLocaleString()} parameters; batch ${B}; ${(fwdFlops / 1e9).toFixed(3)} GFLOP per forward`);
-  // Matmul variants tuned on this adapter for this preset's shapes (cached per adapter; --retune).
-  const tune = await ensureTuned(gpu, ditMatmuls(cfg, B), new FileTuneStore(), { retune: opt.retune });
-  console.log(`matmul autotuning: ${tune.timed ? `${tune.timed} shapes timed in ${(tune.ms / 1000).toFixed(1)} s` : 'cached choices (no timing)'}, adapter key '${tune.record.adapter}'`);
+  // Matmul and attention variants tuned on this adapter for this preset's shapes (cached per adapter; --retune).
+  const tune = await ensureTuned(gpu, ditTuneItems(cfg, B), new FileTuneStore(), { retune: opt.retune });
+  console.log(`autotuning (matmuls, attention tiles): ${tune.timed ? `${tune.timed} shapes timed in ${(tune.ms / 1000).toFixed(1)} s` : 'cached choices (no timing)'}, adapter key '${tune.record.adapter}'`);
   // Perturbed adaLN-Zero init: every path computes something (zero weights would make F ≡ 0).
   const flat = initParams(table_, 0, 0.05);
   const be = gpuBackend(gpu);
@@ -331,18 +331,8 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
       console.log(`\nper-kernel GPU time, one FACM step (one compute pass per dispatch while profiling)\n`);
       console.log(profileSummary(prof));
     }
-    console.log(`\nmatmul variant per DiT shape (tuned: chosen by timing on this adapter; rule: chooseMatmul's rule)\n`);
-    console.log(
-      table([
-        ['shape', 'layer', 'variant', 'from'],
-        ...ditMatmuls(cfg, B, true).map((s) => [
-          `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
-          s.what,
-          variantKey(chooseMatmul(gpu, s.M, s.N, s.K, s.transA, s.transB)),
-          isTunedShape(gpu, s.M, s.N, s.K, s.transA, s.transB) ? 'tuned' : 'rule',
-        ]),
-      ]),
-    );
+    console.log(`\nkernel variant per DiT shape (tuned: chosen by timing on this adapter; rule: the untuned rule)\n`);
+    console.log(table([['shape', 'layer', 'variant', 'from'], ...choiceRows(gpu, cfg, B).map((r) => [r.shape, r.layer, r.variant, r.from])]));
   }
   gpu.release(x, c, tX, tC, dF);
   model.dispose();

@@ -157,49 +157,113 @@ export function attentionWorkgroup(T: number): number {
 }
 
 /**
- * 'tiled': the other side's rows shared through workgroup tiles, one (b, h) per workgroup (GPUs);
- * 'direct': no tiles and no barriers, rows of every (b, h) packed into full groups (CPU-like adapters).
+ * 'tiled': the other side's rows shared through workgroup tiles of `rows` rows, one (b, h) per
+ * workgroup of `wg` threads (GPUs); 'direct': no tiles and no barriers, rows of every (b, h) packed
+ * into full groups of `wg` (CPU-like adapters). The tile sizes are what autotuning picks
+ * (src/ops/tune.ts); the shader takes `wg` as its WG override and `rows` as a uniform.
  */
-export type AttentionVariant = 'tiled' | 'direct';
+export type AttentionVariant = { kind: 'tiled'; wg: number; rows: number } | { kind: 'direct'; wg: number };
+
+/** The forward, the JVP and the backward's three passes: each is tuned on its own. */
+export type AttentionPass = 'forward' | 'jvp' | 'backward';
+
+/** A variant's short name: tiled32r16 (32 threads, tiles of 16 rows), direct64. */
+export const attentionVariantKey = (v: AttentionVariant): string => (v.kind === 'tiled' ? `tiled${v.wg}r${v.rows}` : `direct${v.wg}`);
+
+/** Tile rows that fit: ≤ the group's threads (one thread loads each row's statistics), ≤ CAP / hd floats. */
+const maxTileRows = (hd: number, wg: number) => Math.min(Math.floor(TILE_FLOATS / hd), wg, MAX_TILE_ROWS);
+
+/** The shape key of an attention pass on dims d (the cache's key, and what the profile shows). */
+export const attentionShapeKey = (pass: AttentionPass, d: AttnDims): string => `attention.${pass} ${d.B}x${d.T}x${d.heads}x${d.D}`;
+
+/**
+ * Every variant that can serve d: tiles of T rounded up to a power of two threads and up to two
+ * halvings of it (≥ 8), each with the largest tile that fits and half of it (≥ 4 rows); the
+ * untiled kernel at 32 and 64 threads.
+ */
+export function attentionCandidates(d: AttnDims): AttentionVariant[] {
+  const hd = headDim(d);
+  const out: AttentionVariant[] = [];
+  for (let wg = attentionWorkgroup(d.T), n = 0; wg >= 8 && n < 3; wg /= 2, n++) {
+    const top = maxTileRows(hd, wg);
+    out.push({ kind: 'tiled', wg, rows: top });
+    if (top >= 8) out.push({ kind: 'tiled', wg, rows: top / 2 });
+  }
+  out.push({ kind: 'direct', wg: 32 }, { kind: 'direct', wg: 64 });
+  return out;
+}
+
+/** The untuned choice: untiled on CPU-like adapters (barriers cost more than the loads they share), else the largest tile. */
+export function attentionRule(gpu: Gpu, d: AttnDims, kind?: AttentionVariant['kind']): AttentionVariant {
+  if ((kind ?? (gpu.cpuLike ? 'direct' : 'tiled')) === 'direct') return { kind: 'direct', wg: 64 };
+  const wg = attentionWorkgroup(d.T);
+  return { kind: 'tiled', wg, rows: maxTileRows(headDim(d), wg) };
+}
+
+/** Per-Gpu attention choices from autotuning (src/ops/tune.ts), by attentionShapeKey. */
+const attentionChoices = new WeakMap<Gpu, Map<string, AttentionVariant>>();
+
+export function setAttentionChoices(gpu: Gpu, choices: Map<string, AttentionVariant>): void {
+  attentionChoices.set(gpu, choices);
+}
+
+/** Whether chooseAttention's pick for this pass and shape comes from autotuning. */
+export function isTunedAttention(gpu: Gpu, pass: AttentionPass, d: AttnDims): boolean {
+  return attentionChoices.get(gpu)?.has(attentionShapeKey(pass, d)) ?? false;
+}
+
+/** The tuned variant of this pass and shape on this Gpu where there is one, else the rule. */
+export function chooseAttention(gpu: Gpu, pass: AttentionPass, d: AttnDims): AttentionVariant {
+  return attentionChoices.get(gpu)?.get(attentionShapeKey(pass, d)) ?? attentionRule(gpu, d);
+}
 
 const MAX_GRID = 65535;
 
-export function attentionGpu(gpu: Gpu, force?: AttentionVariant): AttentionOps<Tensor> {
-  const setup = (d: AttnDims, tensors: [string, Tensor, number][]) => {
+/**
+ * The attention ops on a Gpu. `force`: one layout ('tiled' or 'direct' at the rule's sizes) or one
+ * variant for every call, whatever the tuning chose (tests, the tuner).
+ */
+export function attentionGpu(gpu: Gpu, force?: AttentionVariant['kind'] | AttentionVariant): AttentionOps<Tensor> {
+  const setup = (pass: AttentionPass, d: AttnDims, tensors: [string, Tensor, number][]) => {
     const hd = headDim(d);
     for (const [name, t, per] of tensors) checkSize(name, t.size, d.B * d.T * per);
-    const tiled = (force ?? (gpu.cpuLike ? 'direct' : 'tiled')) === 'tiled';
-    const wg = tiled ? attentionWorkgroup(d.T) : 64;
-    const rows = Math.min(Math.floor(TILE_FLOATS / hd), wg);
+    const v = typeof force === 'object' ? force : force ? attentionRule(gpu, d, force) : chooseAttention(gpu, pass, d);
+    const tiled = v.kind === 'tiled';
+    const wg = v.wg;
+    const rows = tiled ? v.rows : 0;
+    if (tiled && (rows < 1 || rows > maxTileRows(hd, wg))) throw new RangeError(`attention: ${attentionVariantKey(v)} does not fit head dim ${hd} (at most ${maxTileRows(hd, wg)} rows)`);
     const flatGroups = Math.ceil((d.B * d.heads * d.T) / wg);
     if (!tiled && flatGroups > MAX_GRID) throw new RangeError(`attention: ${d.B * d.heads * d.T} rows exceed the direct kernel's grid`);
+    // In a profile, each pass is labelled with its variant and shape (as matmuls are).
+    const detail = gpu.profilingOn ? `${attentionVariantKey(v)} ${d.B}×${d.T}×${d.heads}×${d.D}` : undefined;
     return {
       params: () => ({ B: d.B, T: d.T, H: d.heads, D: d.D, hd, rows, scale: 1 / Math.sqrt(hd) }),
       grid: (tiled ? [Math.ceil(d.T / wg), d.heads, d.B] : [flatGroups, 1, 1]) as [number, number, number],
       constants: { WG: wg, TILED: tiled ? 1 : 0 },
+      detail,
     };
   };
   return {
     forward(qkv, d) {
-      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D]]);
+      const { params, grid, constants, detail } = setup('forward', d, [['qkv', qkv, 3 * d.D]]);
       const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
-      gpu.dispatch(attentionKernel, 'forward', params(), [qkv, o], grid, constants);
+      gpu.dispatch(attentionKernel, 'forward', params(), [qkv, o], grid, constants, detail);
       return o;
     },
     jvp(qkv, tQkv, d) {
-      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D], ['tQkv', tQkv, 3 * d.D]]);
+      const { params, grid, constants, detail } = setup('jvp', d, [['qkv', qkv, 3 * d.D], ['tQkv', tQkv, 3 * d.D]]);
       const o = gpu.alloc([d.B, d.T, d.D], 'attention.o');
       const tO = gpu.alloc([d.B, d.T, d.D], 'attention.tO');
-      gpu.dispatch(attentionKernel, 'jvp', params(), [qkv, o, tQkv, tO], grid, constants);
+      gpu.dispatch(attentionKernel, 'jvp', params(), [qkv, o, tQkv, tO], grid, constants, detail);
       return [o, tO];
     },
     backward(qkv, dO, d) {
-      const { params, grid, constants } = setup(d, [['qkv', qkv, 3 * d.D], ['dO', dO, d.D]]);
+      const { params, grid, constants, detail } = setup('backward', d, [['qkv', qkv, 3 * d.D], ['dO', dO, d.D]]);
       const stats = gpu.alloc([d.B, d.heads, d.T, 2], 'attention.stats');
       const dQkv = gpu.alloc([d.B, d.T, 3 * d.D], 'attention.dQkv');
-      gpu.dispatch(attentionKernel, 'bwd_stats', params(), [qkv, dO, stats], grid, constants);
-      gpu.dispatch(attentionKernel, 'bwd_dq', params(), [qkv, dO, stats, dQkv], grid, constants);
-      gpu.dispatch(attentionKernel, 'bwd_dkv', params(), [qkv, dO, stats, dQkv], grid, constants);
+      gpu.dispatch(attentionKernel, 'bwd_stats', params(), [qkv, dO, stats], grid, constants, detail);
+      gpu.dispatch(attentionKernel, 'bwd_dq', params(), [qkv, dO, stats, dQkv], grid, constants, detail);
+      gpu.dispatch(attentionKernel, 'bwd_dkv', params(), [qkv, dO, stats, dQkv], grid, constants, detail);
       gpu.release(stats);
       return dQkv;
     },

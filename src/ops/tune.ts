@@ -1,13 +1,15 @@
-// Per-adapter autotuning of the matmul kernels: on first use of an adapter, time every variant that
-// fits each of the model's own matmul shapes, keep the fastest per shape, and cache the choice keyed
-// by the adapter's identity (a file in Node: src/cli/tuneStore.ts). A warm cache applies the stored
-// choices without timing anything; a new adapter, a new shape or `retune` times again. Shapes without
-// a choice keep chooseMatmul's rule.
+// Per-adapter autotuning of the matmul kernels and the attention kernels' tile sizes: on first use of
+// an adapter, time every variant that fits each of the model's own shapes, keep the fastest per
+// shape, and cache the choice keyed by the adapter's identity (a file in Node: src/cli/tuneStore.ts;
+// IndexedDB in the page: src/worker/tuneStore.ts; the rest is this file's, for both). A warm cache
+// applies the stored choices without timing anything; a new adapter, a new shape or `retune` times
+// again. Shapes without a choice keep chooseMatmul's and chooseAttention's rules.
 
 import type { AdapterReport } from '../gpu/device';
-import type { Gpu } from '../gpu/runtime';
+import type { Gpu, Tensor } from '../gpu/runtime';
+import { attentionCandidates, attentionGpu, attentionShapeKey, attentionVariantKey, chooseAttention, isTunedAttention, setAttentionChoices, type AttentionPass, type AttentionVariant, type AttnDims } from './attention';
 import { TIME_DIM } from './embed';
-import { elFits, matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
+import { chooseMatmul, elFits, isTunedShape, matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
 
 export { variantKey };
 import { tokens, type DiTConfig } from '../model/config';
@@ -82,15 +84,15 @@ export function adapterKey(r: AdapterReport): string {
   return [r.backend, r.vendor, r.architecture, r.device, r.description].join('|');
 }
 
-/** Bump when the kernels change: a stored choice from other kernels is timed again. */
-export const TUNE_VERSION = 3;
+/** Bump when the kernels or the record change: a stored choice from other kernels is timed again. */
+export const TUNE_VERSION = 4;
 
 export interface TuneRecord {
   version: number;
   adapter: string;
-  /** Chosen variant per shape key. */
-  choices: Record<string, MatmulVariant>;
-  /** Median ms per shape and variant, as timed. */
+  /** Chosen variant key per item key (a matmul's matShapeKey, or attentionShapeKey). */
+  choices: Record<string, string>;
+  /** Median ms per item and variant, as timed ({} for an item left to the rule when the time budget ran out). */
   timings: Record<string, Record<string, number>>;
   tunedAt: string;
 }
@@ -101,15 +103,100 @@ export interface TuneStore {
   save(record: TuneRecord): Promise<void>;
 }
 
+/** One thing to tune: a matmul shape or one attention pass on one shape, with its candidates. */
+export interface TuneItem {
+  /** The cache's key: matShapeKey, or attentionShapeKey. */
+  key: string;
+  /** For people: shape and layer. */
+  label: string;
+  /** Candidate variants by key, in the order they are timed (ties keep the earlier). */
+  candidates: string[];
+  /** Roughly the work one call does (FLOPs × calls per step): heavier items are timed first. */
+  weight: number;
+  /** Allocates the operands and returns how to run `perRun` calls of one variant (recorded, not waited for). */
+  prepare(gpu: Gpu): { run(variant: string, perRun: number): void; dispose(): void };
+}
+
+/** A matmul shape as a tuning item. */
+export function matmulItem(s: MatShape & { what?: string; count?: number }): TuneItem {
+  const cands = matmulCandidates(s);
+  const byKey = new Map(cands.map((v) => [variantKey(v), v]));
+  return {
+    key: shapeKey(s),
+    label: `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}${s.what ? ` (${s.what})` : ''}`,
+    candidates: [...byKey.keys()],
+    weight: 2 * s.M * s.N * s.K * (s.count ?? 1),
+    prepare(gpu) {
+      const A = gpu.alloc([s.M * s.K], 'tune.A');
+      const B = gpu.alloc([s.K * s.N], 'tune.B');
+      const C = gpu.alloc([s.M, s.N], 'tune.C');
+      gpu.clear(A);
+      gpu.clear(B);
+      return {
+        run: (v, perRun) => {
+          for (let i = 0; i < perRun; i++) matmul(gpu, A, B, C, s.M, s.N, s.K, { transA: s.transA, transB: s.transB, variant: byKey.get(v) });
+        },
+        dispose: () => gpu.release(A, B, C),
+      };
+    },
+  };
+}
+
+/** One attention pass on dims d as a tuning item (the backward's three kernels share one variant). */
+export function attentionItem(pass: AttentionPass, d: AttnDims, count = 1): TuneItem {
+  const byKey = new Map(attentionCandidates(d).map((v) => [attentionVariantKey(v), v]));
+  const passes = { forward: 1, jvp: 2, backward: 3 }[pass];
+  return {
+    key: attentionShapeKey(pass, d),
+    label: `attention ${pass} B ${d.B}, T ${d.T}, ${d.heads} heads, D ${d.D}`,
+    candidates: [...byKey.keys()],
+    weight: 4 * d.B * d.T * d.T * d.D * passes * count,
+    prepare(gpu) {
+      const n = d.B * d.T * 3 * d.D;
+      const qkv = gpu.alloc([n], 'tune.qkv');
+      const tQkv = gpu.alloc([n], 'tune.tQkv');
+      const dO = gpu.alloc([d.B * d.T * d.D], 'tune.dO');
+      gpu.clear(qkv);
+      gpu.clear(tQkv);
+      gpu.clear(dO);
+      return {
+        run: (v, perRun) => {
+          const ops = attentionGpu(gpu, byKey.get(v));
+          for (let i = 0; i < perRun; i++) {
+            const out: Tensor[] = pass === 'forward' ? [ops.forward(qkv, d)] : pass === 'jvp' ? ops.jvp(qkv, tQkv, d) : [ops.backward(qkv, dO, d)];
+            gpu.release(...out);
+          }
+        },
+        dispose: () => gpu.release(qkv, tQkv, dO),
+      };
+    },
+  };
+}
+
+/** What autotuning times for a DiT at batch B: its matmuls (the ones that carry the time) and its attention passes. */
+export function ditTuneItems(cfg: DiTConfig, B: number): TuneItem[] {
+  const items = ditMatmuls(cfg, B).map(matmulItem);
+  const T = tokens(cfg);
+  // One token: the model skips the attention kernels (softmax over one key is 1).
+  if (T > 1) for (const pass of ['forward', 'jvp', 'backward'] as const) items.push(attentionItem(pass, { B, T, heads: cfg.heads, D: cfg.D }, cfg.depth));
+  return items;
+}
+
 /**
  * Milliseconds one call of `run` takes (run records and waits for a few dispatches of `variant` on
- * `shape`). `best` is the fastest so far on this shape: a timer may stop early for a clear loser.
+ * `item`). `best` is the fastest so far on this item: a timer may stop early for a clear loser, or
+ * when `over()` says the time budget is spent.
  */
-export type TuneTimer = (shape: MatShape, variant: MatmulVariant, run: () => Promise<void>, best: number) => Promise<number>;
+export type TuneTimer = (item: TuneItem, variant: string, run: () => Promise<void>, best: number, over: () => boolean) => Promise<number>;
 
-/** Wall clock: one untimed call (it compiles the pipeline), then one timed; a second timed call unless the first lost by 3×. */
-export const wallTimer: TuneTimer = async (_s, _v, run, best) => {
+/**
+ * Wall clock: one untimed call (it compiles the pipeline), then one timed; a second timed call unless
+ * the first lost by 3×. Past the budget the untimed call's time stands (compile included: an upper bound).
+ */
+export const wallTimer: TuneTimer = async (_item, _v, run, best, over) => {
+  const t0 = performance.now();
   await run();
+  if (over()) return performance.now() - t0;
   const time = async () => {
     const t0 = performance.now();
     await run();
@@ -120,72 +207,89 @@ export const wallTimer: TuneTimer = async (_s, _v, run, best) => {
   return Math.min(first, await time());
 };
 
-/** A variant that loses by more than 3× on this many shapes is not timed on the rest (tuning stays short). */
+/** A variant that loses by more than 3× on this many items is not timed on the rest (tuning stays short). */
 const PRUNE_AFTER = 2;
 
+export interface TuneOpts {
+  timer?: TuneTimer;
+  /** Calls per timed run. */
+  perRun?: number;
+  /**
+   * Stop timing after this many ms (the page's first load stays short): the items not reached keep
+   * the rule, and are stored with no timings so a warm cache does not time them again.
+   */
+  budgetMs?: number;
+  /** The clock for the budget (tests inject one). */
+  now?: () => number;
+  /** Called before each item is timed (a progress line). */
+  onItem?: (done: number, total: number, item: TuneItem) => void;
+}
+
 /**
- * Times the candidates on every shape and returns the fastest per shape (ties keep the earlier
- * candidate). A variant that lost by more than 3× on PRUNE_AFTER shapes is not timed again.
+ * Times the candidates of every item, heaviest first, and returns the fastest per item (ties keep
+ * the earlier candidate). A variant that lost by more than 3× on PRUNE_AFTER items is not timed
+ * again. Past the budget, nothing more is timed: an item cut short keeps the fastest of its timed
+ * candidates, the items not reached get no choice (their rule stays) and empty timings.
  */
-export async function tuneMatmuls(gpu: Gpu, shapes: readonly MatShape[], timer: TuneTimer = wallTimer, perRun = 2): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
-  const choices: Record<string, MatmulVariant> = {};
+export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts = {}): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
+  const timer = opts.timer ?? wallTimer;
+  const perRun = opts.perRun ?? 2;
+  const now = opts.now ?? (() => performance.now());
+  const t0 = now();
+  const choices: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
   const losses = new Map<string, number>();
-  for (const s of shapes) {
-    const key = shapeKey(s);
-    if (choices[key]) continue;
-    const A = gpu.alloc([s.M * s.K], 'tune.A');
-    const B = gpu.alloc([s.K * s.N], 'tune.B');
-    const C = gpu.alloc([s.M, s.N], 'tune.C');
-    gpu.clear(A);
-    gpu.clear(B);
-    timings[key] = {};
+  const todo = [...new Map(items.map((it) => [it.key, it])).values()].sort((a, b) => b.weight - a.weight);
+  const over = () => opts.budgetMs !== undefined && now() - t0 > opts.budgetMs;
+  for (const [n, item] of todo.entries()) {
+    timings[item.key] = {};
+    if (over()) continue;
+    opts.onItem?.(n, todo.length, item);
+    const ops = item.prepare(gpu);
     let best = Infinity;
     try {
-      for (const v of matmulCandidates(s)) {
-        if ((losses.get(variantKey(v)) ?? 0) >= PRUNE_AFTER) continue;
-        const ms = await timer(
-          s,
-          v,
-          async () => {
-            for (let i = 0; i < perRun; i++) matmul(gpu, A, B, C, s.M, s.N, s.K, { transA: s.transA, transB: s.transB, variant: v });
-            await gpu.sync();
-          },
-          best,
-        );
-        timings[key][variantKey(v)] = ms;
+      for (const v of item.candidates) {
+        if (over()) break; // this item keeps the fastest of those timed
+        if ((losses.get(v) ?? 0) >= PRUNE_AFTER) continue;
+        const run = async () => {
+          ops.run(v, perRun);
+          await gpu.sync();
+        };
+        const ms = await timer(item, v, run, best, over);
+        timings[item.key][v] = ms;
         if (ms < best) {
           best = ms;
-          choices[key] = v;
+          choices[item.key] = v;
         }
       }
-      for (const [vk, ms] of Object.entries(timings[key])) if (ms > 3 * best) losses.set(vk, (losses.get(vk) ?? 0) + 1);
+      for (const [v, ms] of Object.entries(timings[item.key])) if (ms > 3 * best) losses.set(v, (losses.get(v) ?? 0) + 1);
     } finally {
-      gpu.release(A, B, C);
+      ops.dispose();
     }
   }
   return { choices, timings };
 }
 
-export interface EnsureTunedOpts {
+export interface EnsureTunedOpts extends TuneOpts {
   retune?: boolean;
-  timer?: TuneTimer;
 }
 
 /**
- * Applies the adapter's stored choices, timing first the shapes the store lacks (all of them with
- * `retune`, a new adapter or another TUNE_VERSION). Returns the record in force and how many shapes
- * were timed now (0: the cache was warm).
+ * Applies the adapter's stored choices, timing first the items the store lacks (all of them with
+ * `retune`, a new adapter or another TUNE_VERSION). Returns the record in force, how many items
+ * were timed now (0: the cache was warm) and how many of those the time budget left to the rule.
  */
-export async function ensureTuned(gpu: Gpu, shapes: readonly MatShape[], store: TuneStore, opts: EnsureTunedOpts = {}): Promise<{ record: TuneRecord; timed: number; ms: number }> {
+export async function ensureTuned(gpu: Gpu, items: readonly TuneItem[], store: TuneStore, opts: EnsureTunedOpts = {}): Promise<{ record: TuneRecord; timed: number; skipped: number; ms: number }> {
   const adapter = adapterKey(gpu.report);
   const t0 = performance.now();
   const stored = opts.retune ? null : await store.load(adapter);
   const valid = stored && stored.version === TUNE_VERSION && stored.adapter === adapter ? stored : null;
-  const missing = shapes.filter((s) => !valid?.choices[shapeKey(s)]);
+  const missing = items.filter((it) => !valid?.timings[it.key]);
   let record: TuneRecord = valid ?? { version: TUNE_VERSION, adapter, choices: {}, timings: {}, tunedAt: '' };
+  let skipped = 0;
   if (missing.length > 0) {
-    const fresh = await tuneMatmuls(gpu, missing, opts.timer);
+    const fresh = await tune(gpu, missing, opts);
+    skipped = Object.values(fresh.timings).filter((t) => Object.keys(t).length === 0).length;
     record = {
       ...record,
       choices: { ...record.choices, ...fresh.choices },
@@ -195,10 +299,55 @@ export async function ensureTuned(gpu: Gpu, shapes: readonly MatShape[], store: 
     await store.save(record);
   }
   applyTuning(gpu, record);
-  return { record, timed: new Set(missing.map(shapeKey)).size, ms: performance.now() - t0 };
+  return { record, timed: new Set(missing.map((it) => it.key)).size, skipped, ms: performance.now() - t0 };
 }
 
-/** Makes chooseMatmul use the record's choices on this Gpu. */
+/** Every matmul variant and every attention variant by key (to read a record's choices back). */
+function parseChoice(key: string, variant: string): { matmul?: MatmulVariant; attention?: AttentionVariant } | null {
+  const m = /^tile(64|32)$|^reg(16|32|64)$|^reg8w(16|32|64)$|^el$/.exec(variant);
+  if (!key.startsWith('attention.') && m) {
+    if (m[1]) return { matmul: { kind: 'tile', tt: m[1] === '64' ? 16 : 8 } };
+    if (m[2]) return { matmul: { kind: 'reg', wg: Number(m[2]) } };
+    if (m[3]) return { matmul: { kind: 'reg8', wg: Number(m[3]) } };
+    return { matmul: { kind: 'el' } };
+  }
+  const a = /^tiled(\d+)r(\d+)$|^direct(\d+)$/.exec(variant);
+  if (key.startsWith('attention.') && a) return { attention: a[3] ? { kind: 'direct', wg: Number(a[3]) } : { kind: 'tiled', wg: Number(a[1]), rows: Number(a[2]) } };
+  return null; // from other kernels: the rule stays
+}
+
+/** Makes chooseMatmul and chooseAttention use the record's choices on this Gpu. */
 export function applyTuning(gpu: Gpu, record: TuneRecord): void {
-  setMatmulChoices(gpu, new Map(Object.entries(record.choices)));
+  const mm = new Map<string, MatmulVariant>();
+  const att = new Map<string, AttentionVariant>();
+  for (const [key, v] of Object.entries(record.choices)) {
+    const c = parseChoice(key, v);
+    if (c?.matmul) mm.set(key, c.matmul);
+    if (c?.attention) att.set(key, c.attention);
+  }
+  setMatmulChoices(gpu, mm);
+  setAttentionChoices(gpu, att);
+}
+
+/** One row of "which variant each shape uses": shape, layer, variant, and whether timing chose it or the rule. */
+export interface ChoiceRow {
+  shape: string;
+  layer: string;
+  variant: string;
+  from: 'tuned' | 'rule';
+}
+
+/** The variant each DiT shape uses on this Gpu now (bench --profile and the page's profile panel list these). */
+export function choiceRows(gpu: Gpu, cfg: DiTConfig, B: number): ChoiceRow[] {
+  const rows: ChoiceRow[] = ditMatmuls(cfg, B, true).map((s) => ({
+    shape: `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
+    layer: s.what,
+    variant: variantKey(chooseMatmul(gpu, s.M, s.N, s.K, s.transA, s.transB)),
+    from: isTunedShape(gpu, s.M, s.N, s.K, s.transA, s.transB) ? 'tuned' : 'rule',
+  }));
+  const d = { B, T: tokens(cfg), heads: cfg.heads, D: cfg.D };
+  if (d.T > 1)
+    for (const pass of ['forward', 'jvp', 'backward'] as const)
+      rows.push({ shape: `${d.B}×${d.T}×${d.heads}×${d.D}`, layer: `attention ${pass}`, variant: attentionVariantKey(chooseAttention(gpu, pass, d)), from: isTunedAttention(gpu, pass, d) ? 'tuned' : 'rule' });
+  return rows;
 }

@@ -6,6 +6,7 @@ import type { MetricsChunk } from '../train/metrics';
 import type { Fields, Trajectories } from '../objectives/probe2d';
 import type { AdapterReport } from '../gpu/device';
 import type { ProfileSummary } from '../gpu/profile';
+import type { TuneView } from './tune';
 import type { Config } from '../config';
 import type { ForeignHints } from '../train/foreign';
 
@@ -42,6 +43,8 @@ export type ToWorker =
   | { type: 'restore'; req: number; key: string; name: string }
   /** GPU time per kernel of the next training step (one step is taken when paused); answered by 'profiled'. */
   | { type: 'profile'; req: number }
+  /** Time the kernel variants on this adapter again for the run's shapes (src/worker/tune.ts); answered by 'tuned'. */
+  | { type: 'retune'; req: number }
   /** Parse the user's dataset files and describe them (no run); answered by 'probed'. */
   | { type: 'probe'; files: File[] };
 
@@ -194,5 +197,7 @@ export type FromWorker =
   | { type: 'recovered'; lostAt: number; restoredFrom: number; reason: string; attempt: number; adapter: AdapterReport }
   /** Per-kernel GPU time of step `step`; `profile` null: the device has no 'timestamp-query' (`features`: what it has). */
   | { type: 'profiled'; req: number; step: number; profile: ProfileSummary | null; features: string[] }
+  /** The kernel variants in force after a build (req absent) or a 'retune', and how they were chosen. */
+  | { type: 'tuned'; req?: number; tune: TuneView }
   /** `req` answers a save / load; `fatal`: the worker's device is gone, respawn it. */
   | { type: 'error'; message: string; req?: number; fatal: boolean };

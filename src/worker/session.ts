@@ -36,6 +36,10 @@ import { RunAutosave } from './autosave';
 import { resolveTeacher, TeacherPanel } from './teacher';
 import { studentParams } from '../train/distill';
 import { NO_TEACHER, UPLOADED_TEACHER } from '../config';
+import type { TuneStore } from '../ops/tune';
+import type { TrainConfig } from '../train/trainer';
+import { RunTuner } from './tune';
+import { browserTuneStore } from './tuneStore';
 
 export interface Host {
   post(msg: FromWorker, transfer?: Transferable[]): void;
@@ -44,6 +48,10 @@ export interface Host {
   backend?(gpu: Gpu): Backend<Tensor>;
   /** Where autosaves go (default this browser's IndexedDB; Node tests: memory). */
   store?: CheckpointStore;
+  /** Where tuned kernel choices go (default this browser's IndexedDB; null: nothing is tuned). */
+  tuneStore?: TuneStore | null;
+  /** The tuning time budget (tests); default src/worker/tune.ts's. */
+  tuneBudgetMs?: number;
 }
 
 const DRAIN_MS = 250; // metrics reach the page four times a second at most
@@ -239,6 +247,12 @@ export class RunSession {
         return this.probe(cmd.files);
       case 'profile':
         return this.profile(cmd.req);
+      case 'retune': {
+        const s = this.needSession();
+        await Promise.all(this.inflight.splice(0));
+        await this.tune(s.gpu, s.trainer.cfg, { retune: true, req: cmd.req });
+        return;
+      }
       default:
         return;
     }
@@ -454,7 +468,7 @@ export class RunSession {
         presetName: config.preset,
         ...(config.memoryBudget > 0 && { budgetBytes: config.memoryBudget * 2 ** 20, budgetWhy: `the page's memory budget setting` }),
         onAllocate: () => this.progress(`allocating the buffers and the step-0 checkpoint`, null),
-        acquire: () => this.openGpu('the GPU device was lost: requesting a new one'),
+        acquire: async () => this.tune(await this.openGpu('the GPU device was lost: requesting a new one'), train),
         // Distillation: v from the frozen teacher; the student starts from its weights; checkpoints name its file.
         ...(teacher && {
           teacher: { bytes: teacher.bytes, name: teacher.name },
@@ -472,6 +486,7 @@ export class RunSession {
       });
       made = session;
       this.session = session;
+      await this.tune(session.gpu, train); // after the memory check: a refused batch costs no tuning
       this.newHistory(new Series());
       this.quality = null;
       this.lastQualityStep = 0;
@@ -568,6 +583,14 @@ export class RunSession {
 
   private progress(stage: string, fraction: number | null): void {
     this.host.post({ type: 'progress', stage, fraction });
+  }
+
+  /** Kernel variants for the run's shapes on `gpu` (src/worker/tune.ts: a warm cache times nothing); the page is told which. */
+  private async tune(gpu: Gpu, train: TrainConfig, opts: { retune?: boolean; req?: number } = {}): Promise<Gpu> {
+    const store = this.host.tuneStore !== undefined ? this.host.tuneStore : browserTuneStore();
+    const tune = await new RunTuner(store, (stage, fraction) => this.progress(stage, fraction)).apply(gpu, train.model, train.batch, { ...opts, budgetMs: this.host.tuneBudgetMs });
+    this.host.post({ type: 'tuned', req: opts.req, tune });
+    return gpu;
   }
 
   /** A device from the host, with a progress line while it comes. */

@@ -4,10 +4,11 @@
 
 import { acquireDevice } from '../../src/gpu/device';
 import { Gpu } from '../../src/gpu/runtime';
-import { RunSession } from '../../src/worker/session';
+import { RunSession, type Host } from '../../src/worker/session';
 import type { FromWorker } from '../../src/worker/protocol';
 
-export function sessionHarness(defaultMs = 120_000) {
+/** `host`: overrides of the host (e.g. a tune store). */
+export function sessionHarness(defaultMs = 120_000, host: Partial<Host> = {}) {
   const got: FromWorker[] = [];
   const waiters: { pred: (m: FromWorker) => boolean; resolve: (m: FromWorker) => void }[] = [];
   const session = new RunSession({
@@ -16,6 +17,7 @@ export function sessionHarness(defaultMs = 120_000) {
       for (const w of waiters.splice(0)) (w.pred(m) ? w.resolve(m) : waiters.push(w));
     },
     openGpu: async () => new Gpu(await acquireDevice()),
+    ...host,
   });
   const next = <T extends FromWorker>(pred: (m: FromWorker) => boolean, ms = defaultMs): Promise<T> =>
     new Promise((resolve, reject) => {

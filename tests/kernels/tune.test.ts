@@ -1,16 +1,17 @@
-// Matmul autotuning (src/ops/tune.ts): every candidate kernel is correct on every DiT shape against
-// the f64 reference; the choice is the fastest under an injected timer; the cache is keyed by the
-// adapter and a warm cache times nothing; --retune, a new adapter, a new shape or a new TUNE_VERSION
-// time again.
+// Autotuning (src/ops/tune.ts): every candidate kernel (matmul variants, attention tile sizes) is
+// correct on every DiT shape against the f64 reference; the choice is the fastest under an injected
+// timer; the cache is keyed by the adapter and a warm cache times nothing; --retune, a new adapter, a
+// new shape or a new TUNE_VERSION time again; a time budget leaves the rest to the rule, once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterReport } from '../../src/gpu/device';
-import { chooseMatmul, matmul, ruleOfThumb, type MatmulVariant } from '../../src/ops/linear';
-import { adapterKey, ditMatmuls, ensureTuned, matmulCandidates, shapeKey, TUNE_VERSION, tuneMatmuls, variantKey, type MatShape, type TuneRecord, type TuneStore, type TuneTimer } from '../../src/ops/tune';
-import { PRESETS } from '../../src/model/config';
+import { chooseMatmul, matmul, ruleOfThumb } from '../../src/ops/linear';
+import { attentionCandidates, attentionCpu, attentionGpu, attentionVariantKey, chooseAttention, attentionRule } from '../../src/ops/attention';
+import { adapterKey, attentionItem, choiceRows, ditMatmuls, ditTuneItems, ensureTuned, matmulCandidates, matmulItem, shapeKey, tune, TUNE_VERSION, variantKey, type MatShape, type TuneItem, type TuneRecord, type TuneStore, type TuneTimer } from '../../src/ops/tune';
+import { PRESETS, tokens } from '../../src/model/config';
 import { FileTuneStore } from '../../src/cli/tuneStore';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/close';
@@ -31,13 +32,13 @@ function matmulRef(a: Float32Array, b: Float32Array, s: MatShape): Float64Array 
   return c;
 }
 
-test('tune: every candidate variant computes every DiT matmul shape (tiny, tiny-16 and points, batch 2, conditioning MLPs included) like the f64 reference', async () => {
+test('tune: every candidate variant computes every DiT matmul shape of every preset (batch 2; cifar-b batch 1; conditioning MLPs included) like the f64 reference', async () => {
   const gpu = await getGpu();
   const rng = new Rng(3);
   let checked = 0;
   const seen = new Set<string>();
-  for (const preset of ['tiny', 'tiny-16', 'points']) {
-    for (const s of ditMatmuls(PRESETS[preset].config, 2, true)) {
+  for (const preset of Object.keys(PRESETS)) {
+    for (const s of ditMatmuls(PRESETS[preset].config, preset === 'cifar-b' ? 1 : 2, true)) {
       if (seen.has(shapeKey(s))) continue;
       seen.add(shapeKey(s));
       const a = rng.normals(s.M * s.K);
@@ -58,11 +59,44 @@ test('tune: every candidate variant computes every DiT matmul shape (tiny, tiny-
   assert.ok(checked > 60, `only ${checked} (shape, variant) pairs checked`);
 });
 
+test('tune: every attention tile-size candidate computes forward, jvp and backward on every DiT shape of every preset (batch 2) like the f64 reference', async () => {
+  const gpu = await getGpu();
+  const rng = new Rng(5);
+  let checked = 0;
+  for (const [name, p] of Object.entries(PRESETS)) {
+    const d = { B: 2, T: tokens(p.config), heads: p.config.heads, D: p.config.D };
+    const n = d.B * d.T * 3 * d.D;
+    const [qkv, tQkv, dO] = [rng.normals(n), rng.normals(n), rng.normals(n / 3)];
+    const f64 = (a: Float32Array) => Float64Array.from(a);
+    const o = attentionCpu.forward(f64(qkv), d);
+    const [, tO] = attentionCpu.jvp(f64(qkv), f64(tQkv), d);
+    const dQkv = attentionCpu.backward(f64(qkv), f64(dO), d);
+    const [Q, TQ, DO] = [gpu.upload(qkv, [n]), gpu.upload(tQkv, [n]), gpu.upload(dO, [n / 3])];
+    const cands = attentionCandidates(d);
+    assert.ok(cands.filter((v) => v.kind === 'tiled').length >= 2, `${name}: at least two tile sizes`);
+    for (const v of cands) {
+      const ops = attentionGpu(gpu, v);
+      const what = `${name} ${d.B}×${d.T}×${d.heads}×${d.D} ${attentionVariantKey(v)}`;
+      const go = ops.forward(Q, d);
+      const [jo, jt] = ops.jvp(Q, TQ, d);
+      const gd = ops.backward(Q, DO, d);
+      expectClose(`${what} forward`, await gpu.read(go), o);
+      expectClose(`${what} jvp o`, await gpu.read(jo), o);
+      expectClose(`${what} jvp tO`, await gpu.read(jt), tO);
+      expectClose(`${what} backward`, await gpu.read(gd), dQkv);
+      gpu.release(go, jo, jt, gd);
+      checked++;
+    }
+    gpu.release(Q, TQ, DO);
+  }
+  assert.ok(checked >= 6 * 5, `only ${checked} (shape, variant) pairs checked`);
+});
+
 /** A timer that runs nothing and reports a fixed cost per variant (and counts its calls). */
-function fakeTimer(cost: (s: MatShape, v: MatmulVariant) => number): TuneTimer & { calls: number } {
-  const t = (async (s: MatShape, v: MatmulVariant) => {
+function fakeTimer(cost: (item: TuneItem, v: string) => number): TuneTimer & { calls: number } {
+  const t = (async (item: TuneItem, v: string) => {
     t.calls++;
-    return cost(s, v);
+    return cost(item, v);
   }) as unknown as TuneTimer & { calls: number };
   t.calls = 0;
   return t;
@@ -80,86 +114,131 @@ class MemoryStore implements TuneStore {
   }
 }
 
-const shapes = ditMatmuls(PRESETS.tiny.config, 4);
-// Per shape, a different candidate is cheapest: the tuner must find each one.
-const costOf = (s: MatShape, v: MatmulVariant) => {
-  const cands = matmulCandidates(s).map(variantKey);
-  const fastest = cands[(s.M + s.N + s.K) % cands.length];
-  return variantKey(v) === fastest ? 1 : 1.5 + 0.1 * cands.indexOf(variantKey(v)); // within 3×: nothing pruned
+const items = ditTuneItems(PRESETS.tiny.config, 4);
+const itemKeys = new Set(items.map((it) => it.key));
+const hash = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1000003, 7);
+// Per item, a different candidate is cheapest: the tuner must find each one.
+const costOf = (item: TuneItem, v: string) => {
+  const fastest = item.candidates[hash(item.key) % item.candidates.length];
+  return v === fastest ? 1 : 1.5 + 0.1 * item.candidates.indexOf(v); // within 3×: nothing pruned
 };
 
-test('tune: the choice per shape is the fastest candidate under an injected timer, and chooseMatmul uses it', async () => {
+test('tune: the choice per shape is the fastest candidate under an injected timer, and chooseMatmul / chooseAttention use it', async () => {
   const gpu = await getGpu();
+  assert.ok(items.some((it) => it.key.startsWith('attention.')) && items.some((it) => !it.key.startsWith('attention.')), 'tiny tunes matmuls and attention');
   const timer = fakeTimer(costOf);
-  const { choices, timings } = await tuneMatmuls(gpu, shapes, timer);
-  let differsFromRule = 0;
-  for (const s of shapes) {
-    const cands = matmulCandidates(s);
-    const want = cands.reduce((best, v) => (costOf(s, v) < costOf(s, best) ? v : best));
-    assert.deepEqual(choices[shapeKey(s)], want, shapeKey(s));
-    assert.equal(Object.keys(timings[shapeKey(s)]).length, cands.length);
+  const { choices, timings } = await tune(gpu, items, { timer });
+  for (const it of items) {
+    const want = it.candidates.reduce((best, v) => (costOf(it, v) < costOf(it, best) ? v : best));
+    assert.equal(choices[it.key], want, it.key);
+    assert.equal(Object.keys(timings[it.key]).length, it.candidates.length);
   }
-  assert.equal(timer.calls, shapes.reduce((n, s) => n + matmulCandidates(s).length, 0));
+  assert.equal(timer.calls, items.reduce((n, it) => n + it.candidates.length, 0));
   const store = new MemoryStore();
-  await ensureTuned(gpu, shapes, store, { timer: fakeTimer(costOf) });
-  for (const s of shapes) {
+  await ensureTuned(gpu, items, store, { timer: fakeTimer(costOf) });
+  let differsFromRule = 0;
+  for (const s of ditMatmuls(PRESETS.tiny.config, 4)) {
     const picked = chooseMatmul(gpu, s.M, s.N, s.K, s.transA, s.transB);
-    assert.deepEqual(picked, choices[shapeKey(s)]);
+    assert.equal(variantKey(picked), choices[shapeKey(s)]);
     if (variantKey(picked) !== variantKey(ruleOfThumb(gpu, s.M, s.N, s.K, s.transA, s.transB))) differsFromRule++;
   }
+  const cfg = PRESETS.tiny.config;
+  const d = { B: 4, T: tokens(cfg), heads: cfg.heads, D: cfg.D };
+  for (const pass of ['forward', 'jvp', 'backward'] as const) {
+    const picked = attentionVariantKey(chooseAttention(gpu, pass, d));
+    assert.equal(picked, choices[`attention.${pass} 4x${d.T}x${d.heads}x${d.D}`], pass);
+    if (picked !== attentionVariantKey(attentionRule(gpu, d))) differsFromRule++;
+  }
   assert.ok(differsFromRule > 0, 'the fake costs should move some shapes off the rule');
+  // What the profile panel and bench --profile list: every shape, its variant and where it came from.
+  const rows = choiceRows(gpu, cfg, 4);
+  assert.ok(rows.filter((r) => r.layer.startsWith('attention')).every((r) => r.from === 'tuned'));
+  assert.ok(rows.some((r) => r.from === 'rule'), 'the conditioning MLPs are not tuned');
 });
 
 test('tune: a variant that loses by more than 3× on two shapes is not timed on the rest', async () => {
   const gpu = await getGpu();
-  const timer = fakeTimer((_s, v) => (variantKey(v) === 'tile64' ? 10 : 1 + 0.1 * matmulCandidates(_s).findIndex((c) => variantKey(c) === variantKey(v))));
+  const mm = items.filter((it) => !it.key.startsWith('attention.'));
   const seen: string[] = [];
-  const wrapped = (async (s: MatShape, v: MatmulVariant, run: () => Promise<void>, best: number) => {
-    seen.push(variantKey(v));
-    return timer(s, v, run, best);
-  }) as TuneTimer;
-  const { timings } = await tuneMatmuls(gpu, shapes, wrapped);
+  const timer: TuneTimer = async (item, v) => {
+    seen.push(v);
+    return v === 'tile64' ? 10 : 1 + 0.1 * item.candidates.indexOf(v);
+  };
+  const { timings } = await tune(gpu, mm, { timer });
   assert.equal(seen.filter((k) => k === 'tile64').length, 2);
-  assert.ok(shapes.length > 2);
+  assert.ok(mm.length > 2);
   assert.ok(Object.values(timings).every((t) => Object.keys(t).length > 0));
+});
+
+test('tune: heaviest shapes first; past the time budget the rest keep the rule, are stored as such and not timed again', async () => {
+  const gpu = await getGpu();
+  let clock = 0;
+  const order: string[] = [];
+  const timer: TuneTimer = async (item, v) => {
+    if (order.at(-1) !== item.key) order.push(item.key);
+    clock += 10; // every timing costs 10 fake ms
+    return costOf(item, v);
+  };
+  const store = new MemoryStore();
+  const budgetMs = 95;
+  const r = await ensureTuned(gpu, items, store, { timer, budgetMs, now: () => clock });
+  const byWeight = [...items].sort((a, b) => b.weight - a.weight).map((it) => it.key);
+  assert.deepEqual(order, byWeight.slice(0, order.length), 'timed heaviest first');
+  assert.ok(order.length >= 1 && order.length < itemKeys.size, `${order.length} of ${itemKeys.size} timed within the budget`);
+  assert.equal(r.skipped, itemKeys.size - order.length);
+  assert.equal(Object.keys(r.record.choices).length, order.length);
+  assert.equal(Object.keys(r.record.timings).length, itemKeys.size, 'skipped items are stored (with no timings)');
+  const warm = fakeTimer(costOf);
+  const again = await ensureTuned(gpu, items, store, { timer: warm });
+  assert.equal(warm.calls, 0, 'a warm cache with skipped items times nothing');
+  assert.equal(again.timed, 0);
 });
 
 test('tune: cache keyed by adapter; a warm cache times nothing; retune, another adapter, a new shape or version time again', async () => {
   const gpu = await getGpu();
   const store = new MemoryStore();
   const first = fakeTimer(costOf);
-  const r1 = await ensureTuned(gpu, shapes, store, { timer: first });
+  const r1 = await ensureTuned(gpu, items, store, { timer: first });
   assert.ok(first.calls > 0);
-  assert.equal(r1.timed, new Set(shapes.map(shapeKey)).size);
+  assert.equal(r1.timed, itemKeys.size);
   assert.equal(r1.record.adapter, adapterKey(gpu.report));
 
   const warm = fakeTimer(costOf);
-  const r2 = await ensureTuned(gpu, shapes, store, { timer: warm });
+  const r2 = await ensureTuned(gpu, items, store, { timer: warm });
   assert.equal(warm.calls, 0, 'a warm cache must not time anything');
   assert.equal(r2.timed, 0);
   assert.equal(store.saves, 1);
 
   const again = fakeTimer(costOf);
-  await ensureTuned(gpu, shapes, store, { timer: again, retune: true });
+  await ensureTuned(gpu, items, store, { timer: again, retune: true });
   assert.ok(again.calls > 0, '--retune times again');
 
-  const extra: MatShape = { M: 8, N: 12, K: 20, transA: false, transB: true };
+  const extra = matmulItem({ M: 8, N: 12, K: 20, transA: false, transB: true });
+  const extraAtt = attentionItem('forward', { B: 1, T: 9, heads: 2, D: 8 });
   const one = fakeTimer(costOf);
-  const r3 = await ensureTuned(gpu, [...shapes, extra], store, { timer: one });
-  assert.equal(r3.timed, 1, 'only the new shape is timed');
-  assert.equal(one.calls, matmulCandidates(extra).length);
+  const r3 = await ensureTuned(gpu, [...items, extra, extraAtt], store, { timer: one });
+  assert.equal(r3.timed, 2, 'only the new shapes are timed');
+  assert.equal(one.calls, extra.candidates.length + extraAtt.candidates.length);
 
-  // Stale version, or a record stored under this key for another adapter: timed again.
+  // Stale version: timed again.
   const key = adapterKey(gpu.report);
   store.records.set(key, { ...store.records.get(key)!, version: TUNE_VERSION - 1 });
   const stale = fakeTimer(costOf);
-  await ensureTuned(gpu, shapes, store, { timer: stale });
+  await ensureTuned(gpu, items, store, { timer: stale });
   assert.ok(stale.calls > 0, 'a record of another TUNE_VERSION is timed again');
+
+  // Another adapter (a store that answers with a record of another key): timed again.
+  const other = new MemoryStore();
+  other.load = async () => ({ ...store.records.get(key)!, adapter: 'node|other|||' });
+  const foreign = fakeTimer(costOf);
+  await ensureTuned(gpu, items, other, { timer: foreign });
+  assert.ok(foreign.calls > 0, "another adapter's record is timed again");
 
   const base: AdapterReport = { ...gpu.report };
   assert.notEqual(adapterKey({ ...base, description: `${base.description} (driver 2)` }), adapterKey(base), 'a new driver is a new key');
   assert.notEqual(adapterKey({ ...base, device: 'other' }), adapterKey(base));
   assert.notEqual(adapterKey({ ...base, vendor: 'other' }), adapterKey(base));
+  assert.notEqual(adapterKey({ ...base, architecture: 'other' }), adapterKey(base));
 });
 
 test('tune: the file store round-trips records per adapter and treats a corrupt file as empty', async () => {
@@ -167,7 +246,7 @@ test('tune: the file store round-trips records per adapter and treats a corrupt 
   try {
     const store = new FileTuneStore(join(dir, 'sub', 'tune.json'));
     assert.equal(await store.load('a'), null);
-    const rec = (adapter: string): TuneRecord => ({ version: TUNE_VERSION, adapter, choices: { '8x8x8Bt': { kind: 'reg', wg: 16 } }, timings: { '8x8x8Bt': { reg16: 1 } }, tunedAt: 'now' });
+    const rec = (adapter: string): TuneRecord => ({ version: TUNE_VERSION, adapter, choices: { '8x8x8Bt': 'reg16' }, timings: { '8x8x8Bt': { reg16: 1 } }, tunedAt: 'now' });
     await store.save(rec('a'));
     await store.save(rec('b'));
     assert.deepEqual(await store.load('a'), rec('a'));

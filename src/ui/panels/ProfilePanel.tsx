@@ -1,9 +1,11 @@
 // Profile: per-kernel GPU time of one training step of the focused run, from timestamp queries
-// (the worker's Gpu.startProfile / stopProfile, aggregated by summarizeProfile as `bench --profile` does).
+// (the worker's Gpu.startProfile / stopProfile, aggregated by summarizeProfile as `bench --profile` does),
+// and the kernel variant each shape uses with how it was chosen (autotuning, src/worker/tune.ts).
 
 import { useState } from 'react';
 import { PROFILE_NOTE } from '../widgets/teach';
-import { profile } from '../state/runner';
+import { profile, retune } from '../state/runner';
+import type { RunView } from '../state/store';
 import { focused, useStore } from '../state/store';
 
 const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -92,8 +94,50 @@ export function ProfilePanel() {
             </table>
           </>
         )}
+        <TuneSection run={run} usable={usable} />
       </div>
       {PROFILE_NOTE}
     </section>
+  );
+}
+
+/** Which kernel variant each of the run's shapes uses, whether timing on this adapter chose it, and a Re-tune. */
+function TuneSection({ run, usable }: { run: RunView; usable: boolean }) {
+  const t = run.tune;
+  if (!t) return null;
+  const summary = t.note
+    ? t.note
+    : t.timed > 0
+      ? `Tuned on this adapter: ${t.timed - t.skipped} of ${t.timed} shapes timed in ${(t.ms / 1000).toFixed(1)} s${t.skipped ? ` (the time budget ran out: the others keep the rule; Re-tune times them all)` : ''}; kept in this browser for the next load.`
+      : 'Cached choices for this adapter: nothing timed on this load.';
+  return (
+    <details className="tune" data-testid="tune">
+      <summary>
+        Kernel variants <span className="muted small" data-testid="tune-summary">{t.pending ? 're-tuning…' : summary}</span>
+      </summary>
+      <button data-testid="btn-retune" disabled={!usable || !!t.pending} onClick={() => void retune(run.id)} title="Time every kernel variant on this adapter again for this run's shapes">
+        {t.pending ? 're-tuning…' : 'Re-tune'}
+      </button>
+      <table className="profile" data-testid="tune-table">
+        <thead>
+          <tr>
+            <th>shape</th>
+            <th>layer</th>
+            <th>variant</th>
+            <th>from</th>
+          </tr>
+        </thead>
+        <tbody>
+          {t.rows.map((r) => (
+            <tr key={`${r.shape} ${r.layer}`} data-testid="tune-row">
+              <td className="k">{r.shape}</td>
+              <td>{r.layer}</td>
+              <td className="k">{r.variant}</td>
+              <td>{r.from}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
   );
 }

@@ -176,6 +176,13 @@ function onMessage(id: string, m: FromWorker): void {
       lastAutosaveError = m.error ?? '';
       return;
     }
+    case 'tuned': {
+      patchRun(id, { tune: m.tune });
+      const req = m.req !== undefined ? requests.get(m.req) : undefined; // a Re-tune's answer
+      requests.delete(m.req!);
+      req?.resolve(m);
+      return;
+    }
     case 'saved':
     case 'loaded':
     case 'profiled': {
@@ -288,6 +295,17 @@ export async function profile(id: string): Promise<void> {
     patchRun(id, { profile: { pending: false, step: m.step, summary: m.profile, features: m.features, error: null } });
   } catch (e) {
     patchRun(id, { profile: { pending: false, step: null, summary: null, features: [], error: (e as Error).message } });
+  }
+}
+
+/** Times the kernel variants on this adapter again for the run's shapes; the result lands in the run's `tune`. */
+export async function retune(id: string): Promise<void> {
+  if (!workers.has(id) || getRun(id)?.fatal) throw new Error('no run to tune yet: start it first');
+  patchRun(id, (r) => ({ tune: r.tune && { ...r.tune, pending: true } }));
+  try {
+    await request<Extract<FromWorker, { type: 'tuned' }>>(id, (req) => ({ type: 'retune', req }));
+  } catch (e) {
+    patchRun(id, (r) => ({ tune: r.tune && { ...r.tune, pending: false, note: `re-tuning failed: ${(e as Error).message}` } }));
   }
 }
 

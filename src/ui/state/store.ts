@@ -5,6 +5,7 @@
 import { create } from 'zustand';
 import type { AdapterReport } from '../../gpu/device';
 import type { ProfileSummary } from '../../gpu/profile';
+import type { TuneView } from '../../worker/tune';
 import type { DatasetInfo, ImageSet, RunQuality, RunState, SampleSet, TeacherView } from '../../worker/protocol';
 import { toSearch, type Config } from '../../config';
 import type { CheckpointMeta } from '../persistence/idb';
@@ -52,6 +53,8 @@ export interface RunView {
   recoveries: Recovery[];
   /** The last "Profile one step" of this run. */
   profile: ProfileView | null;
+  /** The kernel variants the run's worker uses and how they were chosen (autotuning; pending: a Re-tune is running). */
+  tune: (TuneView & { pending?: boolean }) | null;
 }
 
 export interface Recovery {
@@ -160,6 +163,7 @@ export function newRun(name: string, config: Config, used: RunView[]): RunView {
     loadedFrom: null,
     recoveries: [],
     profile: null,
+    tune: null,
   };
 }
 

@@ -100,6 +100,12 @@ export const PROFILE_NOTE = (
       In a FACM step the matrix multiplies of the forward, JVP and backward passes usually dominate; attention grows with
       the number of patches (tokens²). Adapters without the <code>timestamp-query</code> feature cannot be profiled this way.
     </p>
+    <p>
+      <b>Kernel variants</b>: the first run on an adapter times a few variants of the matrix-multiply and attention
+      kernels (tile and register sizes) on this run's own shapes, for at most a few seconds, keeps the fastest per shape
+      and remembers the choice in this browser for this adapter; later loads time nothing. <b>Re-tune</b> times every
+      shape again (e.g. after a driver update). Each profile row names the variant and shape it ran.
+    </p>
   </Teach>
 );
 
