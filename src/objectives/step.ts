@@ -4,7 +4,7 @@
 import type { Backend } from '../ops/backend';
 import type { LossDims, LossOps } from '../ops/loss';
 import type { DiT, Params } from '../model/dit';
-import type { StepPlan } from './objectives';
+import type { ResidualBranch, StepPlan } from './objectives';
 
 export interface BranchResult<T> {
   kind: 'fm' | 'residual';
@@ -54,7 +54,7 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
       const tR = br.tR ? be.fromArray(br.tR, [B]) : null;
       // F and dF/dt = ∂F/∂x·v + ∂F/∂c (+ ∂F/∂r·0) in one forward-mode pass; the tape serves the backward.
       const run = model.run(P, inp, B, { tX: v, tC, tR }, true);
-      const S = be.fromArray(br.S.flatMap((s) => [s.k, s.a, s.lambda, s.c]), [B, 4]);
+      const S = be.fromArray(residualScalars(br), [B, 4]);
       const { stats, dF } = loss.residual(run.F, v, run.tF!, S, br.mode, br.scale, d);
       model.backward(P, G, run.tape!, dF);
       model.releaseTape(run.tape!);
@@ -65,6 +65,41 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
     be.release(c, r);
   }
   be.release(xt, y, v);
+  return out;
+}
+
+const packedScalars = new WeakMap<ResidualBranch, Float32Array>();
+
+/** A residual branch's per-sample scalars as the (B, 4) rows runStep uploads: k, a, λ, c (one array per branch). */
+export function residualScalars(br: ResidualBranch): Float32Array {
+  let S = packedScalars.get(br);
+  if (!S) packedScalars.set(br, (S = Float32Array.from(br.S.flatMap((s) => [s.k, s.a, s.lambda, s.c]))));
+  return S;
+}
+
+/**
+ * What a recorded step depends on besides its arrays (see Gpu.capture): everything of the plan
+ * that sets a uniform, a shape or a branch of runStep without a teacher. Steps with equal keys
+ * record the same kernels with the same uniforms; only `stepInputs` differ.
+ */
+export function stepKey(plan: StepPlan): string {
+  const brs = plan.branches.map((b) => (b.kind === 'fm' ? `fm ${b.scale} ${!!b.r}` : `res ${JSON.stringify(b.mode)} ${b.scale} ${!!b.r} ${!!b.tR}`));
+  return `${plan.B} ${!!plan.y} ${brs.join(', ')}`;
+}
+
+/** The arrays runStep (without a teacher) uploads, each the object it passes to fromArray. */
+export function stepInputs(plan: StepPlan): Float32Array[] {
+  const out: Float32Array[] = [plan.xt, plan.v];
+  if (plan.y) out.push(plan.y);
+  for (const br of plan.branches) {
+    out.push(br.c);
+    if (br.r) out.push(br.r);
+    if (br.kind === 'fm') out.push(br.w);
+    else {
+      out.push(br.tC, residualScalars(br));
+      if (br.tR) out.push(br.tR);
+    }
+  }
   return out;
 }
 

@@ -123,10 +123,11 @@ export interface MatmulOpts {
   bias?: Tensor | null;
   accumulate?: boolean;
   /**
-   * GELU epilogue (shaders/linear.wgsl EPI): 'gelu' also writes gelu(C) into `aux`; 'geluGrad'
-   * multiplies C by gelu'(aux) (no bias, no accumulate). `aux` is (M, N).
+   * Epilogue (shaders/linear.wgsl EPI): 'gelu' also writes gelu(C) into `aux`; 'geluGrad'
+   * multiplies C by gelu'(aux) (no bias, no accumulate), `aux` (M, N); 'biasGrad' adds op(A)'s row
+   * sums into `aux` (M): a dW matmul's db += colsum(dY) in the same launch.
    */
-  epilogue?: { kind: 'gelu' | 'geluGrad'; aux: Tensor };
+  epilogue?: { kind: 'gelu' | 'geluGrad' | 'biasGrad'; aux: Tensor };
   /** Force a kernel (tests and the bench); by default `chooseMatmul` picks one. */
   variant?: MatmulVariant;
 }
@@ -204,12 +205,12 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const transB = !!opts.transB;
   const flags = (opts.bias ? BIAS : 0) | (opts.accumulate ? ACC : 0);
   const epi = opts.epilogue;
-  if (epi && epi.aux.size < M * N) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${M}×${N}`);
+  if (epi && epi.aux.size < (epi.kind === 'biasGrad' ? M : M * N)) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${epi.kind === 'biasGrad' ? M : `${M}×${N}`}`);
   if (epi?.kind === 'geluGrad' && flags) throw new Error('matmul: the geluGrad epilogue takes no bias and no accumulate');
   const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
   const params = { M, N, K, flags };
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
-  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
+  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? EPILOGUES[epi.kind] : 0 };
   // In a profile, each matmul is labelled with its variant and shape (the profile panel and bench --profile show them).
   const detail = gpu.profilingOn ? `${variantKey(v)} ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}` : undefined;
   if (v.kind === 'reg' || v.kind === 'reg8') {
@@ -225,6 +226,8 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
     gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt }, detail);
   }
 }
+
+const EPILOGUES = { gelu: 1, geluGrad: 2, biasGrad: 3 } as const;
 
 const auxDummies = new WeakMap<Gpu, Tensor>();
 /** Bound as Aux when there is no epilogue: its own buffer (gpu.dummy may be bound read-only as the bias, and a buffer bound writable may not alias another binding). */
@@ -258,8 +261,9 @@ export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
     backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
       const dx = gpu.alloc([rows, inF], 'linear.dX');
       mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : {});
-      if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true });
-      if (db) colsum(gpu, dy, db, rows, outF, true);
+      // db += colsum(dY) rides on the dW matmul (its rows of dYᵀ summed); alone, a colsum.
+      if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true, ...(db && { epilogue: { kind: 'biasGrad', aux: db } }) });
+      else if (db) colsum(gpu, dy, db, rows, outF, true);
       return dx;
     },
   };
