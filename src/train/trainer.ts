@@ -113,6 +113,8 @@ export class Trainer {
       teacher?: { cfg: DiTConfig; params: Float32Array };
       /** The op backend on `gpu` (default gpuBackend(gpu); tests wrap it to inject faults). */
       backend?: Backend<Tensor>;
+      /** Replay recorded steps (default true; FACM_REPLAY=0 in Node turns it off). */
+      replay?: boolean;
     },
   ) {
     validateConfig(cfg.model);
@@ -182,7 +184,7 @@ export class Trainer {
     // Replay needs the default backend (a wrapped one may act per call) and no teacher (its inputs
     // are not stepInputs); FACM_REPLAY=0 turns it off.
     const env = typeof process !== 'undefined' ? process.env?.FACM_REPLAY : undefined;
-    this.recordings = !init?.backend && !this.teacher && env !== '0' ? new Map() : null;
+    this.recordings = (init?.replay ?? true) && !init?.backend && !this.teacher && env !== '0' ? new Map() : null;
     this.batcher = new Batcher(data, B, cfg.seed ^ 0x5eed, cfg.flip);
     this.rng = new Rng(cfg.seed ^ 0x7a11);
     this.takeSnapshot();
@@ -254,7 +256,7 @@ export class Trainer {
     }
     const { recording } = gpu.capture(inputs, record);
     const diff = known && recording.differsFrom(known.rec);
-    if (diff) throw new Error(`step ${this.step}: a replayed step would not be this step (${diff}): its key misses what changed; FACM_REPLAY=0 turns replay off`);
+    if (diff) throw new Error(`step ${this.step + 1}: a replayed step would not be this step (${diff}): its key misses what changed; FACM_REPLAY=0 turns replay off`);
     if (!known && recordings.size >= 8) recordings.clear(); // steps of ever-new keys: keep a few
     recordings.set(key, { rec: recording, checked: !!known });
   }
