@@ -186,8 +186,11 @@ export class Gpu {
   private readonly arenaI32 = new Int32Array(this.arenaData.buffer);
   private arenaUsed = 0;
   private readonly uploadArena: GPUBuffer;
-  private staged: { data: Float32Array; offset: number }[] = [];
+  /** The upload arena's contents, written to it in one writeBuffer before each submit. */
+  private readonly uploadData = new Float32Array(UPLOAD_BYTES / 4);
   private uploadUsed = 0;
+  /** A tensor went back to the pool since the last submit (its free lists need ordering again). */
+  private poolDirty = false;
   private errors: string[] = [];
   lost: GpuLostError | null = null;
   /** Set to record per-dispatch GPU time (one compute pass per dispatch while on). */
@@ -291,6 +294,7 @@ export class Gpu {
       if (this.freeSet.has(t.buffer)) throw new Error(`double release of a ${bytes}-byte tensor`);
       bucket.push(t.buffer);
       this.freeSet.add(t.buffer);
+      this.poolDirty = true;
       this.free.set(bytes, bucket);
       if (this.capturing?.allocated.has(t.buffer)) this.capturing.out--;
     }
@@ -362,26 +366,26 @@ export class Gpu {
    */
   write(t: Tensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values into a tensor of ${t.size}`);
-    const f = data instanceof Float32Array ? data.slice() : Float32Array.from(data);
     const cap = this.capturing;
     if (cap) {
       this.checkCaptured([t]);
-      cap.ops.push({ kind: 'write', t, input: cap.inputs.indexOf(data), data: f });
+      cap.ops.push({ kind: 'write', t, input: cap.inputs.indexOf(data), data: Float32Array.from(data) });
     }
-    this.stage(t, f);
+    this.stage(t, data);
   }
 
-  /** Records the upload of `f` (owned by the runtime from here) into `t`. */
-  private stage(t: Tensor, f: Float32Array): void {
-    const bytes = f.byteLength;
+  /** Records the upload of `data` (copied now) into `t`. */
+  private stage(t: Tensor, data: ArrayLike<number>): void {
+    const bytes = data.length * 4;
     if (bytes === 0) return;
     if (bytes > UPLOAD_BYTES) {
       this.flush();
+      const f = data instanceof Float32Array ? data : Float32Array.from(data);
       this.device.queue.writeBuffer(t.buffer, t.offset, f.buffer, f.byteOffset, bytes);
       return;
     }
     if (this.uploadUsed + bytes > UPLOAD_BYTES) this.flush();
-    this.staged.push({ data: f, offset: this.uploadUsed });
+    this.uploadData.set(data, this.uploadUsed / 4);
     this.endPass();
     this.enc().copyBufferToBuffer(this.uploadArena, this.uploadUsed, t.buffer, t.offset, bytes);
     this.uploadUsed += bytes;
@@ -741,12 +745,9 @@ export class Gpu {
         }
         this.encode(op.pipeline, op.bindGroup, op.words > 0, op.x, op.y, op.z, op.label);
       } else if (op.kind === 'write') {
-        if (op.input < 0) this.stage(op.t, op.data); // never written to: staged as it is
-        else {
-          const d = inputs[op.input];
-          if (d.length !== op.t.size) throw new Error(`replay: input ${op.input} has ${d.length} values, the recording uploaded ${op.t.size}`);
-          this.stage(op.t, d instanceof Float32Array ? d.slice() : Float32Array.from(d));
-        }
+        const d = op.input < 0 ? op.data : inputs[op.input];
+        if (d.length !== op.t.size) throw new Error(`replay: input ${op.input} has ${d.length} values, the recording uploaded ${op.t.size}`);
+        this.stage(op.t, d);
       } else if (op.kind === 'clear') {
         this.endPass();
         this.enc().clearBuffer(op.buffer, op.offset, op.bytes);
@@ -772,9 +773,9 @@ export class Gpu {
   flush(): void {
     this.endPass();
     if (!this.encoder && this.arenaUsed === 0) return;
-    this.canonicalPool();
-    for (const s of this.staged) this.device.queue.writeBuffer(this.uploadArena, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
-    this.staged = [];
+    if (this.poolDirty) this.canonicalPool();
+    this.poolDirty = false;
+    if (this.uploadUsed > 0) this.device.queue.writeBuffer(this.uploadArena, 0, this.uploadData.buffer, 0, this.uploadUsed);
     this.uploadUsed = 0;
     if (this.arenaUsed > 0) {
       this.device.queue.writeBuffer(this.arena, 0, this.arenaData.buffer, 0, this.arenaUsed * UNIFORM_SLOT);

@@ -219,7 +219,7 @@ export class DiT<T> {
     const dO = ops.unpatchify.backward(dF, patch);
     const dmf = gr.linear(tape.mf, 'final_layer.linear', dO, R, D, p * p * C);
     gr.release(dO);
-    const dfmod = this.be.zeros([B, 2 * D]);
+    const dfmod = this.be.empty([B, 2 * D]); // normModulate writes both chunks
     let dx = gr.normModulate(tape.tokL, tape.fmod, dmf, FINAL, dfmod);
     gr.release(dmf);
     let dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
@@ -256,7 +256,7 @@ export class DiT<T> {
     const { ops } = this.be;
     const { D, R, attn } = this.dims(B);
     const L = `blocks.${i}`;
-    const dmod = this.be.zeros([B, 6 * D]); // each op below overwrites its own chunks
+    const dmod = this.be.empty([B, 6 * D]); // each op below writes its own chunks: all six, so no clear
 
     // x2 = x1 + gate_mlp ⊙ f2,  f2 = fc2(gelu(f1)),  f1 = fc1(m2)
     const df2 = gr.gatedResidual(k.f2, k.mod, dx2, MLP, dmod);
