@@ -222,16 +222,10 @@ export class DiT<T> {
     const dfmod = this.be.empty([B, 2 * D]); // normModulate writes both chunks
     let dx = gr.normModulate(tape.tokL, tape.fmod, dmf, FINAL, dfmod);
     gr.release(dmf);
-    let dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
+    const dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
     gr.release(dfmod);
 
-    for (let i = this.cfg.depth - 1; i >= 0; i--) {
-      const b = this.blockBackward(gr, i, tape.blocks[i], dx, tape.sc, B);
-      dx = b.dx;
-      const dsc2 = ops.add.forward(dsc, b.dsc, B * D);
-      gr.release(dsc, b.dsc);
-      dsc = dsc2;
-    }
+    for (let i = this.cfg.depth - 1; i >= 0; i--) dx = this.blockBackward(gr, i, tape.blocks[i], dx, tape.sc, B, dsc);
 
     // x_embedder (the fixed pos_embed has no parameters).
     gr.release(gr.linear(tape.cols, 'x_embedder.proj', dx, R, C * p * p, D));
@@ -251,8 +245,8 @@ export class DiT<T> {
     gr.release(dc);
   }
 
-  /** A block's backward from dx2 (consumed): returns dx (R, D) and d(SiLU(c)) (B, D), both new. */
-  private blockBackward(gr: GradRun<T>, i: number, k: BlockTape<T>, dx2: T, sc: T, B: number): { dx: T; dsc: T } {
+  /** A block's backward from dx2 (consumed): returns dx (R, D) (new) and adds d(SiLU(c)) (B, D) into dsc. */
+  private blockBackward(gr: GradRun<T>, i: number, k: BlockTape<T>, dx2: T, sc: T, B: number, dsc: T): T {
     const { ops } = this.be;
     const { D, R, attn } = this.dims(B);
     const L = `blocks.${i}`;
@@ -277,9 +271,9 @@ export class DiT<T> {
     gr.release(dpr, datt, dm1, dln1, dx1);
     if (dqkv) gr.release(dqkv);
 
-    const dsc = gr.linear(sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
+    gr.linearInto(dsc, sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
     gr.release(dmod);
-    return { dx, dsc };
+    return dx;
   }
 
   dispose(): void {

@@ -28,9 +28,10 @@ export interface LinearOps<T> {
   /**
    * Returns dX (new); accumulates dW += dYᵀ·x and db += colsum(dY) where given. With `geluPre`
    * (x = gelu(geluPre), e.g. fc2 after fc1's GELU) it returns dX ⊙ gelu'(geluPre) instead: the
-   * cotangent of the pre-activation, in the same launch.
+   * cotangent of the pre-activation, in the same launch. With `dxInto` (rows, inF) it adds dX into
+   * that tensor and returns it (no geluPre then): a sum of two layers' dX without an add kernel.
    */
-  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null, geluPre?: T | null): T;
+  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null, geluPre?: T | null, dxInto?: T | null): T;
 }
 
 /** y = gelu(x·Wᵀ + b) with the pre-activation kept: the fc1 + GELU of the DiT's MLP. */
@@ -59,7 +60,8 @@ function matmulRef(x: Float64Array, w: Float64Array, b: Float64Array | null, { r
 export const linearCpu: LinearOps<Float64Array> = {
   forward: matmulRef,
   jvp: (x, tx, w, b, d) => [matmulRef(x, w, b, d), matmulRef(tx, w, null, d)],
-  backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
+  backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre, dxInto) {
+    if (geluPre && dxInto) throw new Error('linear.backward: dxInto takes no geluPre');
     const dx = new Float64Array(rows * inF);
     for (let r = 0; r < rows; r++)
       for (let o = 0; o < outF; o++) {
@@ -71,6 +73,10 @@ export const linearCpu: LinearOps<Float64Array> = {
         }
       }
     if (geluPre) for (let i = 0; i < rows * inF; i++) dx[i] *= geluGrad(geluPre[i]);
+    if (dxInto) {
+      for (let i = 0; i < rows * inF; i++) dxInto[i] += dx[i];
+      return dxInto;
+    }
     return dx;
   },
 };
@@ -258,9 +264,11 @@ export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
   return {
     forward: (x, w, b, d) => fwd(x, w, b, d, 'linear.y'),
     jvp: (x, tx, w, b, d) => [fwd(x, w, b, d, 'linear.y'), fwd(tx, w, null, d, 'linear.tY')],
-    backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
-      const dx = gpu.alloc([rows, inF], 'linear.dX');
-      mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : {});
+    backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre, dxInto) {
+      if (geluPre && dxInto) throw new Error('linear.backward: dxInto takes no geluPre');
+      if (dxInto && dxInto.size !== rows * inF) throw new Error(`linear.backward: dxInto has ${dxInto.size} elements, dX ${rows}×${inF}`);
+      const dx = dxInto ?? gpu.alloc([rows, inF], 'linear.dX');
+      mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : { accumulate: !!dxInto });
       // db += colsum(dY) rides on the dW matmul (its rows of dYᵀ summed); alone, a colsum.
       if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true, ...(db && { epilogue: { kind: 'biasGrad', aux: db } }) });
       else if (db) colsum(gpu, dy, db, rows, outF, true);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { opTests, withGpuOps, type OpSpec } from '../helpers/opcheck';
-import { chooseMatmul, colsum, linearGeluGpu, linearGpu, matmul, regFits, variantKey, type LinearDims, type MatmulVariant } from '../../src/ops/linear';
+import { chooseMatmul, colsum, linearCpu, linearGeluGpu, linearGpu, matmul, regFits, variantKey, type LinearDims, type MatmulVariant } from '../../src/ops/linear';
+import { gpuOps } from '../../src/ops/table';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/close';
 import { gpuForFile } from '../helpers/gpu';
@@ -178,4 +179,25 @@ test('matmul biasGrad epilogue: the row sums equal colsum(dY) bit for bit on the
     gpu.release(dW, fused, alone);
   }
   gpu.release(dy, x);
+});
+
+test('linear.backward dxInto: dX added into a tensor in the dX matmul (accumulate) equals the f64 reference, and the separate add bit for bit', async () => {
+  const gpu = await getGpu();
+  const rng = new Rng(13);
+  const ops = gpuOps(gpu);
+  for (const d of [{ rows: 32, inF: 32, outF: 192 }, { rows: 7, inF: 13, outF: 5 }]) {
+    const [x, w, dy, acc0] = [rng.normals(d.rows * d.inF), rng.normals(d.outF * d.inF), rng.normals(d.rows * d.outF), rng.normals(d.rows * d.inF)];
+    const ref = linearCpu.backward(Float64Array.from(x), Float64Array.from(w), Float64Array.from(dy), d, null, null, null, Float64Array.from(acc0));
+    const [X, W, DY] = [gpu.upload(x, [d.rows, d.inF]), gpu.upload(w, [d.outF, d.inF]), gpu.upload(dy, [d.rows, d.outF])];
+    const into = gpu.upload(acc0, [d.rows, d.inF]);
+    assert.equal(ops.linear.backward(X, W, DY, d, null, null, null, into), into);
+    const fused = await gpu.read(into);
+    expectClose(`${d.rows}×${d.inF}→${d.outF} dxInto`, fused, ref, { rtol: 1e-5 });
+    const dx = ops.linear.backward(X, W, DY, d, null, null);
+    const acc = gpu.upload(acc0, [d.rows, d.inF]);
+    const sum = ops.add.forward(acc, dx, d.rows * d.inF);
+    assert.deepEqual(fused, await gpu.read(sum));
+    gpu.release(X, W, DY, into, dx, acc, sum);
+  }
+  assert.throws(() => ops.linear.backward(gpu.dummy, gpu.dummy, gpu.dummy, { rows: 1, inF: 4, outF: 4 }, null, null, gpu.dummy, gpu.dummy), /dxInto takes no geluPre/);
 });
