@@ -256,9 +256,8 @@ export class DiT<T> {
     const df2 = gr.gatedResidual(k.f2, k.mod, dx2, MLP, dmod);
     const df1 = gr.linearTimesGeluPrime(k.g, k.f1, `${L}.mlp.fc2`, df2, R, 4 * D, D); // fc2's dX ⊙ gelu′(f1)
     const dm2 = gr.linear(k.m2, `${L}.mlp.fc1`, df1, R, D, 4 * D);
-    const dln2 = gr.normModulate(k.x1, k.mod, dm2, MLP, dmod);
-    const dx1 = ops.add.forward(dx2, dln2, R * D);
-    gr.release(df2, df1, dm2, dln2, dx2);
+    const dx1 = gr.normModulate(k.x1, k.mod, dm2, MLP, dmod, dx2); // dx2 + d(LN path)
+    gr.release(df2, df1, dm2, dx2);
 
     // x1 = x + gate_msa ⊙ pr,  pr = proj(attn(qkv(m1)))
     const dpr = gr.gatedResidual(k.pr, k.mod, dx1, MSA, dmod);
@@ -266,9 +265,8 @@ export class DiT<T> {
     // One token: d(v) = d(att); q and k's gradients stay 0 (as the attention backward would give).
     const dqkv = this.oneTokenShortcut ? null : ops.attention.backward(k.qkv, datt, attn);
     const dm1 = dqkv ? gr.linear(k.m1, `${L}.attn.qkv`, dqkv, R, D, 3 * D) : gr.linear(k.m1, `${L}.attn.qkv`, datt, R, D, D, 2 * D);
-    const dln1 = gr.normModulate(k.x, k.mod, dm1, MSA, dmod);
-    const dx = ops.add.forward(dx1, dln1, R * D);
-    gr.release(dpr, datt, dm1, dln1, dx1);
+    const dx = gr.normModulate(k.x, k.mod, dm1, MSA, dmod, dx1); // dx1 + d(LN path)
+    gr.release(dpr, datt, dm1, dx1);
     if (dqkv) gr.release(dqkv);
 
     gr.linearInto(dsc, sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);

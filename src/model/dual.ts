@@ -180,9 +180,9 @@ export class GradRun<T> {
     return this.be.ops.linear.backward(x, this.P(`${name}.weight`), dY, { rows, inF, outF }, this.G(`${name}.weight`), this.G(`${name}.bias`), pre);
   }
 
-  /** dX (new) of modulate(LN(x), shift, scale); overwrites the shift and scale chunks of dMod. */
-  normModulate(x: T, mod: T, dY: T, m: Chunks, dMod: T): T {
-    return this.be.ops.lnModulate.backward(x, mod, dY, { ...this.rows, chunks: m.chunks, shift: m.shift, scale: m.scale }, dMod);
+  /** dX (new) of modulate(LN(x), shift, scale), plus `res` when given; overwrites the shift and scale chunks of dMod. */
+  normModulate(x: T, mod: T, dY: T, m: Chunks, dMod: T, res: T | null = null): T {
+    return this.be.ops.lnModulate.backward(x, mod, dY, { ...this.rows, chunks: m.chunks, shift: m.shift, scale: m.scale }, dMod, res);
   }
 
   /** dH (new) of x + gate ⊙ h (dX = dY); overwrites the gate chunk of dMod. */
