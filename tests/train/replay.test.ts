@@ -51,12 +51,12 @@ for (const c of cases)
 
 // ------------------------------------------------------------------ the runtime's capture / replay
 
-/** y = a + b (the elementwise kernel, one 256-thread group): uploads `x` (an input), adds a constant upload, releases all. */
-function addInto(g: Gpu, x: Float32Array, constant: Float32Array, out: Tensor): void {
+/** y = a + b on the first n of 64 elements (the elementwise kernel, one 256-thread group): uploads `x` (an input), adds a constant upload, releases all. */
+function addInto(g: Gpu, x: Float32Array, constant: Float32Array, out: Tensor, n = 64): void {
   const a = g.upload(x, [64]);
   const b = g.upload(constant, [64]);
   const y = g.alloc([64]);
-  g.dispatch(elementwiseKernel, 'add', { n: 64, R: 0 }, [y, a, b], [1]);
+  g.dispatch(elementwiseKernel, 'add', { n, R: 0 }, [y, a, b], [1]);
   g.copy(y, out);
   g.release(a, b, y);
 }
@@ -97,14 +97,7 @@ test('Recording.differsFrom: names a changed uniform, a changed upload that is n
   assert.equal(first.differsFrom(cap(() => addInto(g, x.map((v) => v + 1), k, out), [])), 'command 0 (write): an upload of input 0, then of input -1 (−1: data not among the inputs)');
   assert.equal(cap(() => addInto(g, x, k, out)).differsFrom(first), null);
   assert.match(cap(() => addInto(g, x, k.map((v) => v + 1), out)).differsFrom(first) ?? '', /command 1 \(write\): data not among the inputs, and it changed/);
-  const other = cap(() => {
-    const a = g.upload(x, [64]);
-    const b = g.upload(k, [64]);
-    const y = g.alloc([64]);
-    g.dispatch(elementwiseKernel, 'add', { n: 32, R: 0 }, [y, a, b], [1]);
-    g.copy(y, out);
-    g.release(a, b, y);
-  });
+  const other = cap(() => addInto(g, x, k, out, 32));
   assert.match(other.differsFrom(first) ?? '', /command 2 \(elementwise\.add\): uniform word 0 changed/);
   g.destroyBuffer(out.buffer);
 });
