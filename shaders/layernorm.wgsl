@@ -237,6 +237,14 @@ fn backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @group(0) @binding(14) var<storage, read_write> lmDX: array<f32>;    // (R, D)
 @group(0) @binding(15) var<storage, read_write> lmStats: array<Stats>; // (R)
 @group(0) @binding(16) var<storage, read> lmStatsIn: array<Stats>;   // (R) lnmod_backward_mod
+// With ADD_RES, lnmod_backward[_row] writes lmDX = dX + lmRes: the residual stream's gradient summed
+// in the same launch (a dummy is bound without it).
+override ADD_RES: bool = false;
+@group(0) @binding(18) var<storage, read> lmRes: array<f32>;         // (R, D)
+fn lm_out(i: u32, v: f32) -> f32 {
+  if (ADD_RES) { return v + lmRes[i]; }
+  return v;
+}
 @group(0) @binding(17) var<storage, read_write> lmDMod: array<f32>;  // (B, C·D)
 
 // Offset of feature 0 of chunk k of this row's sample in mod.
@@ -300,7 +308,7 @@ fn lnmod_backward(@builtin(local_invocation_id) lid3: vec3u, @builtin(workgroup_
   }
   let means = wg_sum(lid, acc) / f32(dims.D);
   for (var i = lid; i < dims.D; i += WG) {
-    lmDX[base + i] = ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means);
+    lmDX[base + i] = lm_out(base + i, ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means));
   }
   if (lid == 0u) { lmStats[row] = st; }
 }
@@ -353,7 +361,7 @@ fn lnmod_backward_row(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wo
   }
   let means = acc / f32(dims.D);
   for (var i = 0u; i < dims.D; i++) {
-    lmDX[base + i] = ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means);
+    lmDX[base + i] = lm_out(base + i, ln_local(lmDY[base + i] * lm_k(sc, i), xhat(st, x[base + i]), st.rstd, means));
   }
   lmStats[row] = st;
 }

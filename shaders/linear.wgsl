@@ -8,7 +8,7 @@
 //   jvp      tY = tX · Wᵀ           the same kernel on the tangent, no bias (linear in x)
 //   backward dX = dY · W            matmul                 (overwrites dX)
 //            dW += dYᵀ · x          matmul TRANS_A, ACC    (accumulates)
-//            db += colsum(dY)       colsum, ACC            (accumulates)
+//            db += colsum(dY)       the same launch (EPI 3), or colsum, ACC when there is no dW
 // Kernels for C: `matmul` (workgroup tiles, TT override), `matmul_reg` / `matmul_reg8` (registers
 // only, 4×4 or 8×8 per thread) and `matmul_el` (one thread per element, for the thinnest shapes); the same semantics and epilogue (`store`), picked per shape and adapter in src/ops/linear.ts.
 // GELU epilogues (override EPI; gelu and gelu_grad come from shaders/gelu.wgsl, prepended):
@@ -16,6 +16,10 @@
 //   EPI 1  C = v [+ bias], Aux = gelu(C) linearGelu forward: fc1's pre-activation and activation
 //   EPI 2  C = v·gelu'(Aux)             Aux the pre-activation: linearGelu's JVP tangent
 //                                       (tX·Wᵀ ⊙ gelu'), and fc2's dX when its input was gelu(Aux)
+// and a bias-gradient epilogue:
+//   EPI 3  C as EPI 0, and Aux[m] += Σ_k op(A)[m, k] (Aux (M)), added by the threads that hold C's
+//          column 0: a dW matmul (dW += dYᵀ·x) also gives db += colsum(dY), summed over k in
+//          order from 0, as colsum sums (the same f32 result)
 
 struct Dims {
   M: u32,
@@ -74,6 +78,18 @@ fn store(m: u32, n: u32, v: f32) {
   if (EPI == 1u) { Aux[i] = gelu(o); }
 }
 
+/** EPI 3: Aux[m] += s for a row of C inside M. */
+fn addRowSum(m: u32, s: f32) {
+  if (m < dims.M) { Aux[m] += s; }
+}
+
+/** EPI 3 where the kernel's loop does not see op(A)'s row m whole: Σ_k op(A)[m, k], k ascending. */
+fn rowSum(m: u32) -> f32 {
+  var s = 0.0;
+  for (var k = 0u; k < dims.K; k++) { s += loadA(m, k); }
+  return s;
+}
+
 @compute @workgroup_size(TT, TT)
 fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let BM = 4u * TT;
@@ -119,6 +135,9 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
       store(row0 + lid.y + TT * i, col0 + lid.x + TT * j, acc[i * TN + j]);
     }
   }
+  if (EPI == 3u && col0 == 0u && lid.x == 0u) {
+    for (var i = 0u; i < TM; i++) { addRowSum(row0 + lid.y + TT * i, rowSum(row0 + lid.y + TT * i)); }
+  }
 }
 
 // ------------------------------------------------------------------ matmul_reg (registers only)
@@ -135,6 +154,17 @@ override RWG: u32 = 64u;
 
 @group(0) @binding(6) var<storage, read> A4: array<vec4f>;
 @group(0) @binding(7) var<storage, read> B4: array<vec4f>;
+
+/** rowSum for the register kernels (they bind A as vec4s): the same sum, each element read from A4. */
+fn rowSum4(m: u32) -> f32 {
+  if (m >= dims.M) { return 0.0; }
+  var s = 0.0;
+  for (var k = 0u; k < dims.K; k++) {
+    let i = select(m * dims.K + k, k * dims.M + m, TRANS_A);
+    s += A4[i / 4u][i % 4u];
+  }
+  return s;
+}
 
 fn store4(m: u32, n0: u32, v: vec4f) {
   store(m, n0, v.x);
@@ -164,6 +194,7 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   var c1 = vec4f(0.0);
   var c2 = vec4f(0.0);
   var c3 = vec4f(0.0);
+  var sa = vec4f(0.0); // EPI 3 with TRANS_A: op(A)'s row sums of rows m0..m0+3
   let K4 = dims.K / 4u;
   if (TRANS_B) {
     // C[m, n] = Σ_k A[m, k]·B[n, k]: both rows contiguous in k.
@@ -200,6 +231,7 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
       c1 = fma(vec4f(a.y), b, c1);
       c2 = fma(vec4f(a.z), b, c2);
       c3 = fma(vec4f(a.w), b, c3);
+      if (EPI == 3u) { sa += a; }
     }
   } else {
     // C[m, n] = Σ_k A[m, k]·B[k, n]: four k at a time, A's as a vec4 per row, B's as four row vec4s.
@@ -228,6 +260,13 @@ fn matmul_reg(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   store4(m0 + 1u, n0, c1);
   store4(m0 + 2u, n0, c2);
   store4(m0 + 3u, n0, c3);
+  if (EPI == 3u && n0 == 0u) {
+    if (!TRANS_A) { sa = vec4f(rowSum4(m0), rowSum4(m0 + 1u), rowSum4(m0 + 2u), rowSum4(m0 + 3u)); }
+    addRowSum(m0, sa.x);
+    addRowSum(m0 + 1u, sa.y);
+    addRowSum(m0 + 2u, sa.z);
+    addRowSum(m0 + 3u, sa.w);
+  }
 }
 
 // ------------------------------------------------------------------ matmul_reg8 (registers, 8×8 blocks)
@@ -256,6 +295,7 @@ fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   var c50 = vec4f(0.0); var c51 = vec4f(0.0);
   var c60 = vec4f(0.0); var c61 = vec4f(0.0);
   var c70 = vec4f(0.0); var c71 = vec4f(0.0);
+  var sa0 = vec4f(0.0); var sa1 = vec4f(0.0); // EPI 3 with TRANS_A: op(A)'s row sums of rows m0..m0+7
   let K4 = dims.K / 4u;
   if (TRANS_B) {
     // C[m, n] = Σ_k A[m, k]·B[n, k]: eight rows of each, contiguous in k.
@@ -326,6 +366,7 @@ fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       c50 = fma(vec4f(a1.y), b0, c50); c51 = fma(vec4f(a1.y), b1, c51);
       c60 = fma(vec4f(a1.z), b0, c60); c61 = fma(vec4f(a1.z), b1, c61);
       c70 = fma(vec4f(a1.w), b0, c70); c71 = fma(vec4f(a1.w), b1, c71);
+      if (EPI == 3u) { sa0 += a0; sa1 += a1; }
     }
   } else {
     // C[m, n] = Σ_k A[m, k]·B[k, n]: four k at a time, A as a vec4 per row, B as two vec4 per k row.
@@ -386,6 +427,20 @@ fn matmul_reg8(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   store8(m0 + 5u, n0, c50, c51);
   store8(m0 + 6u, n0, c60, c61);
   store8(m0 + 7u, n0, c70, c71);
+  if (EPI == 3u && n0 == 0u) {
+    if (!TRANS_A) {
+      sa0 = vec4f(rowSum4(m0), rowSum4(m0 + 1u), rowSum4(m0 + 2u), rowSum4(m0 + 3u));
+      sa1 = vec4f(rowSum4(m0 + 4u), rowSum4(m0 + 5u), rowSum4(m0 + 6u), rowSum4(m0 + 7u));
+    }
+    addRowSum(m0, sa0.x);
+    addRowSum(m0 + 1u, sa0.y);
+    addRowSum(m0 + 2u, sa0.z);
+    addRowSum(m0 + 3u, sa0.w);
+    addRowSum(m0 + 4u, sa1.x);
+    addRowSum(m0 + 5u, sa1.y);
+    addRowSum(m0 + 6u, sa1.z);
+    addRowSum(m0 + 7u, sa1.w);
+  }
 }
 
 // ------------------------------------------------------------------ matmul_el (one thread per element)
@@ -402,6 +457,7 @@ fn matmul_el(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var s = 0.0;
   for (var k = 0u; k < dims.K; k++) { s = fma(loadA(m, k), loadB(k, n), s); }
   store(m, n, s);
+  if (EPI == 3u && n == 0u) { addRowSum(m, rowSum(m)); }
 }
 
 // colsum: out[n] (+)= Σ_m X[m, n].  X (M, N), out (N). flags bit 1: accumulate.

@@ -4,6 +4,10 @@
 // Dispatches are recorded into one compute pass until `flush()` (or a read-back) submits them.
 // Each dispatch gets its own 256-byte slot of a uniform arena, written once per submit, so a whole
 // training step is one command buffer and one writeBuffer of uniforms.
+//
+// `capture` keeps the commands a piece of code records (pipelines, bind groups, uniform bytes,
+// clears, copies, uploads) as a `Recording`; `replay` encodes them again with new input data and
+// none of the code that built them: a training step whose shape repeats is built once.
 
 import type { AcquiredDevice, AdapterReport } from './device';
 import { isPadding, parseBindings, structLayout, type StructLayout, type UniformField, type VarBinding } from './wgsl';
@@ -59,6 +63,76 @@ const MAX_BIND_GROUPS = 8192;
 const ALIGN = 256; // minStorageBufferOffsetAlignment's largest allowed value
 const UPLOAD_BYTES = 8 << 20; // staging for uploads recorded inside a command buffer
 
+/** One recorded command of a `Recording`. */
+type RecordedOp =
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; label: string; words: number; at: number; x: number; y: number; z: number }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; bytes: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
+  /** An upload: of the replay's `inputs[input]`, or (input −1) of the data it had when captured. */
+  | { kind: 'write'; t: Tensor; input: number; data: Float32Array };
+
+/**
+ * Commands captured by `Gpu.capture`, for `Gpu.replay`. Holds bind groups over the pooled buffers the
+ * captured code allocated (and released): a replay needs them all free again, and no buffer
+ * destroyed since (`epoch`).
+ */
+export class Recording {
+  constructor(
+    readonly ops: readonly RecordedOp[],
+    /** The uniform words of every dispatch, in order (`at`, `words` of each dispatch op). */
+    readonly uniforms: Uint32Array,
+    /** Pooled buffers the captured code allocated: free at the end of the capture, and needed free to replay. */
+    readonly pooled: readonly GPUBuffer[],
+    /** Pooled buffers it used but did not allocate (held by their owner, e.g. a model's table), in order of first use. */
+    readonly external: readonly GPUBuffer[],
+    readonly epoch: number,
+  ) {}
+
+  get dispatches(): number {
+    return this.ops.reduce((n, o) => n + (o.kind === 'dispatch' ? 1 : 0), 0);
+  }
+
+  /**
+   * The first difference in what two recordings compute (null: none): the same kernels with the
+   * same uniforms and grids, the same uploads of the same inputs (and equal constant data), clears
+   * and copies of the same sizes. Pooled buffers may differ (the pool may hand out others).
+   */
+  differsFrom(o: Recording): string | null {
+    if (this.ops.length !== o.ops.length) return `${this.ops.length} commands, then ${o.ops.length}`;
+    if (this.external.length !== o.external.length || this.external.some((b, i) => b !== o.external[i])) return 'other pooled tensors from outside';
+    for (let i = 0; i < this.ops.length; i++) {
+      const a = this.ops[i];
+      const b = o.ops[i];
+      const at = `command ${i} (${a.kind === 'dispatch' ? a.label : a.kind})`;
+      if (a.kind !== b.kind) return `${at}: then ${b.kind === 'dispatch' ? b.label : b.kind}`;
+      if (a.kind === 'dispatch' && b.kind === 'dispatch') {
+        if (a.pipeline !== b.pipeline) return `${at}: another pipeline (${b.label})`;
+        if (a.x !== b.x || a.y !== b.y || a.z !== b.z) return `${at}: grid ${a.x}×${a.y}×${a.z}, then ${b.x}×${b.y}×${b.z}`;
+        for (let j = 0; j < a.words; j++) if (this.uniforms[a.at + j] !== o.uniforms[b.at + j]) return `${at}: uniform word ${j} changed`;
+      } else if (a.kind === 'write' && b.kind === 'write') {
+        if (a.input !== b.input) return `${at}: an upload of input ${a.input}, then of input ${b.input} (−1: data not among the inputs)`;
+        if (a.data.length !== b.data.length) return `${at}: ${a.data.length} values, then ${b.data.length}`;
+        if (a.input < 0) for (let j = 0; j < a.data.length; j++) if (!Object.is(a.data[j], b.data[j])) return `${at}: data not among the inputs, and it changed`;
+      } else if (a.kind === 'clear' && b.kind === 'clear') {
+        if (a.bytes !== b.bytes || (!this.pooled.includes(a.buffer) && a.buffer !== b.buffer)) return `${at}: another buffer or size`;
+      } else if (a.kind === 'copy' && b.kind === 'copy') {
+        if (a.bytes !== b.bytes || a.srcOffset !== b.srcOffset || a.dstOffset !== b.dstOffset) return `${at}: another size or offset`;
+      }
+    }
+    return null;
+  }
+}
+
+interface Capture {
+  ops: RecordedOp[];
+  inputs: readonly object[];
+  uniforms: number[];
+  /** Pooled buffers allocated since the capture began, and how many are still out. */
+  allocated: Set<GPUBuffer>;
+  out: number;
+  external: Set<GPUBuffer>;
+}
+
 export interface ProfileEntry {
   label: string;
   ms: number;
@@ -95,6 +169,12 @@ export class Gpu {
   private readonly limits_: GPUSupportedLimits;
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly free = new Map<number, GPUBuffer[]>();
+  /** The buffers in `free`, and every buffer the pool created. */
+  private readonly freeSet = new Set<GPUBuffer>();
+  private readonly poolBuffers = new WeakSet<GPUBuffer>();
+  /** Bumped when a buffer is destroyed: recordings from before are stale. */
+  private epoch = 0;
+  private capturing: Capture | null = null;
   private readonly live = new Set<GPUBuffer>();
   private liveBytes = 0;
 
@@ -106,8 +186,11 @@ export class Gpu {
   private readonly arenaI32 = new Int32Array(this.arenaData.buffer);
   private arenaUsed = 0;
   private readonly uploadArena: GPUBuffer;
-  private staged: { data: Float32Array; offset: number }[] = [];
+  /** The upload arena's contents, written to it in one writeBuffer before each submit. */
+  private readonly uploadData = new Float32Array(UPLOAD_BYTES / 4);
   private uploadUsed = 0;
+  /** A tensor went back to the pool since the last submit (its free lists need ordering again). */
+  private poolDirty = false;
   private errors: string[] = [];
   lost: GpuLostError | null = null;
   /** Set to record per-dispatch GPU time (one compute pass per dispatch while on). */
@@ -176,14 +259,21 @@ export class Gpu {
     this.checkBindingSize(bytes, label);
     const bucket = this.free.get(bytes);
     let buffer = bucket?.pop();
-    if (!buffer) {
+    if (buffer) this.freeSet.delete(buffer);
+    else {
       buffer = this.device.createBuffer({
         label,
         size: bytes,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
       });
       this.live.add(buffer);
+      this.poolBuffers.add(buffer);
       this.liveBytes += bytes;
+    }
+    const cap = this.capturing;
+    if (cap) {
+      cap.allocated.add(buffer);
+      cap.out++;
     }
     return { buffer, offset: 0, size, shape: [...shape], pooled: true };
   }
@@ -201,9 +291,12 @@ export class Gpu {
       if (!t || !t.pooled) continue;
       const bytes = t.buffer.size;
       const bucket = this.free.get(bytes) ?? [];
-      if (bucket.includes(t.buffer)) throw new Error(`double release of a ${bytes}-byte tensor`);
+      if (this.freeSet.has(t.buffer)) throw new Error(`double release of a ${bytes}-byte tensor`);
       bucket.push(t.buffer);
+      this.freeSet.add(t.buffer);
+      this.poolDirty = true;
       this.free.set(bytes, bucket);
+      if (this.capturing?.allocated.has(t.buffer)) this.capturing.out--;
     }
   }
 
@@ -229,8 +322,13 @@ export class Gpu {
   }
 
   destroyBuffer(buffer: GPUBuffer): void {
+    // Work recorded before the destroy goes first: a buffer destroyed under an unsubmitted command
+    // buffer would fail the whole submit, and with it every other step's work in it.
+    this.flush();
     // Bind groups over it must go: drop the cache (buffers are destroyed rarely: a model's disposal).
     if (this.bufferIds.has(buffer)) this.bindGroups.clear();
+    this.epoch++;
+    this.freeSet.delete(buffer);
     if (this.live.delete(buffer)) this.liveBytes -= buffer.size;
     for (const bucket of this.free.values()) {
       const i = bucket.indexOf(buffer);
@@ -271,16 +369,26 @@ export class Gpu {
    */
   write(t: Tensor, data: ArrayLike<number>): void {
     if (data.length !== t.size) throw new Error(`write: ${data.length} values into a tensor of ${t.size}`);
-    const f = data instanceof Float32Array ? data.slice() : Float32Array.from(data);
-    const bytes = f.byteLength;
+    const cap = this.capturing;
+    if (cap) {
+      this.checkCaptured([t]);
+      cap.ops.push({ kind: 'write', t, input: cap.inputs.indexOf(data), data: Float32Array.from(data) });
+    }
+    this.stage(t, data);
+  }
+
+  /** Records the upload of `data` (copied now) into `t`. */
+  private stage(t: Tensor, data: ArrayLike<number>): void {
+    const bytes = data.length * 4;
     if (bytes === 0) return;
     if (bytes > UPLOAD_BYTES) {
       this.flush();
+      const f = data instanceof Float32Array ? data : Float32Array.from(data);
       this.device.queue.writeBuffer(t.buffer, t.offset, f.buffer, f.byteOffset, bytes);
       return;
     }
     if (this.uploadUsed + bytes > UPLOAD_BYTES) this.flush();
-    this.staged.push({ data: f, offset: this.uploadUsed });
+    this.uploadData.set(data, this.uploadUsed / 4);
     this.endPass();
     this.enc().copyBufferToBuffer(this.uploadArena, this.uploadUsed, t.buffer, t.offset, bytes);
     this.uploadUsed += bytes;
@@ -288,19 +396,29 @@ export class Gpu {
 
   /** Record a zero-fill of `t`. */
   clear(t: Tensor): void {
+    const bytes = t.size * 4;
+    if (this.capturing) {
+      this.checkCaptured([t]);
+      this.capturing.ops.push({ kind: 'clear', buffer: t.buffer, offset: t.offset, bytes });
+    }
     this.endPass();
-    this.enc().clearBuffer(t.buffer, t.offset, Math.ceil((t.size * 4) / 4) * 4);
+    this.enc().clearBuffer(t.buffer, t.offset, bytes);
   }
 
   /** Record a copy src → dst (same element count). */
   copy(src: Tensor, dst: Tensor): void {
     if (src.size !== dst.size) throw new Error(`copy: ${src.size} → ${dst.size} elements`);
+    if (this.capturing) {
+      this.checkCaptured([src, dst]);
+      this.capturing.ops.push({ kind: 'copy', src: src.buffer, srcOffset: src.offset, dst: dst.buffer, dstOffset: dst.offset, bytes: src.size * 4 });
+    }
     this.endPass();
     this.enc().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size * 4);
   }
 
   /** Submit pending work and read `t` back. The only place the CPU waits for the GPU. */
   async read(t: Tensor): Promise<Float32Array> {
+    if (this.capturing) throw new Error('read: a captured piece of work cannot read back (a replay could not)');
     const bytes = t.size * 4;
     const staging = this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.endPass();
@@ -531,20 +649,34 @@ export class Gpu {
 
     const pipeline = this.pipelineFor(mod, entry, info, constants);
     const bindGroup = this.bindGroup(info, bindings);
+    let words = 0;
     if (info.uniform) {
       if (!uniforms) throw new Error(`${info.label} needs uniforms (${info.uniform.fields.map((f) => f.name).join(', ')})`);
       if (this.arenaUsed === ARENA_SLOTS) this.flush();
       this.packUniform(info.label, info.uniform, uniforms, this.arenaUsed);
-      this.dynamicOffset[0] = this.arenaUsed * UNIFORM_SLOT;
-      this.arenaUsed++;
+      words = Math.ceil(info.uniform.size / 4);
     } else if (uniforms) throw new Error(`${info.label} has no uniform`);
+    const cap = this.capturing;
+    if (cap) {
+      this.checkCaptured(bindings);
+      const at = cap.uniforms.length;
+      const base = (this.arenaUsed * UNIFORM_SLOT) / 4;
+      for (let j = 0; j < words; j++) cap.uniforms.push(this.arenaData[base + j]);
+      cap.ops.push({ kind: 'dispatch', pipeline, bindGroup, label: info.label, words, at, x, y, z });
+    }
+    this.encode(pipeline, bindGroup, words > 0, x, y, z, detail ? `${info.label} ${detail}` : info.label);
+  }
+
+  /** Encodes one dispatch whose uniform (if `uniform`) is in arena slot `arenaUsed`. */
+  private encode(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, uniform: boolean, x: number, y: number, z: number, label: string): void {
+    if (uniform) this.dynamicOffset[0] = this.arenaUsed++ * UNIFORM_SLOT;
     let pass: GPUComputePassEncoder;
     if (this.profiling) {
       this.endPass();
       const i = this.profiling.labels.length;
       if (2 * i + 2 > this.profiling.querySet.count) this.collectProfile();
       const j = this.profiling.labels.length;
-      this.profiling.labels.push(detail ? `${info.label} ${detail}` : info.label);
+      this.profiling.labels.push(label);
       pass = this.enc().beginComputePass({ timestampWrites: { querySet: this.profiling.querySet, beginningOfPassWriteIndex: 2 * j, endOfPassWriteIndex: 2 * j + 1 } });
     } else {
       if (!this.pass) {
@@ -556,11 +688,78 @@ export class Gpu {
     if (pass !== this.lastPass || pipeline !== this.lastPipeline) pass.setPipeline(pipeline);
     this.lastPass = pass;
     this.lastPipeline = pipeline;
-    if (info.uniform) pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+    if (uniform) pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiling) pass.end();
     this.dispatchCount++;
+  }
+
+  // ------------------------------------------------------ capture / replay
+
+  /**
+   * Runs `fn` and keeps what it records as a Recording (it is recorded as usual too). `inputs` are
+   * the arrays whose uploads change between replays: an upload of one of them (the same object) is
+   * replayed with the replay's array at that index; any other upload with the data it had now.
+   * `fn` must release every pooled tensor it allocates and read nothing back; pooled tensors from
+   * outside it must stay held, the same ones, while it is replayed. The rest (uniform values,
+   * grids, buffers) is frozen in the recording, so whatever changes them must be part of the
+   * caller's key for it (`Recording.differsFrom` tells two captures apart).
+   */
+  capture<T>(inputs: readonly object[], fn: () => T): { result: T; recording: Recording } {
+    if (this.capturing) throw new Error('capture: already capturing');
+    if (this.profiling) throw new Error('capture: not while profiling (a replay is not timed per dispatch)');
+    const cap: Capture = { ops: [], inputs, uniforms: [], allocated: new Set(), out: 0, external: new Set() };
+    this.capturing = cap;
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.capturing = null;
+    }
+    if (cap.out !== 0) throw new Error(`capture: the captured code kept ${cap.out} pooled tensor(s); release them inside it`);
+    return { result, recording: new Recording(cap.ops, Uint32Array.from(cap.uniforms), [...cap.allocated], [...cap.external], this.epoch) };
+  }
+
+  /** Notes the pooled buffers a captured command uses that the capture did not allocate. */
+  private checkCaptured(bindings: readonly Binding[]): void {
+    const cap = this.capturing!;
+    for (const b of bindings) if (this.poolBuffers.has(b.buffer) && !cap.allocated.has(b.buffer)) cap.external.add(b.buffer);
+  }
+
+  /**
+   * Records `rec`'s commands again, uploads taking `inputs` (as `capture` matched them). Returns
+   * false, recording nothing, when it cannot: a buffer destroyed since the capture, one of its
+   * pooled buffers in use (or an outside one back in the pool), or profiling on (capture again then).
+   */
+  replay(rec: Recording, inputs: readonly ArrayLike<number>[]): boolean {
+    if (rec.epoch !== this.epoch || this.profiling || this.capturing) return false;
+    for (const b of rec.pooled) if (!this.freeSet.has(b)) return false;
+    for (const b of rec.external) if (this.freeSet.has(b)) return false;
+    const u = rec.uniforms;
+    const ops = rec.ops;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (op.kind === 'dispatch') {
+        if (op.words > 0) {
+          if (this.arenaUsed === ARENA_SLOTS) this.flush();
+          const base = (this.arenaUsed * UNIFORM_SLOT) / 4;
+          for (let j = 0; j < op.words; j++) this.arenaData[base + j] = u[op.at + j];
+        }
+        this.encode(op.pipeline, op.bindGroup, op.words > 0, op.x, op.y, op.z, op.label);
+      } else if (op.kind === 'write') {
+        const d = op.input < 0 ? op.data : inputs[op.input];
+        if (d.length !== op.t.size) throw new Error(`replay: input ${op.input} has ${d.length} values, the recording uploaded ${op.t.size}`);
+        this.stage(op.t, d);
+      } else if (op.kind === 'clear') {
+        this.endPass();
+        this.enc().clearBuffer(op.buffer, op.offset, op.bytes);
+      } else {
+        this.endPass();
+        this.enc().copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.bytes);
+      }
+    }
+    return true;
   }
 
   /**
@@ -577,9 +776,9 @@ export class Gpu {
   flush(): void {
     this.endPass();
     if (!this.encoder && this.arenaUsed === 0) return;
-    this.canonicalPool();
-    for (const s of this.staged) this.device.queue.writeBuffer(this.uploadArena, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
-    this.staged = [];
+    if (this.poolDirty) this.canonicalPool();
+    this.poolDirty = false;
+    if (this.uploadUsed > 0) this.device.queue.writeBuffer(this.uploadArena, 0, this.uploadData.buffer, 0, this.uploadUsed);
     this.uploadUsed = 0;
     if (this.arenaUsed > 0) {
       this.device.queue.writeBuffer(this.arena, 0, this.arenaData.buffer, 0, this.arenaUsed * UNIFORM_SLOT);

@@ -219,19 +219,13 @@ export class DiT<T> {
     const dO = ops.unpatchify.backward(dF, patch);
     const dmf = gr.linear(tape.mf, 'final_layer.linear', dO, R, D, p * p * C);
     gr.release(dO);
-    const dfmod = this.be.zeros([B, 2 * D]);
+    const dfmod = this.be.empty([B, 2 * D]); // normModulate writes both chunks
     let dx = gr.normModulate(tape.tokL, tape.fmod, dmf, FINAL, dfmod);
     gr.release(dmf);
-    let dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
+    const dsc = gr.linear(tape.sc, 'final_layer.adaLN_modulation.1', dfmod, B, D, 2 * D);
     gr.release(dfmod);
 
-    for (let i = this.cfg.depth - 1; i >= 0; i--) {
-      const b = this.blockBackward(gr, i, tape.blocks[i], dx, tape.sc, B);
-      dx = b.dx;
-      const dsc2 = ops.add.forward(dsc, b.dsc, B * D);
-      gr.release(dsc, b.dsc);
-      dsc = dsc2;
-    }
+    for (let i = this.cfg.depth - 1; i >= 0; i--) dx = this.blockBackward(gr, i, tape.blocks[i], dx, tape.sc, B, dsc);
 
     // x_embedder (the fixed pos_embed has no parameters).
     gr.release(gr.linear(tape.cols, 'x_embedder.proj', dx, R, C * p * p, D));
@@ -251,20 +245,19 @@ export class DiT<T> {
     gr.release(dc);
   }
 
-  /** A block's backward from dx2 (consumed): returns dx (R, D) and d(SiLU(c)) (B, D), both new. */
-  private blockBackward(gr: GradRun<T>, i: number, k: BlockTape<T>, dx2: T, sc: T, B: number): { dx: T; dsc: T } {
+  /** A block's backward from dx2 (consumed): returns dx (R, D) (new) and adds d(SiLU(c)) (B, D) into dsc. */
+  private blockBackward(gr: GradRun<T>, i: number, k: BlockTape<T>, dx2: T, sc: T, B: number, dsc: T): T {
     const { ops } = this.be;
     const { D, R, attn } = this.dims(B);
     const L = `blocks.${i}`;
-    const dmod = this.be.zeros([B, 6 * D]); // each op below overwrites its own chunks
+    const dmod = this.be.empty([B, 6 * D]); // each op below writes its own chunks: all six, so no clear
 
     // x2 = x1 + gate_mlp ⊙ f2,  f2 = fc2(gelu(f1)),  f1 = fc1(m2)
     const df2 = gr.gatedResidual(k.f2, k.mod, dx2, MLP, dmod);
     const df1 = gr.linearTimesGeluPrime(k.g, k.f1, `${L}.mlp.fc2`, df2, R, 4 * D, D); // fc2's dX ⊙ gelu′(f1)
     const dm2 = gr.linear(k.m2, `${L}.mlp.fc1`, df1, R, D, 4 * D);
-    const dln2 = gr.normModulate(k.x1, k.mod, dm2, MLP, dmod);
-    const dx1 = ops.add.forward(dx2, dln2, R * D);
-    gr.release(df2, df1, dm2, dln2, dx2);
+    const dx1 = gr.normModulate(k.x1, k.mod, dm2, MLP, dmod, dx2); // dx2 + d(LN path)
+    gr.release(df2, df1, dm2, dx2);
 
     // x1 = x + gate_msa ⊙ pr,  pr = proj(attn(qkv(m1)))
     const dpr = gr.gatedResidual(k.pr, k.mod, dx1, MSA, dmod);
@@ -272,14 +265,13 @@ export class DiT<T> {
     // One token: d(v) = d(att); q and k's gradients stay 0 (as the attention backward would give).
     const dqkv = this.oneTokenShortcut ? null : ops.attention.backward(k.qkv, datt, attn);
     const dm1 = dqkv ? gr.linear(k.m1, `${L}.attn.qkv`, dqkv, R, D, 3 * D) : gr.linear(k.m1, `${L}.attn.qkv`, datt, R, D, D, 2 * D);
-    const dln1 = gr.normModulate(k.x, k.mod, dm1, MSA, dmod);
-    const dx = ops.add.forward(dx1, dln1, R * D);
-    gr.release(dpr, datt, dm1, dln1, dx1);
+    const dx = gr.normModulate(k.x, k.mod, dm1, MSA, dmod, dx1); // dx1 + d(LN path)
+    gr.release(dpr, datt, dm1, dx1);
     if (dqkv) gr.release(dqkv);
 
-    const dsc = gr.linear(sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
+    gr.linearInto(dsc, sc, `${L}.adaLN_modulation.1`, dmod, B, D, 6 * D);
     gr.release(dmod);
-    return { dx, dsc };
+    return dx;
   }
 
   dispose(): void {

@@ -167,6 +167,11 @@ export class GradRun<T> {
     return this.be.ops.linear.backward(x, w, dY, { rows, inF, outF }, dW, db, null);
   }
 
+  /** As `linear`, with dX added into `dxInto` (rows, inF) in the same launch instead of returned new. */
+  linearInto(dxInto: T, x: T, name: string, dY: T, rows: number, inF: number, outF: number): void {
+    this.be.ops.linear.backward(x, this.P(`${name}.weight`), dY, { rows, inF, outF }, this.G(`${name}.weight`), this.G(`${name}.bias`), null, dxInto);
+  }
+
   /**
    * The backward of y = gelu(pre)·Wᵀ + b that returns d(pre) = (dY·W) ⊙ gelu′(pre) from one matmul
    * (GELU's derivative folded into the dX epilogue); dW, db += into G(name), with x = gelu(pre).
@@ -175,9 +180,9 @@ export class GradRun<T> {
     return this.be.ops.linear.backward(x, this.P(`${name}.weight`), dY, { rows, inF, outF }, this.G(`${name}.weight`), this.G(`${name}.bias`), pre);
   }
 
-  /** dX (new) of modulate(LN(x), shift, scale); overwrites the shift and scale chunks of dMod. */
-  normModulate(x: T, mod: T, dY: T, m: Chunks, dMod: T): T {
-    return this.be.ops.lnModulate.backward(x, mod, dY, { ...this.rows, chunks: m.chunks, shift: m.shift, scale: m.scale }, dMod);
+  /** dX (new) of modulate(LN(x), shift, scale), plus `res` when given; overwrites the shift and scale chunks of dMod. */
+  normModulate(x: T, mod: T, dY: T, m: Chunks, dMod: T, res: T | null = null): T {
+    return this.be.ops.lnModulate.backward(x, mod, dY, { ...this.rows, chunks: m.chunks, shift: m.shift, scale: m.scale }, dMod, res);
   }
 
   /** dH (new) of x + gate ⊙ h (dX = dY); overwrites the gate chunk of dMod. */

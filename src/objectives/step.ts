@@ -4,7 +4,7 @@
 import type { Backend } from '../ops/backend';
 import type { LossDims, LossOps } from '../ops/loss';
 import type { DiT, Params } from '../model/dit';
-import type { StepPlan } from './objectives';
+import type { ResidualBranch, StepPlan } from './objectives';
 
 export interface BranchResult<T> {
   kind: 'fm' | 'residual';
@@ -35,27 +35,30 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
   const y = plan.y ? be.fromArray(plan.y, [B]) : null;
   const v = teacher ? teacherVelocity(be, teacher, plan, xt) : be.fromArray(plan.v, shape);
 
+  // Every branch's arrays go up before the first kernel: on the GPU one run of copies, and then the
+  // kernels in one compute pass (an upload between kernels would end it).
+  const up = (a: Float32Array | null) => (a ? be.fromArray(a, [B]) : null);
+  const ins = plan.branches.map((br) =>
+    br.kind === 'fm'
+      ? { c: up(br.c)!, r: up(br.r), w: up(br.w)!, tC: null, tR: null, S: null }
+      : { c: up(br.c)!, r: up(br.r), w: null, tC: up(br.tC)!, tR: up(br.tR), S: be.fromArray(residualScalars(br), [B, 4]) },
+  );
   const out: BranchResult<T>[] = [];
-  for (const br of plan.branches) {
-    const c = be.fromArray(br.c, [B]);
-    const r = br.r ? be.fromArray(br.r, [B]) : null;
+  plan.branches.forEach((br, i) => {
+    const { c, r, w, tC, tR, S } = ins[i];
     const inp = { x: xt, c, y, r };
     if (br.kind === 'fm') {
       const run = model.run(P, inp, B, null, true);
-      const w = be.fromArray(br.w, [B]);
-      const { stats, dF } = loss.fm(run.F, v, w, br.scale, d);
+      const { stats, dF } = loss.fm(run.F, v, w!, br.scale, d);
       model.backward(P, G, run.tape!, dF);
       model.releaseTape(run.tape!);
       be.release(w, dF);
       if (!keepOutputs) be.release(run.F);
       out.push({ kind: 'fm', stats, scale: br.scale, w: br.w, ...(keepOutputs && { F: run.F }) });
     } else {
-      const tC = be.fromArray(br.tC, [B]);
-      const tR = br.tR ? be.fromArray(br.tR, [B]) : null;
       // F and dF/dt = ∂F/∂x·v + ∂F/∂c (+ ∂F/∂r·0) in one forward-mode pass; the tape serves the backward.
-      const run = model.run(P, inp, B, { tX: v, tC, tR }, true);
-      const S = be.fromArray(br.S.flatMap((s) => [s.k, s.a, s.lambda, s.c]), [B, 4]);
-      const { stats, dF } = loss.residual(run.F, v, run.tF!, S, br.mode, br.scale, d);
+      const run = model.run(P, inp, B, { tX: v, tC: tC!, tR }, true);
+      const { stats, dF } = loss.residual(run.F, v, run.tF!, S!, br.mode, br.scale, d);
       model.backward(P, G, run.tape!, dF);
       model.releaseTape(run.tape!);
       be.release(S, dF, tC, tR);
@@ -63,8 +66,43 @@ export function runStep<T>(be: Backend<T>, loss: LossOps<T>, model: DiT<T>, P: P
       out.push({ kind: 'residual', stats, scale: br.scale, w: null, ...(keepOutputs && { F: run.F, tF: run.tF! }) });
     }
     be.release(c, r);
-  }
+  });
   be.release(xt, y, v);
+  return out;
+}
+
+const packedScalars = new WeakMap<ResidualBranch, Float64Array>();
+
+/** A residual branch's per-sample scalars as the (B, 4) rows runStep uploads: k, a, λ, c (one array per branch; f64, for the CPU reference). */
+export function residualScalars(br: ResidualBranch): Float64Array {
+  let S = packedScalars.get(br);
+  if (!S) packedScalars.set(br, (S = Float64Array.from(br.S.flatMap((s) => [s.k, s.a, s.lambda, s.c]))));
+  return S;
+}
+
+/**
+ * What a recorded step depends on besides its arrays (see Gpu.capture): everything of the plan
+ * that sets a uniform, a shape or a branch of runStep without a teacher. Steps with equal keys
+ * record the same kernels with the same uniforms; only `stepInputs` differ.
+ */
+export function stepKey(plan: StepPlan): string {
+  const brs = plan.branches.map((b) => (b.kind === 'fm' ? `fm ${b.scale} ${!!b.r}` : `res ${JSON.stringify(b.mode)} ${b.scale} ${!!b.r} ${!!b.tR}`));
+  return `${plan.B} ${!!plan.y} ${brs.join(', ')}`;
+}
+
+/** The arrays runStep (without a teacher) uploads, each the object it passes to fromArray. */
+export function stepInputs(plan: StepPlan): (Float32Array | Float64Array)[] {
+  const out: (Float32Array | Float64Array)[] = [plan.xt, plan.v];
+  if (plan.y) out.push(plan.y);
+  for (const br of plan.branches) {
+    out.push(br.c);
+    if (br.r) out.push(br.r);
+    if (br.kind === 'fm') out.push(br.w);
+    else {
+      out.push(br.tC, residualScalars(br));
+      if (br.tR) out.push(br.tR);
+    }
+  }
   return out;
 }
 

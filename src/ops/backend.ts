@@ -10,6 +10,8 @@ export interface Backend<T> {
   readonly ops: OpSet<T>;
   fromArray(data: ArrayLike<number>, shape: readonly number[]): T;
   zeros(shape: readonly number[]): T;
+  /** A tensor the caller writes in full before anything reads it (GPU: from the pool, not cleared). */
+  empty(shape: readonly number[]): T;
   toArray(t: T): Promise<Float64Array>;
   /**
    * Elements [offset, offset + size of shape) of `t` as a tensor sharing its storage (writes through
@@ -28,6 +30,7 @@ export function cpuBackend(): Backend<Float64Array> {
     ops: cpuOps,
     fromArray: (data) => Float64Array.from(data),
     zeros: (shape) => new Float64Array(shape.reduce((a, b) => a * b, 1)),
+    empty: (shape) => new Float64Array(shape.reduce((a, b) => a * b, 1)),
     toArray: async (t) => t,
     slice: (t, offset, shape) => t.subarray(offset, offset + shape.reduce((a, b) => a * b, 1)),
     canSlice: () => true,
@@ -41,6 +44,7 @@ export function gpuBackend(gpu: Gpu): Backend<Tensor> {
     ops: gpuOps(gpu),
     fromArray: (data, shape) => gpu.upload(data, shape),
     zeros: (shape) => gpu.zeros(shape),
+    empty: (shape) => gpu.alloc(shape),
     toArray: async (t) => Float64Array.from(await gpu.read(t)),
     slice: (t, offset, shape) => gpu.view(t.buffer, t.offset / 4 + offset, shape),
     canSlice: (offset) => offset % 64 === 0,

@@ -74,9 +74,12 @@ export const layernormCpu: LayerNormOps<Float64Array> = {
 /**
  * LayerNorm then modulate, x (B·T, D): the same signatures as ModulateOps (x is the LayerNorm's
  * input, not its output). backward returns dX (new) and overwrites the shift and scale chunks of
- * dMod (B, chunks·D), leaving other chunks untouched.
+ * dMod (B, chunks·D), leaving other chunks untouched; with `res` (B·T, D) it returns dX + res (the
+ * residual stream's gradient around the block, summed in the same launch).
  */
-export type LnModulateOps<T> = ModulateOps<T>;
+export interface LnModulateOps<T> extends ModulateOps<T> {
+  backward(x: T, mod: T, dY: T, d: ModDims, dMod: T, res?: T | null): T;
+}
 
 const rowsOf = ({ B, T, D }: ModDims): RowDims => ({ rows: B * T, D });
 
@@ -87,9 +90,11 @@ export const lnModulateCpu: LnModulateOps<Float64Array> = {
     const [n, tN] = layernormCpu.jvp(x, tX, rowsOf(d));
     return modulateCpu.jvp(n, tN, mod, tMod, d);
   },
-  backward(x, mod, dY, d, dMod) {
+  backward(x, mod, dY, d, dMod, res) {
     const dN = modulateCpu.backward(layernormCpu.forward(x, rowsOf(d)), mod, dY, d, dMod);
-    return layernormCpu.backward(x, dN, rowsOf(d));
+    const dX = layernormCpu.backward(x, dN, rowsOf(d));
+    if (res) for (let i = 0; i < dX.length; i++) dX[i] += res[i];
+    return dX;
   },
 };
 
@@ -110,10 +115,10 @@ export const layernormKernel: KernelModule<LnEntry | `${LnEntry}_row` | LnModEnt
     backward_row: ['dims', 'x', 'g', 'dX'],
     lnmod_forward: ['dims', 'x', 'lmMod', 'lmY'],
     lnmod_jvp: ['dims', 'x', 'lmMod', 'lmTX', 'lmTMod', 'lmYJ', 'lmTY'],
-    lnmod_backward: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats'],
+    lnmod_backward: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats', 'lmRes'],
     lnmod_forward_row: ['dims', 'x', 'lmMod', 'lmY'],
     lnmod_jvp_row: ['dims', 'x', 'lmMod', 'lmTX', 'lmTMod', 'lmYJ', 'lmTY'],
-    lnmod_backward_row: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats'],
+    lnmod_backward_row: ['dims', 'x', 'lmMod', 'lmDY', 'lmDX', 'lmStats', 'lmRes'],
     lnmod_backward_mod: ['dims', 'x', 'lmStatsIn', 'lmDY', 'lmDMod'],
   },
 };
@@ -139,13 +144,13 @@ function rowWorkgroup(rows: number): number {
 }
 
 /** Dispatches `entry` (one of the per-row entries) in the layout `force` or chooseLayerNorm picks. */
-function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry | LnModEntry, params: Uniforms, d: RowDims, bindings: Tensor[]): void {
+function runRows(gpu: Gpu, force: LayerNormVariant | undefined, entry: LnEntry | LnModEntry, params: Uniforms, d: RowDims, bindings: Tensor[], constants: Record<string, number> = {}): void {
   if ((force ?? chooseLayerNorm(gpu, d)) === 'group') {
-    gpu.dispatch(layernormKernel, entry, params, bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)]);
+    gpu.dispatch(layernormKernel, entry, params, bindings, [Math.min(d.rows, MAX_GRID), Math.ceil(d.rows / MAX_GRID)], constants);
   } else {
     const wg = rowWorkgroup(d.rows);
     const groups = Math.ceil(d.rows / wg);
-    gpu.dispatch(layernormKernel, `${entry}_row`, params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { RWG: wg });
+    gpu.dispatch(layernormKernel, `${entry}_row`, params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { RWG: wg, ...constants });
   }
 }
 
@@ -188,10 +193,11 @@ export function lnModulateGpu(gpu: Gpu, force?: LayerNormVariant): LnModulateOps
       runRows(gpu, force, 'lnmod_jvp', params(d), rowsOf(d), [x, mod, tX, tMod, y, tY]);
       return [y, tY];
     },
-    backward(x, mod, dY, d, dMod) {
+    backward(x, mod, dY, d, dMod, res) {
+      if (res && res.size !== d.B * d.T * d.D) throw new Error(`lnModulate.backward: res has ${res.size} elements, dX ${d.B * d.T}×${d.D}`);
       const dX = gpu.alloc([d.B * d.T, d.D], 'lnModulate.dX');
       const stats = gpu.alloc([d.B * d.T, 3], 'lnModulate.stats'); // (shift, mean, ρ) per row
-      runRows(gpu, force, 'lnmod_backward', params(d), rowsOf(d), [x, mod, dY, dX, stats]);
+      runRows(gpu, force, 'lnmod_backward', params(d), rowsOf(d), [x, mod, dY, dX, stats, res ?? gpu.dummy], { ADD_RES: res ? 1 : 0 });
       gpu.dispatch(layernormKernel, 'lnmod_backward_mod', params(d), [x, stats, dY, dMod], [Math.ceil((d.B * d.D) / 256)]);
       gpu.release(stats);
       return dX;

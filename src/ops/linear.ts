@@ -28,9 +28,10 @@ export interface LinearOps<T> {
   /**
    * Returns dX (new); accumulates dW += dYᵀ·x and db += colsum(dY) where given. With `geluPre`
    * (x = gelu(geluPre), e.g. fc2 after fc1's GELU) it returns dX ⊙ gelu'(geluPre) instead: the
-   * cotangent of the pre-activation, in the same launch.
+   * cotangent of the pre-activation, in the same launch. With `dxInto` (rows, inF) it adds dX into
+   * that tensor and returns it (no geluPre then): a sum of two layers' dX without an add kernel.
    */
-  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null, geluPre?: T | null): T;
+  backward(x: T, w: T, dy: T, d: LinearDims, dW: T | null, db: T | null, geluPre?: T | null, dxInto?: T | null): T;
 }
 
 /** y = gelu(x·Wᵀ + b) with the pre-activation kept: the fc1 + GELU of the DiT's MLP. */
@@ -59,7 +60,8 @@ function matmulRef(x: Float64Array, w: Float64Array, b: Float64Array | null, { r
 export const linearCpu: LinearOps<Float64Array> = {
   forward: matmulRef,
   jvp: (x, tx, w, b, d) => [matmulRef(x, w, b, d), matmulRef(tx, w, null, d)],
-  backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
+  backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre, dxInto) {
+    if (geluPre && dxInto) throw new Error('linear.backward: dxInto takes no geluPre');
     const dx = new Float64Array(rows * inF);
     for (let r = 0; r < rows; r++)
       for (let o = 0; o < outF; o++) {
@@ -71,6 +73,10 @@ export const linearCpu: LinearOps<Float64Array> = {
         }
       }
     if (geluPre) for (let i = 0; i < rows * inF; i++) dx[i] *= geluGrad(geluPre[i]);
+    if (dxInto) {
+      for (let i = 0; i < rows * inF; i++) dxInto[i] += dx[i];
+      return dxInto;
+    }
     return dx;
   },
 };
@@ -123,10 +129,11 @@ export interface MatmulOpts {
   bias?: Tensor | null;
   accumulate?: boolean;
   /**
-   * GELU epilogue (shaders/linear.wgsl EPI): 'gelu' also writes gelu(C) into `aux`; 'geluGrad'
-   * multiplies C by gelu'(aux) (no bias, no accumulate). `aux` is (M, N).
+   * Epilogue (shaders/linear.wgsl EPI): 'gelu' also writes gelu(C) into `aux`; 'geluGrad'
+   * multiplies C by gelu'(aux) (no bias, no accumulate), `aux` (M, N); 'biasGrad' adds op(A)'s row
+   * sums into `aux` (M): a dW matmul's db += colsum(dY) in the same launch.
    */
-  epilogue?: { kind: 'gelu' | 'geluGrad'; aux: Tensor };
+  epilogue?: { kind: 'gelu' | 'geluGrad' | 'biasGrad'; aux: Tensor };
   /** Force a kernel (tests and the bench); by default `chooseMatmul` picks one. */
   variant?: MatmulVariant;
 }
@@ -204,12 +211,12 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const transB = !!opts.transB;
   const flags = (opts.bias ? BIAS : 0) | (opts.accumulate ? ACC : 0);
   const epi = opts.epilogue;
-  if (epi && epi.aux.size < M * N) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${M}×${N}`);
+  if (epi && epi.aux.size < (epi.kind === 'biasGrad' ? M : M * N)) throw new Error(`matmul: the ${epi.kind} epilogue's tensor is smaller than ${epi.kind === 'biasGrad' ? M : `${M}×${N}`}`);
   if (epi?.kind === 'geluGrad' && flags) throw new Error('matmul: the geluGrad epilogue takes no bias and no accumulate');
   const v = opts.variant ?? chooseMatmul(gpu, M, N, K, transA, transB);
   const params = { M, N, K, flags };
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
-  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? (epi.kind === 'gelu' ? 1 : 2) : 0 };
+  const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? EPILOGUES[epi.kind] : 0 };
   // In a profile, each matmul is labelled with its variant and shape (the profile panel and bench --profile show them).
   const detail = gpu.profilingOn ? `${variantKey(v)} ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}` : undefined;
   if (v.kind === 'reg' || v.kind === 'reg8') {
@@ -225,6 +232,8 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
     gpu.dispatch(linearKernel, 'matmul', params, bindings, [Math.ceil(N / tile), Math.ceil(M / tile)], { ...trans, TT: v.tt }, detail);
   }
 }
+
+const EPILOGUES = { gelu: 1, geluGrad: 2, biasGrad: 3 } as const;
 
 const auxDummies = new WeakMap<Gpu, Tensor>();
 /** Bound as Aux when there is no epilogue: its own buffer (gpu.dummy may be bound read-only as the bias, and a buffer bound writable may not alias another binding). */
@@ -255,11 +264,14 @@ export function linearGpu(gpu: Gpu, force?: MatmulVariant): LinearOps<Tensor> {
   return {
     forward: (x, w, b, d) => fwd(x, w, b, d, 'linear.y'),
     jvp: (x, tx, w, b, d) => [fwd(x, w, b, d, 'linear.y'), fwd(tx, w, null, d, 'linear.tY')],
-    backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre) {
-      const dx = gpu.alloc([rows, inF], 'linear.dX');
-      mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : {});
-      if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true });
-      if (db) colsum(gpu, dy, db, rows, outF, true);
+    backward(x, w, dy, { rows, inF, outF }, dW, db, geluPre, dxInto) {
+      if (geluPre && dxInto) throw new Error('linear.backward: dxInto takes no geluPre');
+      if (dxInto && dxInto.size !== rows * inF) throw new Error(`linear.backward: dxInto has ${dxInto.size} elements, dX ${rows}×${inF}`);
+      const dx = dxInto ?? gpu.alloc([rows, inF], 'linear.dX');
+      mm(dy, w, dx, rows, inF, outF, geluPre ? { epilogue: { kind: 'geluGrad', aux: geluPre } } : { accumulate: !!dxInto });
+      // db += colsum(dY) rides on the dW matmul (its rows of dYᵀ summed); alone, a colsum.
+      if (dW) mm(dy, x, dW, outF, inF, rows, { transA: true, accumulate: true, ...(db && { epilogue: { kind: 'biasGrad', aux: db } }) });
+      else if (db) colsum(gpu, dy, db, rows, outF, true);
       return dx;
     },
   };

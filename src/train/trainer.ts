@@ -6,7 +6,7 @@
 // the session's (session.ts); this file keeps only the GPU primitives a policy needs: a snapshot of
 // params / EMA / Adam state into spare buffers, and its restore.
 
-import type { Gpu, Tensor } from '../gpu/runtime';
+import type { Gpu, Recording, Tensor } from '../gpu/runtime';
 import type { ResumeState } from './checkpoint';
 import { gpuBackend, type Backend } from '../ops/backend';
 import { adamw, emaUpdate, gradNorm, scheduledLr, type AdamWConfig } from '../ops/optim';
@@ -17,7 +17,8 @@ import { decayMask, initParams, paramTable, type ParamTable } from '../model/par
 import { planStep } from '../objectives/objectives';
 import { needsR } from '../objectives/table';
 import type { LabelConfig, ObjectiveConfig } from '../config/keys';
-import { runStep, summarise, type StepMetrics, type Teacher } from '../objectives/step';
+import { runStep, stepInputs, stepKey, summarise, type StepMetrics, type Teacher } from '../objectives/step';
+import type { StepPlan } from '../objectives/objectives';
 import { gpuLoss } from '../ops/loss';
 import { Batcher, type Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
@@ -81,6 +82,21 @@ export class Trainer {
   private readonly mask: Tensor;
   private readonly optStats: Tensor;
   private readonly history: Tensor;
+  /** This step's branch stats, laid out as a history row (a recorded step writes here, at fixed offsets). */
+  private readonly stepStats: Tensor;
+  /**
+   * Recorded steps by stepKey (null: replay off). A key's second step is captured again and must
+   * record the same work as its first (else the key misses something: an error); from its third,
+   * steps are replayed (Gpu.replay): the model code runs once per key, not once per step.
+   */
+  private readonly recordings: Map<string, { rec: Recording; checked: boolean }> | null;
+  /** Steps recorded by replaying a recording. */
+  replayedSteps = 0;
+
+  /** Drops the recorded steps (the next step of each key runs the model code again): after the kernel choices change, e.g. a re-tune. */
+  forgetRecordings(): void {
+    this.recordings?.clear();
+  }
   private readonly P: Params<Tensor>;
   private readonly G: Params<Tensor>;
   private readonly E: Params<Tensor>;
@@ -106,6 +122,8 @@ export class Trainer {
       teacher?: { cfg: DiTConfig; params: Float32Array };
       /** The op backend on `gpu` (default gpuBackend(gpu); tests wrap it to inject faults). */
       backend?: Backend<Tensor>;
+      /** Replay recorded steps (default true; FACM_REPLAY=0 in Node turns it off). */
+      replay?: boolean;
     },
   ) {
     validateConfig(cfg.model);
@@ -156,6 +174,7 @@ export class Trainer {
     if (cfg.onNonFinite === 'rollback') this.snap = { params: buf('snapshot.params'), ema: buf('snapshot.ema'), m: buf('snapshot.m'), v: buf('snapshot.v') };
     this.optStats = gpu.view(own(64, 'optim-stats'), 0, [4]);
     this.history = gpu.view(own(HISTORY * this.rowFloats, 'metrics-history'), 0, [HISTORY * this.rowFloats]);
+    this.stepStats = gpu.view(own(this.rowFloats, 'step-stats'), 0, [this.rowFloats]);
     gpu.write(this.params, flat);
     gpu.write(this.ema, flat);
     gpu.clear(this.m);
@@ -171,6 +190,10 @@ export class Trainer {
       gpu.write(tbuf, init.teacher.params);
       this.teacher = { model: new DiT(be, init.teacher.cfg, ttable), P: paramViews(gpu, ttable, tbuf), buffer: tbuf };
     }
+    // Replay needs the default backend (a wrapped one may act per call) and no teacher (its inputs
+    // are not stepInputs); FACM_REPLAY=0 turns it off.
+    const env = typeof process !== 'undefined' ? process.env?.FACM_REPLAY : undefined;
+    this.recordings = (init?.replay ?? true) && !init?.backend && !this.teacher && env !== '0' ? new Map() : null;
     this.batcher = new Batcher(data, B, cfg.seed ^ 0x5eed, cfg.flip);
     this.rng = new Rng(cfg.seed ^ 0x7a11);
     this.takeSnapshot();
@@ -194,8 +217,14 @@ export class Trainer {
     const { numClasses } = cfg.model;
     const labels = cfg.labels && numClasses > 0 ? { ...cfg.labels, numClasses } : undefined;
     const plan = planStep({ cfg: cfg.objective, step: this.step, useR: cfg.model.useR, labels }, batch.x, numClasses > 0 ? batch.y : null, B, this.rng);
-    gpu.clear(this.grads);
-    const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
+    // Where each branch's stats go in a history row: the branches in plan order, as runStep returns them.
+    const layout: RowPiece[] = [];
+    let off = 0;
+    for (const br of plan.branches) {
+      layout.push({ kind: br.kind, scale: br.scale, w: br.kind === 'fm' ? br.w : null, off });
+      off += Math.ceil(((br.kind === 'fm' ? 2 : 8) * B) / ROW) * ROW;
+    }
+    this.recordStep(plan, layout);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
     this.step++;
     adamw(gpu, this.params, this.grads, this.m, this.v, this.optStats, this.adamAt(this.step), this.step, this.mask);
@@ -206,19 +235,40 @@ export class Trainer {
     // metrics row: branch stats then optimizer stats
     const row = this.pending.length;
     const base = row * this.rowFloats;
-    let off = 0;
-    const layout: RowPiece[] = [];
-    for (const r of results) {
-      gpu.copy(r.stats, gpu.view(this.history.buffer, base + off, [r.stats.size]));
-      layout.push({ kind: r.kind, scale: r.scale, w: r.w, off });
-      off += Math.ceil(r.stats.size / ROW) * ROW;
-      gpu.release(r.stats);
-    }
+    gpu.copy(gpu.view(this.stepStats.buffer, 0, [off]), gpu.view(this.history.buffer, base, [off]));
     gpu.copy(this.optStats, gpu.view(this.history.buffer, base + off, [4]));
     this.pending.push({ step: this.step, t: plan.t, optOff: off, layout });
     gpu.flush();
     if (this.pending.length === HISTORY) return this.drain();
     return [];
+  }
+
+  /** Records the step's gradients (and its branch stats into stepStats): by replay when it can. */
+  private recordStep(plan: StepPlan, layout: RowPiece[]): void {
+    const { gpu, recordings } = this;
+    const record = () => {
+      gpu.clear(this.grads);
+      const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
+      results.forEach((r, i) => {
+        const l = layout[i];
+        if (r.kind !== l.kind) throw new Error(`step: branch ${i} is ${r.kind}, the metrics row expected ${l.kind}`);
+        gpu.copy(r.stats, gpu.view(this.stepStats.buffer, l.off, [r.stats.size]));
+        gpu.release(r.stats);
+      });
+    };
+    if (!recordings || gpu.profilingOn) return record();
+    const key = stepKey(plan);
+    const inputs = stepInputs(plan);
+    const known = recordings.get(key);
+    if (known?.checked && gpu.replay(known.rec, inputs)) {
+      this.replayedSteps++;
+      return;
+    }
+    const { recording } = gpu.capture(inputs, record);
+    const diff = known && recording.differsFrom(known.rec);
+    if (diff) throw new Error(`step ${this.step + 1}: a replayed step would not be this step (${diff}): its key misses what changed; FACM_REPLAY=0 turns replay off`);
+    if (!known && recordings.size >= 8) recordings.clear(); // steps of ever-new keys: keep a few
+    recordings.set(key, { rec: recording, checked: !!known });
   }
 
   /** Steps recorded since the last drain (0 right after one: the GPU state is the one just read back). */

@@ -251,6 +251,7 @@ export class RunSession {
         const s = this.needSession();
         await Promise.all(this.inflight.splice(0));
         await this.tune(s.gpu, s.trainer.cfg, { retune: true, req: cmd.req });
+        s.trainer.forgetRecordings(); // recorded steps hold the old choices' pipelines
         return;
       }
       default:

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import { opTests, withGpuOps, type OpCase, type OpSpec } from '../helpers/opcheck';
 import { gpuForFile } from '../helpers/gpu';
-import { layernormGpu, lnModulateGpu, type RowDims } from '../../src/ops/layernorm';
+import { layernormGpu, lnModulateCpu, lnModulateGpu, type RowDims } from '../../src/ops/layernorm';
+import { gpuOps } from '../../src/ops/table';
+import { expectClose } from '../helpers/close';
 import type { ModDims } from '../../src/ops/modulate';
 import { Rng } from '../../src/util/rng';
 
@@ -111,5 +113,31 @@ test('lnModulate backward: chunks of dMod not its own are left untouched', async
         if (k === 3 ? Math.abs(v - T) > 1e-5 : k !== 4 && v !== sentinel) throw new Error(`dMod (b ${b}, chunk ${k}, d ${i}): got ${v}`);
       }
   g.release(x, mod, dY, dMod, dX);
+  g.checkErrors();
+});
+
+// The residual stream's gradient around a block is summed in the backward launch (res): dX + res,
+// against the f64 reference and bit for bit against the separate add it replaces, in both layouts.
+test('lnModulate backward with res: dX + res in the same launch, both layouts', async () => {
+  const g = await gpuLm();
+  const ops = gpuOps(g);
+  const rng = new Rng(4);
+  for (const [B, T, D] of [[2, 16, 32], [3, 5, 13]])
+    for (const layout of ['row', 'group'] as const) {
+      const d = { B, T, D, chunks: 6, shift: 0, scale: 1 };
+      const [x, mod, dY, res] = [rng.normals(B * T * D), rng.normals(B * 6 * D), rng.normals(B * T * D), rng.normals(B * T * D)];
+      const ref = lnModulateCpu.backward(Float64Array.from(x), Float64Array.from(mod), Float64Array.from(dY), d, new Float64Array(B * 6 * D), Float64Array.from(res));
+      const [X, M, DY, R] = [g.upload(x, [B * T, D]), g.upload(mod, [B, 6 * D]), g.upload(dY, [B * T, D]), g.upload(res, [B * T, D])];
+      const dMod = g.zeros([B, 6 * D]);
+      const lm = lnModulateGpu(g, layout);
+      const fused = lm.backward(X, M, DY, d, dMod, R);
+      const got = await g.read(fused);
+      expectClose(`${B}×${T}×${D} ${layout}`, got, ref, { rtol: 1e-5 });
+      const dX = lm.backward(X, M, DY, d, dMod);
+      const sum = ops.add.forward(R, dX, B * T * D);
+      const want = await g.read(sum);
+      for (let i = 0; i < got.length; i++) if (got[i] !== want[i]) throw new Error(`${B}×${T}×${D} ${layout}: element ${i} ${got[i]} ≠ the separate add's ${want[i]}`);
+      g.release(X, M, DY, R, dMod, fused, dX, sum);
+    }
   g.checkErrors();
 });

@@ -83,7 +83,7 @@ test('limits: the real adapter refuses a too-big batch before allocating anythin
         const which = lim.maxStorageBufferBindingSize <= lim.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
         assert.match(e.message, new RegExp(`preset cifar-b at batch 2048 does not fit this adapter: its largest buffer .* exceeds this adapter's ${which} .* Use a smaller batch: \\d+ is the largest that fits`));
         // Its 134 GB of buffers are also over the default budget, the machine's memory (named in the message).
-        assert.match(e.message, /its buffers add up to 134306\.6 MiB, over the memory budget of [\d.]+ MiB \(75 % of the [\d.]+ GiB this process can use; /);
+        assert.match(e.message, /its buffers add up to 134306\.7 MiB, over the memory budget of [\d.]+ MiB \(75 % of the [\d.]+ GiB this process can use; /);
         assert.ok(e.check.suggestedBatch! >= 1 && e.check.suggestedBatch! < 2048);
         assert.ok(e.check.estimate.totalBytes / 2048 * e.check.suggestedBatch! < totalmem(), 'the suggestion fits in the machine');
         return true;
