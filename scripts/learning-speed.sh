@@ -1,7 +1,7 @@
 #!/bin/sh
 # An FM run from scratch in the PyTorch bridge, measured at fixed numbers of images seen: FD /
-# precision / recall of its Euler-16 samples (EMA and online weights, 1,000 samples drawn by the
-# bridge, measured by the CLI's `eval`) at each point, one line per point in DIR/curve.txt.
+# precision / recall of its Euler-16 samples (EMA and online weights) at each point, measured by
+# scripts/fd-curve.sh into DIR/curve.txt (one line per point and weights).
 #
 #   sh scripts/learning-speed.sh PRESET DATASET BATCH LR WARMUP DIR [IMAGES...] [-- extra train flags]
 #   sh scripts/learning-speed.sh mnist-16 fashion16 16 1e-3 0 runs/ls-old 16000 32000 64000
@@ -27,14 +27,7 @@ for n in ${POINTS:-16000 32000 64000}; do
       /usr/bin/python3 -m facm_bridge.train --init $prev --steps $((steps - done_steps)) --log-every 100 --out $out
     fi
   fi
-  for w in ema online; do
-    [ $w = ema ] && flag=--ema || flag=""
-    if ! grep -q "^$n $w " $DIR/curve.txt 2>/dev/null; then
-      /usr/bin/python3 -m facm_bridge.sample --ckpt $out/checkpoint.safetensors --samplers euler16 $flag --n 1000 --out $out/euler16-$w.safetensors >/dev/null
-      line=$(npm run -s facm -- eval --ckpt $out/checkpoint.safetensors --samples $out/euler16-$w.safetensors 2>&1 | grep '^  samples')
-      echo "$n $w $line" | sed 's/ *(Euler[^)]*)[^F]*FD/ FD/' >> $DIR/curve.txt
-    fi
-  done
+  for w in ema online; do sh scripts/fd-curve.sh $DIR/curve.txt euler16 $w $out/checkpoint.safetensors >/dev/null; done
   prev=$out/checkpoint.safetensors; done_steps=$steps
 done
 cat $DIR/curve.txt
