@@ -4,8 +4,9 @@
 #
 #   sh scripts/distil-fashion.sh facm 3e-4 runs/distil-facm [procs]
 #   sh scripts/distil-fashion.sh cm-no-anchor 3e-4 runs/distil-cmna [procs]
+#   STEPS=500 SEG=100 sh scripts/distil-fashion.sh cm-no-anchor 1e-2 runs/distil-cmna-1e-2   # other lengths
 #
-# 1,000 steps at batch 32, seed 0, the student starting from the teacher's weights (as
+# 1,000 steps (STEPS) in segments of 250 (SEG) at batch 32, seed 0, the student starting from the teacher's weights (as
 # `npm run facm -- train --init T --teacher T` does). Then, for each segment:
 #   PYTHONPATH=python python3 -m facm_bridge.sample --ckpt DIR/step-N/checkpoint.safetensors --samplers nfe1,nfe2 --ema --out s.safetensors
 #   npm run facm -- eval --ckpt DIR/step-N/checkpoint.safetensors --samples s.safetensors
@@ -14,8 +15,8 @@ OBJ=${1:?objective: facm or cm-no-anchor}
 LR=${2:?learning rate}
 DIR=${3:?output folder}
 PROCS=${4:-1}
-SEG=250
-STEPS=1000
+SEG=${SEG:-250}
+STEPS=${STEPS:-1000}
 T=public/teachers/fashion16-fm.safetensors
 export PYTHONPATH=python OMP_NUM_THREADS=1
 if [ "$PROCS" -gt 1 ]; then

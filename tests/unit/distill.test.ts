@@ -127,6 +127,14 @@ test('presets: the distillation demo and every ablation\'s "from the teacher" va
   assert.deepEqual([runs[0].config.teacher, runs[0].config.preset, runs[0].config.dataset, runs[0].config.objective], ['fashion16-fm', 'mnist-16', 'fashion16', 'facm']);
   assert.equal(runs[0].config.qualityEvery, 100, 'the preset measures quality often');
   assert.equal(ablationRuns(DISTIL_PRESET.id, { ...defaults(), qualityEvery: 4 })[0].config.qualityEvery, 4, "a link's own view values win");
+  assert.deepEqual([runs[0].config.lr, runs[0].config.lrWarmup, runs[0].config.batch], [3e-4, 0, 32], "the measured run's rate, not the mnist-16 preset's from-scratch settings");
+  // The high-lr preset's variant runs its own pair (the rate where the anchor decides in distillation), not the 6 seeds at 6e-2.
+  const high = ablationRuns('high-lr-teacher', defaults());
+  assert.deepEqual(high.map((r) => [r.config.objective, r.config.teacher, r.config.lr, r.config.lrWarmup, r.config.batch, r.config.seed, r.config.stopAt]), [
+    ['facm', 'fashion16-fm', 3e-3, 0, 32, 0, 200],
+    ['cm-no-anchor', 'fashion16-fm', 3e-3, 0, 32, 0, 200],
+  ]);
+  assert.match(findAblation('high-lr-teacher')!.finding, /lr 3e-3/);
   for (const a of ABLATIONS) {
     const v = findAblation(`${a.id}-teacher`)!;
     assert.equal(v.variantOf, a.id);
