@@ -2,7 +2,7 @@
 # facm-math.md, for sweeping 2-D settings on a CPU faster than SwiftShader steps the WGSL trainer.
 # Same init, t sampler, losses, AdamW, clip and EMA warm-up; evaluates sliced W2 (64 directions) and
 # mode coverage like src/metrics/dist2d.ts. Its figures are the replica's, not the WGSL trainer's.
-# /usr/bin/python3 scripts/replica2d.py --data eight-gaussians.json --batch 128 --lr 2e-3 --tmean 0 --tstd 1
+# /usr/bin/python3 scripts/replica2d.py --data eight-gaussians.json --batch 128 --lr 2e-3 --tmean 0 --tstd 1 [--lr-warmup 100 --lr-decay-steps 1900 --lr-floor 0]
 import json, math, sys, time, argparse
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as Fn
@@ -19,8 +19,9 @@ p.add_argument('--cos', type=float, default=1.0)     # weight of the FM cosine t
 p.add_argument('--tmean', type=float, default=0.8)
 p.add_argument('--tstd', type=float, default=1.6)
 p.add_argument('--fmt', default='same')              # FM branch t: same | uniform
-p.add_argument('--warmup', type=int, default=0)
-p.add_argument('--decay', default='none')            # none | cosine
+p.add_argument('--lr-warmup', type=int, default=0)    # the key table's lrWarmup, lrDecaySteps, lrFloor:
+p.add_argument('--lr-decay-steps', type=int, default=0)  # linear warm-up, then a cosine to floor·lr
+p.add_argument('--lr-floor', type=float, default=0.0)  # (src/ops/optim.ts scheduledLr)
 p.add_argument('--lam', type=float, default=1.0)
 p.add_argument('--objective', default='facm')        # facm | cmna | fm
 p.add_argument('--beta2', type=float, default=0.99)
@@ -135,12 +136,19 @@ def evaluate(m, step):
         r[k] = (sw(pn, REF), cover(pn) if np.all(np.isfinite(pn)) else 0)
     return r
 
+def lr_at(step):
+    # src/ops/optim.ts scheduledLr, step 1-based
+    W, D = a.lr_warmup, a.lr_decay_steps
+    if W > 0 and step < W: return a.lr * step / W
+    if D <= 0: return a.lr
+    q = min(1.0, max(0, step - W) / D)
+    return a.lr * (a.lr_floor + (1 - a.lr_floor) * (1 + math.cos(math.pi * q)) / 2)
+
 gen = torch.Generator().manual_seed(a.seed)
 t0 = time.time()
 hist = []
 for step in range(1, a.steps + 1):
-    lr = a.lr * (min(1, step / a.warmup) if a.warmup else 1)
-    if a.decay == 'cosine': lr *= 0.5 * (1 + math.cos(math.pi * step / a.steps))
+    lr = lr_at(step)
     for gp in opt.param_groups: gp['lr'] = lr
     x = X[torch.randint(0, len(X), (a.batch,), generator=gen)]
     eps = torch.randn(a.batch, 2)

@@ -30,6 +30,8 @@ export interface Ablation {
  * (a distribution, not one run). Six: the whole seed table of the README's *Stability* in one page.
  */
 export const HIGH_LR_SEEDS = 6;
+/** The 2-D high-lr pair's settings, pinned to those its seed tables were measured at (not the points preset's later defaults). */
+const HIGH_LR_2D: Partial<Config> = { preset: 'points', lr: 3e-3, batch: 128, lrWarmup: 0, lrDecaySteps: 0, tMean: 0, tStd: 1 };
 const HIGH_LR = { preset: 'tiny', dataset: 'shapes8', batch: 8, lr: 0.06 } as const;
 /** Distilling the Fashion teacher at a rate where the anchor decides (README, Distillation on Fashion-MNIST). */
 const DISTIL_HIGH_LR = { batch: 32, lr: 3e-3, lrWarmup: 0 } as const;
@@ -116,7 +118,7 @@ export const ABLATIONS: Ablation[] = [
     title: '2-D: FACM vs baselines on eight Gaussians',
     stopAt: 2000,
     finding:
-      'The stability story on points in the plane (the points preset and its settings: one token per point, eight Gaussians, batch 128, lr 2e-3, t sampler mean 0 / std 1): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
+      'The stability story on points in the plane (the points preset and its settings: one token per point, eight Gaussians, batch 256, lr 3e-3 with warm-up and cosine decay, t sampler mean −0.5 / std 1): FACM, CM without anchor, MeanFlow flow ratio 0 and 0.75, sCM-style on one seed. ' +
       'Watch the blue one-step points: on the grey modes, a blob, a curve or a few points; and the sliced W2 distance against the held-out and noise figures.',
     runs: [
       { name: 'FACM', overrides: { objective: 'facm', preset: 'points' } },
@@ -131,13 +133,13 @@ export const ABLATIONS: Ablation[] = [
     title: '2-D: a high learning rate, with and without the anchor',
     stopAt: 300,
     finding:
-      `FACM and CM without anchor at lr 3e-3 (the points preset's settings otherwise) on ${HIGH_LR_SEEDS} seeds (the seed field and the next ones), each to step 300: a distribution, not one run. ` +
+      `FACM and CM without anchor at a constant lr 3e-3, batch 128, t sampler mean 0 / std 1 (the settings these figures were measured at) on ${HIGH_LR_SEEDS} seeds (the seed field and the next ones), each to step 300: a distribution, not one run. ` +
       'In a PyTorch replica of this step over seeds 0–3 (README, Stability in 2-D) CM without anchor failed on 4 of 4 (one-step samples as far from the data as the noise, mostly the textbook collapse: F ignores x and t, so one-step and Euler samples coincide), ' +
       'FACM on 1 of 4 (seed 0); the other three kept learning. At 5e-3 FACM failed on 2 of 4 and at 1e-2 on 3 of 4: the anchor widens the stable range, it does not remove the limit. On WebGPU (Node, seeds 0–3) every no-anchor run sat at the noise’s distance at step 300 and FACM was closer on every seed but only a little (2 of 4 at 96–98 % of the noise’s), and in Chromium the samples-≈-noise badge flagged all twelve runs of this preset at step 300: look at the one-step scatters, where the no-anchor runs are a blob of shifted noise and FACM’s start to take the data’s shape. ' +
       'Look for blue one-step points that stay a noise-shaped blob while the distance sits at the noise figure.',
     runs: Array.from({ length: HIGH_LR_SEEDS }, (_, i) => i).flatMap((i) => [
-      { name: 'FACM, lr 3e-3, seed', overrides: { objective: 'facm', preset: 'points', lr: 0.003 }, seedOffset: i },
-      { name: 'CM, no anchor, lr 3e-3, seed', overrides: { objective: 'cm-no-anchor', preset: 'points', lr: 0.003 }, seedOffset: i },
+      { name: 'FACM, lr 3e-3, seed', overrides: { objective: 'facm', ...HIGH_LR_2D }, seedOffset: i },
+      { name: 'CM, no anchor, lr 3e-3, seed', overrides: { objective: 'cm-no-anchor', ...HIGH_LR_2D }, seedOffset: i },
     ]),
   },
 ];
