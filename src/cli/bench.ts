@@ -19,7 +19,7 @@ import { acquireDevice, describeAdapter, nodeGpuInstance } from '../gpu/device';
 import { Gpu, type ProfileEntry } from '../gpu/runtime';
 import { summarizeProfile } from '../gpu/profile';
 import { gpuBackend } from '../ops/backend';
-import { matmul } from '../ops/linear';
+import { matmul, matShapeLabel } from '../ops/linear';
 import { choiceRows, ditMatmuls, ditTuneItems, ensureTuned } from '../ops/tune';
 import { FileTuneStore } from './tuneStore';
 import { posEmbed2d } from '../ops/patch';
@@ -229,7 +229,7 @@ async function benchPreset(gpu: Gpu, tf: Tf | null, jax: Jax | null, name: strin
     tfMs += peer * s.count;
     flopsAll += flops * s.count;
     matRows.push([
-      `${s.what} ${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
+      `${s.what} ${matShapeLabel(s.M, s.N, s.K, s.transA, s.transB)}`,
       String(s.count),
       fmt(GF(flops, ours), 3),
       fmt(GF(flops, peer), 3),

@@ -172,6 +172,9 @@ export function isTunedShape(gpu: Gpu, M: number, N: number, K: number, transA: 
   return matmulChoices.get(gpu)?.has(matShapeKey(M, N, K, transA, transB)) ?? false;
 }
 
+/** A matmul shape for people (profile labels, the tuning table, errors): M×N×K with Aᵀ / Bᵀ where transposed. */
+export const matShapeLabel = (M: number, N: number, K: number, transA: boolean, transB: boolean): string => `${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`;
+
 export const matShapeKey = (M: number, N: number, K: number, transA: boolean, transB: boolean): string => `${M}x${N}x${K}${transA ? 'At' : ''}${transB ? 'Bt' : ''}`;
 
 /**
@@ -218,9 +221,9 @@ export function matmul(gpu: Gpu, A: Tensor, B: Tensor, C: Tensor, M: number, N: 
   const bindings = [A, B, opts.bias ?? gpu.dummy, C, epi?.aux ?? auxDummy(gpu)];
   const trans = { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi ? EPILOGUES[epi.kind] : 0 };
   // In a profile, each matmul is labelled with its variant and shape (the profile panel and bench --profile show them).
-  const detail = gpu.profilingOn ? `${variantKey(v)} ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}` : undefined;
+  const detail = gpu.profilingOn ? `${variantKey(v)} ${matShapeLabel(M, N, K, transA, transB)}` : undefined;
   if (v.kind === 'reg' || v.kind === 'reg8') {
-    if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+    if (!regFits(M, N, K, transA, transB)) throw new Error(`matmul: the register kernel does not fit ${matShapeLabel(M, N, K, transA, transB)}`);
     const block = v.kind === 'reg' ? 4 : 8;
     const groups = Math.ceil((Math.ceil(M / block) * Math.ceil(N / block)) / v.wg);
     gpu.dispatch(linearKernel, v.kind === 'reg' ? 'matmul_reg' : 'matmul_reg8', params, bindings, [Math.min(groups, MAX_GRID), Math.ceil(groups / MAX_GRID)], { ...trans, RWG: v.wg }, detail);

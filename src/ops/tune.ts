@@ -9,7 +9,7 @@ import type { AdapterReport } from '../gpu/device';
 import type { Gpu, Tensor } from '../gpu/runtime';
 import { attentionCandidates, attentionGpu, attentionShapeKey, attentionVariantKey, chooseAttention, isTunedAttention, setAttentionChoices, type AttentionPass, type AttentionVariant, type AttnDims } from './attention';
 import { TIME_DIM } from './embed';
-import { chooseMatmul, elFits, isTunedShape, matShapeKey, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
+import { chooseMatmul, elFits, isTunedShape, matShapeKey, matShapeLabel, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
 
 export { variantKey };
 import { tokens, type DiTConfig } from '../model/config';
@@ -123,7 +123,7 @@ export function matmulItem(s: MatShape & { what?: string; count?: number }): Tun
   const byKey = new Map(cands.map((v) => [variantKey(v), v]));
   return {
     key: shapeKey(s),
-    label: `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}${s.what ? ` (${s.what})` : ''}`,
+    label: `${matShapeLabel(s.M, s.N, s.K, s.transA, s.transB)}${s.what ? ` (${s.what})` : ''}`,
     candidates: [...byKey.keys()],
     weight: 2 * s.M * s.N * s.K * (s.count ?? 1),
     prepare(gpu) {
@@ -340,7 +340,7 @@ export interface ChoiceRow {
 /** The variant each DiT shape uses on this Gpu now (bench --profile and the page's profile panel list these). */
 export function choiceRows(gpu: Gpu, cfg: DiTConfig, B: number): ChoiceRow[] {
   const rows: ChoiceRow[] = ditMatmuls(cfg, B, true).map((s) => ({
-    shape: `${s.M}×${s.N}×${s.K}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`,
+    shape: matShapeLabel(s.M, s.N, s.K, s.transA, s.transB),
     layer: s.what,
     variant: variantKey(chooseMatmul(gpu, s.M, s.N, s.K, s.transA, s.transB)),
     from: isTunedShape(gpu, s.M, s.N, s.K, s.transA, s.transB) ? 'tuned' : 'rule',
