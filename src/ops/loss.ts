@@ -27,6 +27,9 @@ export interface ResidualMode {
   p: number;
 }
 
+/** Per-sample FM statistics, as fm_stats writes them. */
+export const FM_STATS = ['mse', 'cos'] as const;
+
 /** Per-sample residual statistics, as res_stats writes them. */
 export const RES_STATS = ['e', 'loss', 'phi2', 'g2', 'clampFrac', 'tF2', 'v2', 'ktF2'] as const;
 

@@ -19,7 +19,7 @@ import { needsR } from '../objectives/table';
 import type { LabelConfig, ObjectiveConfig } from '../config/keys';
 import { runStep, stepInputs, stepKey, summarise, type StepMetrics, type Teacher } from '../objectives/step';
 import type { StepPlan } from '../objectives/objectives';
-import { gpuLoss } from '../ops/loss';
+import { FM_STATS, gpuLoss, RES_STATS } from '../ops/loss';
 import { Batcher, type Dataset } from '../data/dataset';
 import { Rng } from '../util/rng';
 
@@ -66,6 +66,10 @@ export interface StepRecord extends StepMetrics {
 
 const HISTORY = 64; // steps between forced drains
 const ROW = 64; // floats per history row (256-byte aligned views)
+/** n floats padded to whole ROWs, so every piece of a history row is a bindable, 256-byte aligned view. */
+const padRow = (n: number) => Math.ceil(n / ROW) * ROW;
+/** Floats of a branch's per-sample stats at batch B (loss.ts writes FM_STATS / RES_STATS per sample). */
+const statsFloats = (kind: 'fm' | 'residual', B: number) => (kind === 'fm' ? FM_STATS.length : RES_STATS.length) * B;
 /** The buffers a snapshot copies. */
 const STATE = ['params', 'ema', 'm', 'v'] as const;
 /** Where one branch's stats sit in a history row. */
@@ -136,8 +140,7 @@ export class Trainer {
     const B = cfg.batch;
     // A row holds each branch's stats (≤ one FM (B, 2) and one residual (B, 8)) and the optimizer's
     // 4 values, each padded to ROW floats so every piece is a bindable, 256-byte aligned view.
-    const pad = (n: number) => Math.ceil(n / ROW) * ROW;
-    this.rowFloats = pad(2 * B) + pad(8 * B) + ROW;
+    this.rowFloats = padRow(statsFloats('fm', B)) + padRow(statsFloats('residual', B)) + ROW;
 
     let teacherTable: ParamTable | null = null;
     if (init?.teacher) {
@@ -222,7 +225,7 @@ export class Trainer {
     let off = 0;
     for (const br of plan.branches) {
       layout.push({ kind: br.kind, scale: br.scale, w: br.kind === 'fm' ? br.w : null, off });
-      off += Math.ceil(((br.kind === 'fm' ? 2 : 8) * B) / ROW) * ROW;
+      off += padRow(statsFloats(br.kind, B));
     }
     this.recordStep(plan, layout);
     gradNorm(gpu, this.grads, this.optStats, cfg.gradClip);
@@ -251,7 +254,7 @@ export class Trainer {
       const results = runStep(this.model.be, gpuLoss(gpu), this.model, this.P, this.G, plan, this.teacher ?? undefined);
       results.forEach((r, i) => {
         const l = layout[i];
-        if (r.kind !== l.kind) throw new Error(`step: branch ${i} is ${r.kind}, the metrics row expected ${l.kind}`);
+        if (r.kind !== l.kind || r.stats.size !== statsFloats(l.kind, plan.B)) throw new Error(`step: branch ${i} is ${r.kind} with ${r.stats.size} stats, the metrics row expected ${l.kind} with ${statsFloats(l.kind, plan.B)}`);
         gpu.copy(r.stats, gpu.view(this.stepStats.buffer, l.off, [r.stats.size]));
         gpu.release(r.stats);
       });
