@@ -7,9 +7,9 @@
 
 import type { AdapterReport } from '../gpu/device';
 import type { Gpu, Tensor } from '../gpu/runtime';
-import { attentionCandidates, attentionGpu, attentionShapeKey, attentionVariantKey, chooseAttention, isTunedAttention, setAttentionChoices, type AttentionPass, type AttentionVariant, type AttnDims } from './attention';
+import { attentionCandidates, attentionGpu, attentionRule, attentionShapeKey, attentionVariantKey, chooseAttention, isTunedAttention, setAttentionChoices, type AttentionPass, type AttentionVariant, type AttnDims } from './attention';
 import { TIME_DIM } from './embed';
-import { chooseMatmul, elFits, isTunedShape, matShapeKey, matShapeLabel, matmul, regFits, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
+import { chooseMatmul, elFits, isTunedShape, matShapeKey, matShapeLabel, matmul, regFits, ruleOfThumb, setMatmulChoices, variantKey, type MatmulVariant } from './linear';
 
 export { variantKey };
 import { tokens, type DiTConfig } from '../model/config';
@@ -66,15 +66,15 @@ export function ditMatmuls(cfg: DiTConfig, B: number, all = false): DiTMatShape[
 export const shapeKey = (s: MatShape): string => matShapeKey(s.M, s.N, s.K, s.transA, s.transB);
 
 /**
- * Every kernel variant that can serve `s`: the two workgroup tiles, the register kernel at three
- * workgroup sizes and its 8×8 form at two where it fits, and the per-element kernel on thin shapes (a dimension under 8)
+ * Every kernel variant that can serve `s` (the rule's pick among them): the two workgroup tiles, the
+ * register kernel and its 8×8 form at three workgroup sizes each where they fit, and the per-element kernel on thin shapes (a dimension under 8)
  * or where the register kernel does not fit.
  */
 export function matmulCandidates(s: MatShape): MatmulVariant[] {
   const out: MatmulVariant[] = [{ kind: 'tile', tt: 16 }, { kind: 'tile', tt: 8 }];
   const reg = regFits(s.M, s.N, s.K, s.transA, s.transB);
   if (reg) for (const wg of [16, 32, 64]) out.push({ kind: 'reg', wg });
-  if (reg) for (const wg of [16, 64]) out.push({ kind: 'reg8', wg });
+  if (reg) for (const wg of [16, 32, 64]) out.push({ kind: 'reg8', wg });
   if (!reg || elFits(s.M, s.N, s.K)) out.push({ kind: 'el' });
   return out;
 }
@@ -85,7 +85,7 @@ export function adapterKey(r: AdapterReport): string {
 }
 
 /** Bump when the kernels or the record change: a stored choice from other kernels is timed again. */
-export const TUNE_VERSION = 4;
+export const TUNE_VERSION = 5;
 
 export interface TuneRecord {
   version: number;
@@ -109,8 +109,10 @@ export interface TuneItem {
   key: string;
   /** For people: shape and layer. */
   label: string;
-  /** Candidate variants by key, in the order they are timed (ties keep the earlier). */
+  /** Candidate variants by key, in the order they are timed after the rule's (ties keep the earlier). */
   candidates: string[];
+  /** The candidate the untuned rule picks on this adapter: timed first, and kept unless another beats it. */
+  rule(gpu: Gpu): string;
   /** Roughly the work one call does (FLOPs × calls per step): heavier items are timed first. */
   weight: number;
   /** Allocates the operands and returns how to run `perRun` calls of one variant (recorded, not waited for). */
@@ -125,6 +127,7 @@ export function matmulItem(s: MatShape & { what?: string; count?: number }): Tun
     key: shapeKey(s),
     label: `${matShapeLabel(s.M, s.N, s.K, s.transA, s.transB)}${s.what ? ` (${s.what})` : ''}`,
     candidates: [...byKey.keys()],
+    rule: (gpu) => variantKey(ruleOfThumb(gpu, s.M, s.N, s.K, s.transA, s.transB)),
     weight: 2 * s.M * s.N * s.K * (s.count ?? 1),
     prepare(gpu) {
       const A = gpu.alloc([s.M * s.K], 'tune.A');
@@ -150,6 +153,7 @@ export function attentionItem(pass: AttentionPass, d: AttnDims, count = 1): Tune
     key: attentionShapeKey(pass, d),
     label: `attention ${pass} B ${d.B}, T ${d.T}, ${d.heads} heads, D ${d.D}`,
     candidates: [...byKey.keys()],
+    rule: (gpu) => attentionVariantKey(attentionRule(gpu, d)),
     weight: 4 * d.B * d.T * d.T * d.D * passes * count,
     prepare(gpu) {
       const n = d.B * d.T * 3 * d.D;
@@ -226,10 +230,12 @@ export interface TuneOpts {
 }
 
 /**
- * Times the candidates of every item, heaviest first, and returns the fastest per item (ties keep
- * the earlier candidate). A variant that lost by more than 3× on PRUNE_AFTER items is not timed
- * again. Past the budget, nothing more is timed: an item cut short keeps the fastest of its timed
- * candidates, the items not reached get no choice (their rule stays) and empty timings.
+ * Times the candidates of every item, heaviest first, the rule's pick first within an item, and
+ * returns the fastest per item (ties keep the earlier candidate). A variant that lost by more than
+ * 3× on PRUNE_AFTER items is not timed again (the rule's pick is always timed). Past the budget,
+ * nothing more is timed: an item cut short keeps the fastest of its timed candidates, which include
+ * the rule's (so a half-timed item never trades the rule for a variant that was timed alone, with its
+ * compile time in the figure); the items not reached get no choice (their rule stays) and empty timings.
  */
 export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts = {}): Promise<Pick<TuneRecord, 'choices' | 'timings'>> {
   const timer = opts.timer ?? wallTimer;
@@ -245,12 +251,14 @@ export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts 
     timings[item.key] = {};
     if (over()) continue;
     opts.onItem?.(n, todo.length, item);
+    const rule = item.rule(gpu);
+    if (!item.candidates.includes(rule)) throw new Error(`tune: the rule's ${rule} is not among ${item.label}'s candidates (${item.candidates.join(', ')})`);
     const ops = item.prepare(gpu);
     let best = Infinity;
     try {
-      for (const v of item.candidates) {
-        if (over()) break; // this item keeps the fastest of those timed
-        if ((losses.get(v) ?? 0) >= PRUNE_AFTER) continue;
+      for (const v of [rule, ...item.candidates.filter((c) => c !== rule)]) {
+        if (over()) break; // this item keeps the fastest of those timed: the rule's at least
+        if (v !== rule && (losses.get(v) ?? 0) >= PRUNE_AFTER) continue;
         const run = async () => {
           ops.run(v, perRun);
           await gpu.sync();

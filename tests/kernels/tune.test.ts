@@ -194,6 +194,28 @@ test('tune: heaviest shapes first; past the time budget the rest keep the rule, 
   assert.equal(again.timed, 0);
 });
 
+test("tune: the rule's pick is timed first, so an item cut short by the budget keeps it unless a timed candidate beat it", async () => {
+  const gpu = await getGpu();
+  let clock = 0;
+  const seen: [string, string][] = [];
+  // Every variant but the rule's is 5× faster: only a timing can move an item off the rule.
+  const timer: TuneTimer = async (item, v) => {
+    seen.push([item.key, v]);
+    clock += 10;
+    return v === item.rule(gpu) ? 5 : 1;
+  };
+  const order = [...items].sort((a, b) => b.weight - a.weight);
+  const [first, second] = order;
+  // The heaviest item is timed in full, the next one gets a single timing before the budget ends.
+  const budgetMs = 10 * (first.candidates.length + 1) - 5;
+  const { choices, timings } = await tune(gpu, items, { timer, budgetMs, now: () => clock });
+  for (const it of [first, second]) assert.deepEqual(seen.find(([k]) => k === it.key), [it.key, it.rule(gpu)], `${it.label}: the rule's pick is timed first`);
+  assert.notEqual(choices[first.key], first.rule(gpu), 'a candidate that beat the rule replaces it');
+  assert.deepEqual(Object.keys(timings[second.key]), [second.rule(gpu)]);
+  assert.equal(choices[second.key], second.rule(gpu), 'cut short after the rule: the rule stands');
+  for (const it of items) assert.ok(it.candidates.includes(it.rule(gpu)), `${it.label}: the rule's pick is a candidate`);
+});
+
 test('tune: cache keyed by adapter; a warm cache times nothing; retune, another adapter, a new shape or version time again', async () => {
   const gpu = await getGpu();
   const store = new MemoryStore();
