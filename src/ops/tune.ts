@@ -115,6 +115,8 @@ export interface TuneItem {
   rule(gpu: Gpu): string;
   /** Roughly the work one call does (FLOPs × calls per step): heavier items are timed first. */
   weight: number;
+  /** The variant behind a candidate's key (a stored choice read back), or null for a key that is not a candidate now. */
+  resolve(variant: string): { matmul: MatmulVariant } | { attention: AttentionVariant } | null;
   /** Allocates the operands and returns how to run `perRun` calls of one variant (recorded, not waited for). */
   prepare(gpu: Gpu): { run(variant: string, perRun: number): void; dispose(): void };
 }
@@ -128,6 +130,7 @@ export function matmulItem(s: MatShape & { what?: string; count?: number }): Tun
     label: `${matShapeLabel(s.M, s.N, s.K, s.transA, s.transB)}${s.what ? ` (${s.what})` : ''}`,
     candidates: [...byKey.keys()],
     rule: (gpu) => variantKey(ruleOfThumb(gpu, s.M, s.N, s.K, s.transA, s.transB)),
+    resolve: (v) => (byKey.has(v) ? { matmul: byKey.get(v)! } : null),
     weight: 2 * s.M * s.N * s.K * (s.count ?? 1),
     prepare(gpu) {
       const A = gpu.alloc([s.M * s.K], 'tune.A');
@@ -154,6 +157,7 @@ export function attentionItem(pass: AttentionPass, d: AttnDims, count = 1): Tune
     label: `attention ${pass} B ${d.B}, T ${d.T}, ${d.heads} heads, D ${d.D}`,
     candidates: [...byKey.keys()],
     rule: (gpu) => attentionVariantKey(attentionRule(gpu, d)),
+    resolve: (v) => (byKey.has(v) ? { attention: byKey.get(v)! } : null),
     weight: 4 * d.B * d.T * d.T * d.D * passes * count,
     prepare(gpu) {
       const n = d.B * d.T * 3 * d.D;
@@ -306,32 +310,22 @@ export async function ensureTuned(gpu: Gpu, items: readonly TuneItem[], store: T
     };
     await store.save(record);
   }
-  applyTuning(gpu, record);
+  applyTuning(gpu, record, items);
   return { record, timed: new Set(missing.map((it) => it.key)).size, skipped, ms: performance.now() - t0 };
 }
 
-/** Every matmul variant and every attention variant by key (to read a record's choices back). */
-function parseChoice(key: string, variant: string): { matmul?: MatmulVariant; attention?: AttentionVariant } | null {
-  const m = /^tile(64|32)$|^reg(16|32|64)$|^reg8w(16|32|64)$|^el$/.exec(variant);
-  if (!key.startsWith('attention.') && m) {
-    if (m[1]) return { matmul: { kind: 'tile', tt: m[1] === '64' ? 16 : 8 } };
-    if (m[2]) return { matmul: { kind: 'reg', wg: Number(m[2]) } };
-    if (m[3]) return { matmul: { kind: 'reg8', wg: Number(m[3]) } };
-    return { matmul: { kind: 'el' } };
-  }
-  const a = /^tiled(\d+)r(\d+)$|^direct(\d+)$/.exec(variant);
-  if (key.startsWith('attention.') && a) return { attention: a[3] ? { kind: 'direct', wg: Number(a[3]) } : { kind: 'tiled', wg: Number(a[1]), rows: Number(a[2]) } };
-  return null; // from other kernels: the rule stays
-}
-
-/** Makes chooseMatmul and chooseAttention use the record's choices on this Gpu. */
-export function applyTuning(gpu: Gpu, record: TuneRecord): void {
+/**
+ * Makes chooseMatmul and chooseAttention use the record's choices for these items on this Gpu. A
+ * stored choice that is no longer one of its item's candidates (other kernels) leaves the rule.
+ */
+function applyTuning(gpu: Gpu, record: TuneRecord, items: readonly TuneItem[]): void {
   const mm = new Map<string, MatmulVariant>();
   const att = new Map<string, AttentionVariant>();
-  for (const [key, v] of Object.entries(record.choices)) {
-    const c = parseChoice(key, v);
-    if (c?.matmul) mm.set(key, c.matmul);
-    if (c?.attention) att.set(key, c.attention);
+  for (const it of items) {
+    const v = record.choices[it.key];
+    const c = v === undefined ? null : it.resolve(v);
+    if (c && 'matmul' in c) mm.set(it.key, c.matmul);
+    if (c && 'attention' in c) att.set(it.key, c.attention);
   }
   setMatmulChoices(gpu, mm);
   setAttentionChoices(gpu, att);

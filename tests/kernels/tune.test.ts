@@ -216,6 +216,22 @@ test("tune: the rule's pick is timed first, so an item cut short by the budget k
   for (const it of items) assert.ok(it.candidates.includes(it.rule(gpu)), `${it.label}: the rule's pick is a candidate`);
 });
 
+test('tune: a stored choice that is not one of its shape\'s candidates now leaves the rule; a valid one is applied', async () => {
+  const gpu = await getGpu();
+  const mm = ditMatmuls(PRESETS.tiny.config, 4);
+  const [stale, kept] = mm;
+  const rule = (s: MatShape) => variantKey(ruleOfThumb(gpu, s.M, s.N, s.K, s.transA, s.transB));
+  const other = matmulItem(kept).candidates.find((v) => v !== rule(kept))!;
+  const store = new MemoryStore();
+  const timings = Object.fromEntries(items.map((it) => [it.key, { x: 1 }])); // every item timed: nothing is timed again
+  await store.save({ version: TUNE_VERSION, adapter: adapterKey(gpu.report), choices: { [shapeKey(stale)]: 'tile999', [shapeKey(kept)]: other }, timings, tunedAt: '' });
+  const timer = fakeTimer(costOf);
+  await ensureTuned(gpu, items, store, { timer });
+  assert.equal(timer.calls, 0);
+  assert.equal(variantKey(chooseMatmul(gpu, stale.M, stale.N, stale.K, stale.transA, stale.transB)), rule(stale));
+  assert.equal(variantKey(chooseMatmul(gpu, kept.M, kept.N, kept.K, kept.transA, kept.transB)), other);
+});
+
 test('tune: cache keyed by adapter; a warm cache times nothing; retune, another adapter, a new shape or version time again', async () => {
   const gpu = await getGpu();
   const store = new MemoryStore();
