@@ -215,6 +215,14 @@ export const wallTimer: TuneTimer = async (_item, _v, run, best, over) => {
   return Math.min(first, await time());
 };
 
+/**
+ * A candidate replaces the one chosen so far only when faster by more than this share: two timed
+ * calls of two dispatches move by several per cent between runs on a busy machine (on SwiftShader the
+ * 8×8 register kernel's three workgroup sizes timed within a few per cent of each other, swapping
+ * places from run to run), and a pick made on noise is as likely slower as faster.
+ */
+export const TIE = 0.05;
+
 /** A variant that loses by more than 3× on this many items is not timed on the rest (tuning stays short). */
 const PRUNE_AFTER = 2;
 
@@ -235,7 +243,7 @@ export interface TuneOpts {
 
 /**
  * Times the candidates of every item, heaviest first, the rule's pick first within an item, and
- * returns the fastest per item (ties keep the earlier candidate). A variant that lost by more than
+ * returns the fastest per item (within TIE of each other, the earlier candidate stays). A variant that lost by more than
  * 3× on PRUNE_AFTER items is not timed again (the rule's pick is always timed). Past the budget,
  * nothing more is timed: an item cut short keeps the fastest of its timed candidates, which include
  * the rule's (so a half-timed item never trades the rule for a variant that was timed alone, with its
@@ -269,7 +277,7 @@ export async function tune(gpu: Gpu, items: readonly TuneItem[], opts: TuneOpts 
         };
         const ms = await timer(item, v, run, best, over);
         timings[item.key][v] = ms;
-        if (ms < best) {
+        if (ms < best * (1 - TIE)) {
           best = ms;
           choices[item.key] = v;
         }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { AdapterReport } from '../../src/gpu/device';
 import { chooseMatmul, matmul, ruleOfThumb } from '../../src/ops/linear';
 import { attentionCandidates, attentionCpu, attentionGpu, attentionVariantKey, chooseAttention, attentionRule } from '../../src/ops/attention';
-import { adapterKey, attentionItem, choiceRows, ditMatmuls, ditTuneItems, ensureTuned, matmulCandidates, matmulItem, shapeKey, tune, TUNE_VERSION, variantKey, type MatShape, type TuneItem, type TuneRecord, type TuneStore, type TuneTimer } from '../../src/ops/tune';
+import { adapterKey, attentionItem, choiceRows, ditMatmuls, ditTuneItems, ensureTuned, matmulCandidates, matmulItem, shapeKey, TIE, tune, TUNE_VERSION, variantKey, type MatShape, type TuneItem, type TuneRecord, type TuneStore, type TuneTimer } from '../../src/ops/tune';
 import { PRESETS, tokens } from '../../src/model/config';
 import { FileTuneStore } from '../../src/cli/tuneStore';
 import { Rng } from '../../src/util/rng';
@@ -214,6 +214,9 @@ test("tune: the rule's pick is timed first, so an item cut short by the budget k
   assert.deepEqual(Object.keys(timings[second.key]), [second.rule(gpu)]);
   assert.equal(choices[second.key], second.rule(gpu), 'cut short after the rule: the rule stands');
   for (const it of items) assert.ok(it.candidates.includes(it.rule(gpu)), `${it.label}: the rule's pick is a candidate`);
+  // Faster by less than TIE is noise: the rule stays everywhere.
+  const near = await tune(gpu, items, { timer: async (item, v) => (v === item.rule(gpu) ? 1 : 1 - TIE / 2) });
+  for (const it of items) assert.equal(near.choices[it.key], it.rule(gpu), `${it.label}: a win within TIE keeps the rule`);
 });
 
 test('tune: a stored choice that is not one of its shape\'s candidates now leaves the rule; a valid one is applied', async () => {
