@@ -60,14 +60,14 @@ export const PRESETS: Record<string, Preset> = {
   points: {
     name: 'points',
     why:
-      '2-D point sets: one token per point (C 2, 1×1, patch 1), so attention reduces to its value projection and each block is an adaLN-modulated MLP; D 64 gives 256 hidden units per block, enough for eight modes; depth 2 keeps a FACM step at 237 dispatches (the cost on a software adapter is per dispatch, not per FLOP). ' +
+      '2-D point sets: one token per point (C 2, 1×1, patch 1), so attention reduces to its value projection and each block is an adaLN-modulated MLP; D 64 gives 256 hidden units per block, enough for eight modes; depth 2 keeps a FACM step at 177 dispatches. ' +
       'Its run settings, each measured on WebGPU (Node CLI, seed 0, 2,000 steps, 4096-point sliced W2 as a multiple of held-out; README, 2-D mode): the t sampler at mean −0.5 / std 1 (median t 0.35, not the reference\'s 0.73: more weight near the noise end, where the one-step jump starts); ' +
-      'batch 256 with lr 3e-3, a 100-step linear warm-up and a cosine to 0 over the next 1,900 steps (after step 2,000 the rate is 0: raise lrDecaySteps for a longer run); and sampling from the EMA weights. ' +
+      'batch 256 with lr 3e-3, a 100-step linear warm-up and a cosine to 0 over the next 1,900 steps (after step 2,000 the rate is 0: raise lrDecaySteps for a longer run); sampling from the EMA weights; and the panels every 100 steps, not 50: a refresh (NFE 1, NFE 2 and Euler-16 of 1024 points, the trajectories and the fields) costs about ten steps of work, so every 50 steps took 17 % of the run time in the page on SwiftShader, every 100 steps about 10 %. ' +
       'From batch 128 at a constant lr 2e-3 (t mean 0), the batch, rate and schedule took the final Euler-16 samples from 2.06× to 1.53× and NFE 2 from 2.11× to 1.92×, but NFE 1 only from 2.67× to 2.48×; the t sampler at −0.5 then brought NFE 1 within 2× (1.91× at step 1,500, with NFE 2 1.87× and Euler 1.77×, all eight modes), where the 2× line had not been crossed by NFE 1 in 2,000 steps before. ' +
       'Cosine decay alone at lr 2e-3 changed nothing measurable (PyTorch replica, step 2,000: EMA NFE 1 2.44× against 2.32× at a constant rate)',
     config: { C: 2, H: 1, W: 1, patch: 1, D: 64, depth: 2, heads: 2, numClasses: 0, useR: false },
     dataset: 'eight-gaussians',
-    defaults: { batch: 256, lr: 3e-3, lrWarmup: 100, lrDecaySteps: 1900, tMean: -0.5, tStd: 1, sampleWeights: 'ema' },
+    defaults: { batch: 256, lr: 3e-3, lrWarmup: 100, lrDecaySteps: 1900, tMean: -0.5, tStd: 1, sampleWeights: 'ema', sampleEvery: 100 },
   },
   'cifar-s': {
     name: 'cifar-s',
