@@ -140,9 +140,10 @@ test("config: a preset's own settings apply unless a link, a command line or the
     for (const r of ablationRuns(id, defaults())) {
       assert.equal(r.config.preset, 'points');
       assert.equal(r.config.dataset, 'eight-gaussians');
-      // 2d-stability runs at the preset's settings; 2d-high-lr at the ones its seed tables were measured at.
-      if (id === '2d-stability') for (const k of ['tMean', 'lr', 'batch', 'lrDecaySteps'] as const) assert.equal(r.config[k], carried[k], `${id} / ${r.name}: ${k}`);
-      else assert.deepEqual([r.config.lr, r.config.batch, r.config.lrDecaySteps, r.config.tMean], [3e-3, 128, 0, 0], `${id} / ${r.name}`);
+      // 2d-stability runs at the preset's settings; 2d-high-lr at them too but for its peak rate and decay horizon.
+      for (const k of ['tMean', 'batch', 'lrWarmup'] as const) assert.equal(r.config[k], carried[k], `${id} / ${r.name}: ${k}`);
+      if (id === '2d-stability') for (const k of ['lr', 'lrDecaySteps'] as const) assert.equal(r.config[k], carried[k], `${id} / ${r.name}: ${k}`);
+      else assert.deepEqual([r.config.lr, r.config.lrDecaySteps], [2e-2, 900], `${id} / ${r.name}`);
     }
 });
 
