@@ -14,6 +14,7 @@ import { objectiveConfig, trainDefaults } from '../src/config/keys';
 import { median, timingData } from '../src/cli/benchUtil';
 import type { TuneRecord } from '../src/ops/tune';
 import { RunTuner } from '../src/worker/tune';
+import { objectiveSpec } from '../src/objectives/table';
 import { Trainer } from '../src/train/trainer';
 
 export interface StepCostOpts {
@@ -43,7 +44,10 @@ export async function measureStepCost(gpu: Gpu, o: StepCostOpts, log: (line: str
     log(`tuned ${v.timed - v.skipped} of ${v.timed} shapes in ${(v.ms / 1000).toFixed(1)} s${v.note ? ` (${v.note})` : ''}; variants: ${moved.map((c) => `${c.layer} ${c.shape} ${c.variant}`).join(', ') || 'the rule everywhere'}`);
   }
   for (const name of o.objectives) {
-    const trainer = new Trainer(gpu, { ...trainDefaults(), model: cfg, objective: objectiveConfig(name as 'fm'), batch: o.batch }, data);
+    const objective = objectiveConfig(name as 'fm');
+    // MeanFlow's model takes a second time (r) condition: the same preset with useR.
+    const model = { ...cfg, useR: objectiveSpec(objective.name).needsR(objective) };
+    const trainer = new Trainer(gpu, { ...trainDefaults(), model, objective, batch: o.batch }, data);
     for (let i = 0; i < 3; i++) await trainer.stepOnce();
     await gpu.sync();
     // Recording with the queue idle: wall and CPU time of stepOnce alone.
