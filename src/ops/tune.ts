@@ -66,9 +66,9 @@ export function ditMatmuls(cfg: DiTConfig, B: number, all = false): DiTMatShape[
 export const shapeKey = (s: MatShape): string => matShapeKey(s.M, s.N, s.K, s.transA, s.transB);
 
 /**
- * Every kernel variant that can serve `s` (the rule's pick among them): the two workgroup tiles, the
- * register kernel and its 8×8 form at three workgroup sizes each where they fit, and the per-element kernel on thin shapes (a dimension under 8)
- * or where the register kernel does not fit.
+ * Every kernel variant that can serve `s` (the rule's pick among them): the two workgroup tiles,
+ * the register kernel and its 8×8 form at three workgroup sizes each where they fit, and the
+ * per-element kernel on thin shapes (a dimension under 8) or where the register kernel does not fit.
  */
 export function matmulCandidates(s: MatShape): MatmulVariant[] {
   const out: MatmulVariant[] = [{ kind: 'tile', tt: 16 }, { kind: 'tile', tt: 8 }];
@@ -243,8 +243,9 @@ export interface TuneOpts {
 
 /**
  * Times the candidates of every item, heaviest first, the rule's pick first within an item, and
- * returns the fastest per item (within TIE of each other, the earlier candidate stays). A variant that lost by more than
- * 3× on PRUNE_AFTER items is not timed again (the rule's pick is always timed). Past the budget,
+ * returns the fastest per item (within TIE of each other, the earlier candidate stays). A variant
+ * that lost by more than 3× on PRUNE_AFTER items is not timed again (the rule's pick is always
+ * timed). Past the budget,
  * nothing more is timed: an item cut short keeps the fastest of its timed candidates, which include
  * the rule's (so a half-timed item never trades the rule for a variant that was timed alone, with its
  * compile time in the figure); the items not reached get no choice (their rule stays) and empty timings.
