@@ -14,7 +14,7 @@ import { objectiveConfig, trainDefaults } from '../src/config/keys';
 import { median, timingData } from '../src/cli/benchUtil';
 import type { TuneRecord } from '../src/ops/tune';
 import { RunTuner } from '../src/worker/tune';
-import { objectiveSpec } from '../src/objectives/table';
+import { needsR } from '../src/objectives/table';
 import { Trainer } from '../src/train/trainer';
 
 export interface StepCostOpts {
@@ -40,13 +40,13 @@ export async function measureStepCost(gpu: Gpu, o: StepCostOpts, log: (line: str
     let kept: TuneRecord | null = null;
     const store = { load: async () => kept, save: async (x: TuneRecord) => void (kept = x) };
     const v = await new RunTuner(store, () => {}).apply(gpu, cfg, o.batch);
-    const moved = v.rows.filter((c) => c.from === 'tuned');
-    log(`tuned ${v.timed - v.skipped} of ${v.timed} shapes in ${(v.ms / 1000).toFixed(1)} s${v.note ? ` (${v.note})` : ''}; variants: ${moved.map((c) => `${c.layer} ${c.shape} ${c.variant}`).join(', ') || 'the rule everywhere'}`);
+    const timed = v.rows.filter((c) => c.from === 'tuned');
+    log(`tuned ${v.timed - v.skipped} of ${v.timed} shapes in ${(v.ms / 1000).toFixed(1)} s${v.note ? ` (${v.note})` : ''}; chosen by timing: ${timed.map((c) => `${c.layer} ${c.shape} ${c.variant}`).join(', ') || 'none (the rule everywhere)'}`);
   }
   for (const name of o.objectives) {
     const objective = objectiveConfig(name as 'fm');
     // MeanFlow's model takes a second time (r) condition: the same preset with useR.
-    const model = { ...cfg, useR: objectiveSpec(objective.name).needsR(objective) };
+    const model = { ...cfg, useR: needsR(objective) };
     const trainer = new Trainer(gpu, { ...trainDefaults(), model, objective, batch: o.batch }, data);
     for (let i = 0; i < 3; i++) await trainer.stepOnce();
     await gpu.sync();
