@@ -10,7 +10,7 @@ import { coverage, pointScale, slicedWasserstein } from '../metrics/dist2d';
 import { COVER_RADIUS } from '../metrics/eval2d';
 import { fields, interpolate, trajectories, type ProbeKind } from '../objectives/probe2d';
 import { sampleConsistency, sampleEuler } from '../objectives/samplers';
-import { objectiveSpec } from '../objectives/table';
+import { needsR, objectiveSpec } from '../objectives/table';
 import { objectiveOf, type Config } from '../config';
 import { Rng } from '../util/rng';
 import type { Points2d, SampleSet } from './protocol';
@@ -58,7 +58,7 @@ export function pointState(ds: Dataset, seed: number): PointState {
 export function probeKind(c: Config): ProbeKind {
   const o = objectiveOf(c);
   if (objectiveSpec(c.objective).oneStep === 'meanflow') return 'meanflow';
-  return objectiveSpec(c.objective).needsR(o) ? 'aux' : 'extended';
+  return needsR(o) ? 'aux' : 'extended';
 }
 
 /** Samples, distances and the probes of the panels; `transfer` lists the buffers to move to the page. */
