@@ -12,7 +12,8 @@ import { pushSample } from './compare';
 import type { ForeignHints } from '../../train/foreign';
 
 const workers = new Map<string, Worker>();
-const requests = new Map<number, { resolve: (m: FromWorker) => void; reject: (e: Error) => void }>();
+type Pending = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
+const requests = new Map<number, Pending>();
 let nextReq = 1;
 /** The run's autosave message (slot and the page's records; persistence/autosave.ts), sent after each build. */
 let autosaveOf: (id: string) => Extract<ToWorker, { type: 'autosave' }> | null = () => null;
@@ -161,9 +162,8 @@ function onMessage(id: string, m: FromWorker): void {
       return;
     }
     case 'error': {
-      const req = m.req !== undefined ? requests.get(m.req) : undefined;
+      const req = takeRequest(m.req);
       if (req) {
-        requests.delete(m.req!);
         req.reject(new Error(m.message));
         return;
       }
@@ -178,22 +178,26 @@ function onMessage(id: string, m: FromWorker): void {
     }
     case 'tuned': {
       patchRun(id, { tune: m.tune });
-      const req = m.req !== undefined ? requests.get(m.req) : undefined; // a Re-tune's answer
-      requests.delete(m.req!);
-      req?.resolve(m);
+      takeRequest(m.req)?.resolve(m); // a Re-tune's answer
       return;
     }
     case 'saved':
     case 'loaded':
     case 'profiled': {
-      const req = requests.get(m.req);
-      requests.delete(m.req);
-      req?.resolve(m);
+      takeRequest(m.req)?.resolve(m);
       return;
     }
     default:
       return;
   }
+}
+
+/** The pending request a worker's answer names (removed: each is answered once); none for an unasked message. */
+function takeRequest(req: number | undefined): Pending | undefined {
+  if (req === undefined) return undefined;
+  const r = requests.get(req);
+  requests.delete(req);
+  return r;
 }
 
 function request<T extends FromWorker>(id: string, make: (req: number) => ToWorker, transfer: Transferable[] = []): Promise<T> {
